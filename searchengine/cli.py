@@ -1,0 +1,188 @@
+"""The command line: parses, calls the engine, renders. Domain errors become one-line
+messages and exit codes: 0 ok (also no matches), 2 bad usage or input, 3 index cannot be
+opened or is damaged, 1 anything unexpected."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Callable, List, Optional, TypeVar
+
+import typer
+
+from searchengine.config import Settings
+from searchengine.errors import (
+    IndexUnavailableError,
+    InvalidInputError,
+    ModelUnavailableError,
+    SearchEngineError,
+)
+
+app = typer.Typer(
+    help="Cross-modal semantic search over a folder of photos and documents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INDEX = 0, 1, 2, 3
+
+IndexOpt = typer.Option("default", "--index", "-i", help="Index name (under the index root) or folder path.")
+ModelOpt = typer.Option(None, "--model", "-m", help="Model spec, e.g. open_clip:ViT-B-32/laion2b_s34b_b79k. "
+                        "New indexes only; an existing index always uses its own model.")
+RootOpt = typer.Option(None, "--index-root", help="Folder holding named indexes [env SEARCHENGINE_INDEX_ROOT; default ./indexes].")
+
+T = TypeVar("T")
+
+
+def _exit_code(exc: SearchEngineError) -> int:
+    if isinstance(exc, IndexUnavailableError):
+        return EXIT_INDEX
+    if isinstance(exc, (InvalidInputError, ModelUnavailableError)):
+        return EXIT_USAGE
+    return EXIT_UNEXPECTED
+
+
+def _run(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except SearchEngineError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(_exit_code(exc)) from None
+    except KeyboardInterrupt:
+        typer.echo("Interrupted; finished work is kept and the next run resumes.", err=True)
+        raise typer.Exit(130) from None
+
+
+def _settings(index_root: Optional[Path], **overrides: object) -> Settings:
+    return Settings.from_env(index_root=index_root, **overrides)
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def index(
+    paths: List[Path] = typer.Argument(None, help="Folders or files; none re-indexes the index's folders."),
+    index_name: str = IndexOpt,
+    model: Optional[str] = ModelOpt,
+    index_root: Optional[Path] = RootOpt,
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Items encoded per batch [32]."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Index folders of photos and documents (recursive, incremental)."""
+    from searchengine.engine import SearchEngine
+
+    def work():
+        settings = _settings(index_root, batch_size=batch_size)
+        with SearchEngine.open(index_name, model=model, settings=settings, create=True) as engine:
+            return engine, engine.index(paths or None, progress=sys.stderr.isatty())
+
+    engine, report = _run(work)
+    if json_out:
+        data = {k: v for k, v in vars(report).items()}
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(
+        f"Indexed {report.scanned} files in {report.seconds:.1f}s into {engine.layout.folder}: "
+        f"{report.added} new, {report.updated} changed, {report.moved} moved, {report.reused} reused, "
+        f"{report.unchanged} unchanged, {report.deleted} deleted, {report.failed} failed "
+        f"({report.units_added} vectors added)."
+    )
+    for path, reason in report.failures[:20]:
+        typer.echo(f"  failed: {reason}", err=True)
+    if len(report.failures) > 20:
+        typer.echo(f"  ... and {len(report.failures) - 20} more (see `searchengine status`)", err=True)
+
+
+@app.command()
+def search(
+    query: Optional[str] = typer.Argument(None, help="Text to search for."),
+    image: Optional[Path] = typer.Option(None, "--image", help="Search by this image instead of text."),
+    similar_to: Optional[int] = typer.Option(None, "--similar-to", help="Search by an indexed item's id."),
+    k: int = typer.Option(10, "--k", "-k", min=1, max=10000, help="Number of hits."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (pagination)."),
+    modality: Optional[List[str]] = typer.Option(None, "--modality", help="Only these modalities (image, text)."),
+    path_glob: Optional[str] = typer.Option(None, "--path", help="Only paths matching this glob, e.g. '*.jpg'."),
+    index_name: str = IndexOpt,
+    model: Optional[str] = ModelOpt,
+    index_root: Optional[Path] = RootOpt,
+    json_out: bool = typer.Option(False, "--json", help="Print hits as a JSON array."),
+) -> None:
+    """Search an index by text, by image, or by an indexed item."""
+    from searchengine.engine import SearchEngine
+
+    if query is None and image is None and similar_to is None:
+        typer.echo("Error: give a text query, --image FILE, or --similar-to ID", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+    def work():
+        with SearchEngine.open(index_name, model=model, settings=_settings(index_root), create=False) as engine:
+            return engine.search(query, image=image, similar_to=similar_to, k=k, offset=offset,
+                                 modality=modality or None, path_glob=path_glob)
+
+    hits = _run(work)
+    if json_out:
+        typer.echo(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
+        return
+    if not hits:
+        typer.echo("No matches.")
+        return
+    typer.echo(f"{'#':>3}  {'score':>6}  {'modality':<8}  {'id':>6}  path")
+    for rank, h in enumerate(hits, 1):
+        where = ""
+        if h.start is not None and h.end is not None:
+            where = f"  [chars {int(h.start)}-{int(h.end)}]" if h.modality == "text" else f"  [{h.start:.1f}s-{h.end:.1f}s]"
+        typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {h.path}{where}")
+        if h.text:
+            snippet = " ".join(h.text.split())
+            typer.echo(f"{'':>30}{snippet[:100]}{'…' if len(snippet) > 100 else ''}")
+
+
+@app.command()
+def status(
+    index_name: str = IndexOpt,
+    index_root: Optional[Path] = RootOpt,
+    json_out: bool = typer.Option(False, "--json", help="Print status as JSON."),
+) -> None:
+    """Items per modality, model, index type and size on disk."""
+    from dataclasses import asdict
+
+    from searchengine.engine import SearchEngine
+
+    def work():
+        with SearchEngine.open(index_name, settings=_settings(index_root), create=False) as engine:
+            return engine.status(), engine.repo.failures()
+
+    st, failures = _run(work)
+    if json_out:
+        data = asdict(st)
+        data["failures"] = [{"path": f.path, "error": f.error} for f in failures]
+        typer.echo(json.dumps(data, indent=2))
+        return
+    typer.echo(f"Index     {st.name}  ({st.folder})")
+    typer.echo(f"Model     {st.model}  ({st.dim}-d, {st.metric})")
+    typer.echo(f"FAISS     {st.index_type}, {st.vectors} vectors")
+    typer.echo(f"Schema    revision {st.schema_revision}")
+    typer.echo(f"On disk   {st.size_bytes / 1e6:.1f} MB")
+    typer.echo(f"Folders   {', '.join(st.roots) or '-'}")
+    for modality, counts in sorted(st.modalities.items()):
+        typer.echo(f"  {modality:<6} {counts['files']:>7} files  {counts['units']:>8} vectors  {counts['failed']:>5} failed")
+    for f in failures[:10]:
+        typer.echo(f"  failed: {f.error}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,77 @@
+"""Settings. Each field can be set by an environment variable ``SEARCHENGINE_<FIELD>``;
+CLI flags carry the same names (``--model``, ``--batch-size`` ...)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from searchengine.errors import InvalidInputError
+
+DEFAULT_MODEL = "open_clip:ViT-B-32/laion2b_s34b_b79k"
+
+
+def _default_index_root() -> Path:
+    return Path.cwd() / "indexes"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Knobs of the engine. Construct directly, or with :meth:`from_env`."""
+
+    index_root: Path = field(default_factory=_default_index_root)
+    model: str = DEFAULT_MODEL
+    batch_size: int = 32
+    decode_workers: int = 2
+    chunk_chars: int = 400
+    chunk_overlap: int = 80
+    checkpoint_seconds: float = 30.0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise InvalidInputError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.decode_workers < 1:
+            raise InvalidInputError(f"decode_workers must be at least 1, got {self.decode_workers}")
+        if self.chunk_chars < 20:
+            raise InvalidInputError(f"chunk_chars must be at least 20, got {self.chunk_chars}")
+        if not 0 <= self.chunk_overlap < self.chunk_chars:
+            raise InvalidInputError(
+                f"chunk_overlap must be between 0 and chunk_chars ({self.chunk_chars}), "
+                f"got {self.chunk_overlap}"
+            )
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        """Defaults, then ``SEARCHENGINE_*`` environment variables, then ``overrides``
+        (``None`` values in ``overrides`` are ignored, so CLI flags can pass through)."""
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"SEARCHENGINE_{f.name.upper()}")
+            if raw is None:
+                continue
+            values[f.name] = _convert(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "index_root" in values:
+            values["index_root"] = Path(str(values["index_root"])).expanduser()
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> "Settings":
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _convert(name: str, type_name: object, raw: str) -> object:
+    kind = str(type_name)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise InvalidInputError(
+            f"environment variable SEARCHENGINE_{name.upper()}={raw!r} is not a valid {kind}"
+        ) from None
+    if kind == "Path":
+        return Path(raw).expanduser()
+    return raw

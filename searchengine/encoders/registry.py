@@ -1,0 +1,54 @@
+"""Model specs with a backend prefix, and the factory that loads them.
+
+``open_clip:ViT-B-32/laion2b_s34b_b79k``   built-in architecture / pretrained tag or file
+``open_clip:local-dir:/path/to/folder``    open_clip_config.json + weights in a folder
+``open_clip:hf-hub:org/name``              a Hugging Face Hub repository (needs network or cache)
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Callable
+
+from searchengine.encoders.base import Encoder
+from searchengine.errors import ModelUnavailableError
+
+log = logging.getLogger(__name__)
+
+# backend prefix -> "module:factory"; modules are imported only when a model is loaded.
+BACKENDS: dict[str, str] = {
+    "open_clip": "searchengine.encoders.open_clip_backend:load",
+}
+
+_CACHE: dict[tuple[str, str], Encoder] = {}
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """Split ``backend:rest`` and check the backend is known."""
+    spec = (spec or "").strip()
+    backend, sep, rest = spec.partition(":")
+    if not sep or not rest:
+        raise ModelUnavailableError(
+            f"model spec {spec!r} has no backend prefix; write it as BACKEND:MODEL, "
+            f"e.g. open_clip:ViT-B-32/laion2b_s34b_b79k (backends: {', '.join(sorted(BACKENDS))})"
+        )
+    if backend not in BACKENDS:
+        raise ModelUnavailableError(
+            f"unknown model backend {backend!r} in spec {spec!r}; "
+            f"known backends: {', '.join(sorted(BACKENDS))}"
+        )
+    return backend, rest
+
+
+def load_encoder(spec: str, device: str = "auto") -> Encoder:
+    """Load (once per process) the encoder for ``spec``."""
+    backend, rest = parse_spec(spec)
+    key = (spec.strip(), device)
+    if key not in _CACHE:
+        module_name, _, factory_name = BACKENDS[backend].partition(":")
+        module = importlib.import_module(module_name)
+        factory: Callable[[str, str, str], Encoder] = getattr(module, factory_name)
+        log.info("loading model %s", spec)
+        _CACHE[key] = factory(spec.strip(), rest, device)
+    return _CACHE[key]

@@ -1,0 +1,282 @@
+"""SearchEngine: opens an index folder and wires the parts together; the Python API."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+from PIL import Image
+
+from searchengine.config import Settings
+from searchengine.encoders.base import Encoder, encode_images
+from searchengine.encoders.registry import load_encoder, parse_spec
+from searchengine.errors import (
+    IndexBusyError,
+    IndexDamagedError,
+    IndexIncompatibleError,
+    IndexUnavailableError,
+    InvalidInputError,
+)
+from searchengine.hits import Hit
+from searchengine.indexer import Indexer, IndexReport
+from searchengine.layout import IndexLayout, resolve_index
+from searchengine.manifest import Manifest
+from searchengine.media.images import load_query_image
+from searchengine.searcher import Searcher
+from searchengine.store.database import head_revision, open_database
+from searchengine.store.repository import Repository
+from searchengine.vectors.faiss_index import (
+    INDEX_TYPE,
+    METRIC,
+    VectorIndex,
+    load_vector_index,
+    save_vector_index,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    name: str
+    folder: str
+    model: str | None
+    dim: int | None
+    metric: str
+    index_type: str
+    schema_revision: str
+    vectors: int
+    size_bytes: int
+    roots: list[str]
+    modalities: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+class SearchEngine:
+    """A named index and the model it was built with.
+
+    >>> engine = SearchEngine.open("photos")                 # doctest: +SKIP
+    >>> engine.index(["~/Pictures"])                         # doctest: +SKIP
+    >>> engine.search(text="a dog on a beach", k=5)          # doctest: +SKIP
+    """
+
+    def __init__(self, layout: IndexLayout, settings: Settings, model: str, manifest: Manifest | None,
+                 repo: Repository, encoder: Encoder | None = None):
+        self.layout = layout
+        self.settings = settings
+        self.model = model
+        self._manifest = manifest
+        self.repo = repo
+        self._encoder = encoder
+        self._vectors: VectorIndex | None = None
+        self._lock = threading.RLock()
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        name: str | Path = "default",
+        *,
+        model: str | None = None,
+        settings: Settings | None = None,
+        create: bool = True,
+        encoder: Encoder | None = None,
+    ) -> "SearchEngine":
+        """Open the index ``name`` (a name under the index root, or a folder path).
+
+        ``model`` defaults to the index's own model, or ``settings.model`` for a new index;
+        naming another model than the index was built with is an error. ``encoder`` injects
+        an already loaded encoder (its ``spec`` must match).
+        """
+        settings = settings or Settings.from_env()
+        layout = resolve_index(name, settings.index_root)
+        if not layout.exists():
+            if not create:
+                raise IndexUnavailableError(
+                    f"no index at {layout.folder}; build one with "
+                    f"`searchengine index --index {name} FOLDER...`"
+                )
+            layout.folder.mkdir(parents=True, exist_ok=True)
+        manifest = Manifest.load(layout.manifest)
+        repo = Repository(open_database(layout.database))
+        if manifest is None:
+            if repo.unit_count() > 0:
+                raise IndexDamagedError(
+                    f"the index at {layout.folder} has vectors but no manifest.json; restore the "
+                    "manifest or delete the folder and index again"
+                )
+            chosen = (model or settings.model).strip()
+        else:
+            chosen = manifest.model
+            if model and model.strip() != manifest.model:
+                raise IndexIncompatibleError(
+                    f"the index at {layout.folder} was built with model {manifest.model}; it "
+                    f"cannot be used with {model}. Leave out --model to use the index's own model, "
+                    "or index into a new index (--index OTHER_NAME) to use another model"
+                )
+        parse_spec(chosen)
+        if encoder is not None and encoder.spec != chosen:
+            raise InvalidInputError(f"the given encoder is {encoder.spec}, the index needs {chosen}")
+        return cls(layout, settings, chosen, manifest, repo, encoder)
+
+    def close(self) -> None:
+        self.repo.engine.dispose()
+
+    def __enter__(self) -> "SearchEngine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def name(self) -> str:
+        return self.layout.folder.name
+
+    @property
+    def encoder(self) -> Encoder:
+        """The model, loaded on first use and kept for the life of the engine."""
+        if self._encoder is None:
+            self._encoder = load_encoder(self.model, self.settings.device)
+        if self._manifest is None:
+            self._manifest = Manifest(
+                model=self.model, dim=self._encoder.dim, metric=METRIC,
+                index_type=INDEX_TYPE, schema_revision=head_revision(),
+            )
+            self._manifest.save(self.layout.manifest)
+        elif self._manifest.dim != self._encoder.dim:
+            raise IndexIncompatibleError(
+                f"model {self.model} gives {self._encoder.dim}-d vectors but the index at "
+                f"{self.layout.folder} holds {self._manifest.dim}-d vectors"
+            )
+        return self._encoder
+
+    @property
+    def vectors(self) -> VectorIndex:
+        """The FAISS index; rebuilt from SQL on open when the saved file is stale."""
+        with self._lock:
+            if self._vectors is None:
+                dim = self._manifest.dim if self._manifest else self.encoder.dim
+                generation, count = self.repo.generation(), self.repo.unit_count()
+                index = load_vector_index(self.layout.vectors, dim, generation, count)
+                if index is None:
+                    index = self._rebuild_vectors(dim)
+                self._vectors = index
+            return self._vectors
+
+    def _rebuild_vectors(self, dim: int) -> VectorIndex:
+        index = VectorIndex(dim)
+        for ids, vecs in self.repo.iter_vectors(dim):
+            index.add(ids, vecs)
+        if index.ntotal:
+            log.warning("rebuilt the vector index of %s from SQL (%d vectors)", self.layout.folder, index.ntotal)
+        try:
+            with self._write_lock():
+                save_vector_index(index, self.layout.vectors, self.repo.generation())
+        except IndexBusyError:
+            pass  # the writer will save it
+        return index
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        handle = open(self.layout.write_lock, "a+")
+        try:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexBusyError(
+                    f"another process is indexing {self.layout.folder}; wait for it to finish"
+                ) from None
+            yield
+        finally:
+            handle.close()
+
+    # -- indexing ----------------------------------------------------------------------
+
+    def index(self, paths: Sequence[str | Path] | None = None, *, progress: bool = False) -> IndexReport:
+        """Index ``paths`` (files or folders, recursively); with none, re-index the folders
+        indexed before. Unchanged files are skipped, moved ones keep their vectors, deleted
+        ones are removed."""
+        roots = [Path(p).expanduser().absolute() for p in paths] if paths else [Path(p) for p in self.repo.roots()]
+        if not roots:
+            raise InvalidInputError("nothing to index: give at least one folder or file")
+        for root in roots:
+            if not root.exists():
+                raise InvalidInputError(f"{root} does not exist")
+        with self._write_lock(), self._lock:
+            indexer = Indexer(
+                self.repo, self.vectors, self.encoder, self.settings, self._save_vectors,
+                exclude=[self.layout.folder],
+            )
+            return indexer.run(roots, progress=progress)
+
+    def _save_vectors(self) -> None:
+        save_vector_index(self.vectors, self.layout.vectors, self.repo.generation())
+
+    # -- searching ---------------------------------------------------------------------
+
+    def search(
+        self,
+        text: str | None = None,
+        *,
+        image: str | Path | Image.Image | None = None,
+        similar_to: int | None = None,
+        k: int = 10,
+        offset: int = 0,
+        modality: str | Sequence[str] | None = None,
+        path_glob: str | None = None,
+    ) -> list[Hit]:
+        """Search by exactly one of: ``text``, ``image`` (a path or a PIL image), or
+        ``similar_to`` (the id of an indexed unit: "more like this")."""
+        given = [x is not None for x in (text, image, similar_to)]
+        if sum(given) != 1:
+            raise InvalidInputError("give exactly one query: text, an image, or the id of an indexed item")
+        exclude: list[int] = []
+        if text is not None:
+            if not text.strip():
+                raise InvalidInputError("the query text is empty")
+            query = self.encoder.encode_texts([text.strip()])[0]
+        elif image is not None:
+            img = image if isinstance(image, Image.Image) else load_query_image(Path(image))
+            query = encode_images(self.encoder, [img.convert("RGB")])[0]
+        else:
+            assert similar_to is not None
+            found = self.repo.vectors_of([similar_to], self.vectors.dim)
+            if similar_to not in found:
+                raise InvalidInputError(f"no indexed item has id {similar_to}")
+            query, exclude = found[similar_to], [similar_to]
+        return self.search_vector(query, k=k, offset=offset, modality=modality,
+                                  path_glob=path_glob, exclude_ids=exclude)
+
+    def search_vector(self, query: np.ndarray, *, k: int = 10, offset: int = 0,
+                      modality: str | Sequence[str] | None = None, path_glob: str | None = None,
+                      exclude_ids: Sequence[int] = ()) -> list[Hit]:
+        with self._lock:
+            return Searcher(self.repo, self.vectors).search(
+                np.asarray(query, dtype=np.float32), k, offset=offset, modality=modality,
+                path_glob=path_glob, exclude_ids=exclude_ids,
+            )
+
+    # -- status ------------------------------------------------------------------------
+
+    def status(self) -> IndexStatus:
+        m = self._manifest
+        return IndexStatus(
+            name=self.name,
+            folder=str(self.layout.folder),
+            model=self.model,
+            dim=m.dim if m else None,
+            metric=m.metric if m else METRIC,
+            index_type=m.index_type if m else INDEX_TYPE,
+            schema_revision=head_revision(),
+            vectors=self.vectors.ntotal if m else 0,
+            size_bytes=self.layout.size_on_disk(),
+            roots=self.repo.roots(),
+            modalities=self.repo.stats(),
+        )

@@ -1,0 +1,27 @@
+"""What a search returns."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked result: an embedded unit of a file.
+
+    ``start``/``end`` are character offsets for text chunks (seconds for audio windows);
+    ``text`` is the matched passage where there is one. ``score`` is the cosine similarity.
+    """
+
+    id: int
+    path: str
+    modality: str
+    score: float
+    start: float | None = None
+    end: float | None = None
+    text: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {k: v for k, v in data.items() if v is not None or k in ("id", "path", "modality", "score")}

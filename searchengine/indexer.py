@@ -1,0 +1,284 @@
+"""Indexing: discover → decide (unchanged / moved / copied / changed / new / deleted) →
+decode → encode → write. Incremental by stat and content hash; resumable because every
+finished file is committed to SQL at once, and SQL is what FAISS is rebuilt from."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from searchengine.config import Settings
+from searchengine.encoders.base import Encoder
+from searchengine.errors import MediaDecodeError
+from searchengine.media.discover import FoundFile, walk_media
+from searchengine.media.hashing import content_hash
+from searchengine.media.images import load_image
+from searchengine.media.text import chunk_text, read_text
+from searchengine.store.repository import FileRecord, NewUnit, Repository
+from searchengine.vectors.faiss_index import VectorIndex
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did."""
+
+    scanned: int = 0
+    unchanged: int = 0
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    reused: int = 0  # new paths whose content was already indexed: vectors copied
+    deleted: int = 0
+    failed: int = 0
+    units_added: int = 0
+    seconds: float = 0.0
+    decode_seconds: float = 0.0
+    encode_seconds: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def embedded_files(self) -> int:
+        return self.added + self.updated
+
+
+@dataclass
+class _Decoded:
+    found: FoundFile
+    content_hash: str
+    images: list[Any] = field(default_factory=list)  # prepared by the encoder
+    chunks: list[tuple[float | None, float | None, str]] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class _Work:
+    found: FoundFile
+    content_hash: str
+    known: FileRecord | None
+
+
+class Indexer:
+    def __init__(
+        self,
+        repo: Repository,
+        vectors: VectorIndex,
+        encoder: Encoder,
+        settings: Settings,
+        save: Callable[[], None],
+        exclude: Sequence[Path] = (),
+    ):
+        self.repo = repo
+        self.vectors = vectors
+        self.encoder = encoder
+        self.settings = settings
+        self._save = save
+        self._exclude = list(exclude)
+
+    def run(self, roots: Iterable[Path], progress: bool = True) -> IndexReport:
+        t0 = time.perf_counter()
+        report = IndexReport()
+        roots = [Path(r).expanduser().absolute() for r in roots]
+        self.repo.add_roots(str(r) for r in roots)
+        found = list(walk_media(roots, exclude=self._exclude))
+        report.scanned = len(found)
+        known = self.repo.files()
+        found_paths = {str(f.path) for f in found}
+        missing = {
+            p: rec for p, rec in known.items() if _under_any(p, roots) and p not in found_paths
+        }
+
+        candidates: list[FoundFile] = []
+        for f in found:
+            rec = known.get(str(f.path))
+            if rec and rec.size == f.size and rec.mtime_ns == f.mtime_ns:
+                report.unchanged += 1
+            else:
+                candidates.append(f)
+
+        hashed = self._hash_all(candidates, report, progress)
+        missing_by_hash: dict[str, FileRecord] = {}
+        for rec in missing.values():
+            if rec.status == "indexed":
+                missing_by_hash.setdefault(rec.content_hash, rec)
+
+        to_embed: list[_Work] = []
+        for f, digest in hashed:
+            path = str(f.path)
+            rec = known.get(path)
+            if rec and rec.content_hash == digest and rec.status == "indexed":
+                self.repo.touch_file(rec.id, size=f.size, mtime_ns=f.mtime_ns)
+                report.unchanged += 1
+            elif digest in missing_by_hash and rec is None:
+                old = missing_by_hash.pop(digest)
+                missing.pop(old.path, None)
+                self.repo.move_file(old.id, path=path, size=f.size, mtime_ns=f.mtime_ns)
+                report.moved += 1
+            elif (source := self.repo.indexed_file_by_hash(digest)) is not None and source.path != path:
+                removed, new_ids, source_ids = self.repo.copy_file(
+                    source.id, path=path, size=f.size, mtime_ns=f.mtime_ns
+                )
+                by_id = self.repo.vectors_of(source_ids, self.vectors.dim)
+                self._apply(removed, new_ids, np.stack([by_id[i] for i in source_ids]))
+                report.reused += 1
+            else:
+                to_embed.append(_Work(f, digest, rec))
+
+        self._embed_all(to_embed, report, progress)
+
+        if missing:
+            removed = self.repo.delete_files([rec.id for rec in missing.values()])
+            self.vectors.remove(removed)
+            report.deleted = len(missing)
+        self._save()
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    # -- stages -----------------------------------------------------------------------------
+
+    def _hash_all(
+        self, files: list[FoundFile], report: IndexReport, progress: bool
+    ) -> list[tuple[FoundFile, str]]:
+        out: list[tuple[FoundFile, str]] = []
+        if not files:
+            return out
+        with ThreadPoolExecutor(self.settings.decode_workers) as pool, tqdm(
+            total=len(files), desc="hashing", unit="file", disable=not progress, leave=False
+        ) as bar:
+            for f, digest in zip(files, pool.map(_safe_hash, files)):
+                bar.update(1)
+                if isinstance(digest, Exception):
+                    self._record_failure(f, "", f"{f.path}: cannot read: {digest}", None, report)
+                else:
+                    out.append((f, digest))
+        return out
+
+    def _embed_all(self, work: list[_Work], report: IndexReport, progress: bool) -> None:
+        if not work:
+            return
+        size = self.settings.batch_size
+        groups = [work[i : i + size] for i in range(0, len(work), size)]
+        last_save = time.monotonic()
+        with ThreadPoolExecutor(self.settings.decode_workers) as pool, tqdm(
+            total=len(work), desc="indexing", unit="file", disable=not progress
+        ) as bar:
+            pending: list[Future[_Decoded]] = [pool.submit(self._decode, w) for w in groups[0]]
+            for gi in range(len(groups)):
+                decoded = [fu.result() for fu in pending]
+                if gi + 1 < len(groups):  # decode the next group while this one encodes
+                    pending = [pool.submit(self._decode, w) for w in groups[gi + 1]]
+                self._encode_and_write(groups[gi], decoded, report)
+                bar.update(len(decoded))
+                if time.monotonic() - last_save > self.settings.checkpoint_seconds:
+                    self._save()
+                    last_save = time.monotonic()
+
+    def _decode(self, work: _Work) -> _Decoded:
+        t0 = time.perf_counter()
+        f = work.found
+        out = _Decoded(found=f, content_hash=work.content_hash)
+        try:
+            if f.size == 0:
+                raise MediaDecodeError(f"{f.path}: empty file (0 bytes)")
+            if f.modality == "image":
+                out.images.append(self.encoder.prepare_image(load_image(f.path)))
+            elif f.modality == "text":
+                chunks = chunk_text(read_text(f.path), self.settings.chunk_chars, self.settings.chunk_overlap)
+                if not chunks:
+                    raise MediaDecodeError(f"{f.path}: no text in file")
+                out.chunks = [(float(c.start), float(c.end), c.text) for c in chunks]
+            else:  # pragma: no cover - discover only yields known modalities
+                raise MediaDecodeError(f"{f.path}: unsupported modality {f.modality}")
+        except MediaDecodeError as exc:
+            out.error = str(exc)
+        except Exception as exc:  # a decoder bug or an exotic file must not stop the run
+            log.exception("unexpected error decoding %s", f.path)
+            out.error = f"{f.path}: unexpected error while decoding: {type(exc).__name__}: {exc}"
+        out.seconds = time.perf_counter() - t0
+        return out
+
+    def _encode_and_write(self, works: list[_Work], decoded: list[_Decoded], report: IndexReport) -> None:
+        report.decode_seconds += sum(d.seconds for d in decoded)
+        t0 = time.perf_counter()
+        ok = [d for d in decoded if d.error is None]
+        image_vecs = self._encode_images([img for d in ok for img in d.images])
+        text_vecs = self._encode_texts([c[2] for d in ok for c in d.chunks])
+        report.encode_seconds += time.perf_counter() - t0
+        ii = ti = 0
+        for work, d in zip(works, decoded):
+            if d.error is not None:
+                self._record_failure(d.found, d.content_hash, d.error, work.known, report)
+                continue
+            units: list[NewUnit] = []
+            for _ in d.images:
+                units.append(NewUnit(None, None, None, image_vecs[ii]))
+                ii += 1
+            for start, end, text in d.chunks:
+                units.append(NewUnit(start, end, text, text_vecs[ti]))
+                ti += 1
+            removed, new_ids = self.repo.store_file(
+                path=str(d.found.path), modality=d.found.modality, content_hash=d.content_hash,
+                size=d.found.size, mtime_ns=d.found.mtime_ns, units=units,
+            )
+            self._apply(removed, new_ids, np.stack([u.vector for u in units]))
+            report.units_added += len(new_ids)
+            if work.known is None:
+                report.added += 1
+            else:
+                report.updated += 1
+
+    def _encode_images(self, prepared: list[Any]) -> np.ndarray:
+        if not prepared:
+            return np.zeros((0, self.vectors.dim), dtype=np.float32)
+        return self.encoder.encode_prepared_images(prepared)
+
+    def _encode_texts(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.vectors.dim), dtype=np.float32)
+        size = self.settings.batch_size
+        return np.concatenate(
+            [self.encoder.encode_texts(texts[i : i + size]) for i in range(0, len(texts), size)]
+        )
+
+    def _apply(self, removed: list[int], new_ids: list[int], vectors: np.ndarray) -> None:
+        """Mirror an SQL change in the in-memory FAISS index (SQL first, always)."""
+        self.vectors.remove(removed)
+        if new_ids:
+            self.vectors.add(np.asarray(new_ids, dtype=np.int64), vectors)
+
+    def _record_failure(
+        self, f: FoundFile, digest: str, reason: str, known: FileRecord | None, report: IndexReport
+    ) -> None:
+        log.warning("failed: %s", reason)
+        removed, _ = self.repo.store_file(
+            path=str(f.path), modality=f.modality, content_hash=digest, size=f.size,
+            mtime_ns=f.mtime_ns, units=[], status="failed", error=reason,
+        )
+        self.vectors.remove(removed)
+        report.failed += 1
+        report.failures.append((str(f.path), reason))
+
+
+def _safe_hash(f: FoundFile) -> str | Exception:
+    try:
+        return content_hash(f.path)
+    except OSError as exc:
+        return exc
+
+
+def _under_any(path: str, roots: list[Path]) -> bool:
+    for root in roots:
+        r = str(root)
+        if path == r or path.startswith(r.rstrip(os.sep) + os.sep):
+            return True
+    return False

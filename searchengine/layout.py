@@ -1,0 +1,53 @@
+"""Where an index lives: one folder holding its SQLite file, FAISS file and manifest."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from searchengine.errors import InvalidInputError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class IndexLayout:
+    folder: Path
+
+    @property
+    def database(self) -> Path:
+        return self.folder / "metadata.sqlite"
+
+    @property
+    def vectors(self) -> Path:
+        return self.folder / "vectors.faiss"
+
+    @property
+    def manifest(self) -> Path:
+        return self.folder / "manifest.json"
+
+    @property
+    def write_lock(self) -> Path:
+        return self.folder / "write.lock"
+
+    def exists(self) -> bool:
+        return self.database.is_file()
+
+    def size_on_disk(self) -> int:
+        if not self.folder.is_dir():
+            return 0
+        return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file())
+
+
+def resolve_index(name_or_path: str | Path, index_root: Path) -> IndexLayout:
+    """A bare name lives under ``index_root``; anything with a slash is a folder path."""
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or "/" in text or "\\" in text:
+        return IndexLayout(Path(text).expanduser().absolute())
+    if not _NAME.match(text):
+        raise InvalidInputError(
+            f"--index {text!r} is not a valid index name: use letters, digits, '.', '_' and '-' "
+            "(or give a folder path)"
+        )
+    return IndexLayout((index_root / text).absolute())

@@ -1,0 +1,71 @@
+"""The index manifest: which model, dimension, metric, index type and schema wrote an index,
+and with which library versions. Checked on open."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from searchengine.atomic_files import atomic_write_bytes
+from searchengine.errors import IndexDamagedError, IndexIncompatibleError
+
+MANIFEST_FORMAT = 1
+_LIBRARIES = ("searchengine", "faiss-gpu", "faiss-cpu", "open_clip_torch", "torch", "sqlalchemy", "numpy")
+
+
+def library_versions() -> dict[str, str]:
+    out = {}
+    for name in _LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+@dataclass
+class Manifest:
+    model: str
+    dim: int
+    metric: str
+    index_type: str
+    schema_revision: str
+    format: int = MANIFEST_FORMAT
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    libraries: dict[str, str] = field(default_factory=library_versions)
+
+    def save(self, path: Path) -> None:
+        atomic_write_bytes(path, (json.dumps(asdict(self), indent=2) + "\n").encode())
+
+    @classmethod
+    def load(cls, path: Path) -> "Manifest | None":
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            fmt = int(data.get("format", 1))
+            if fmt > MANIFEST_FORMAT:
+                raise IndexIncompatibleError(
+                    f"{path} was written by a newer searchengine (manifest format {fmt}); "
+                    "upgrade searchengine to open it"
+                )
+            return cls(
+                model=data["model"],
+                dim=int(data["dim"]),
+                metric=data["metric"],
+                index_type=data["index_type"],
+                schema_revision=data["schema_revision"],
+                format=fmt,
+                created_at=data.get("created_at", ""),
+                libraries=dict(data.get("libraries", {})),
+            )
+        except IndexIncompatibleError:
+            raise
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IndexDamagedError(
+                f"the index manifest {path} is damaged ({exc}); restore it, or delete the index "
+                "folder and index again"
+            ) from exc

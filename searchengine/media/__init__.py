@@ -1,0 +1,1 @@
+"""Finding media files and decoding them into items to embed."""

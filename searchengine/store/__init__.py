@@ -1,0 +1,1 @@
+"""SQL metadata: SQLAlchemy models (schema owned by Alembic) and the repository."""

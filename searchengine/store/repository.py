@@ -1,0 +1,259 @@
+"""All SQL reads and writes of the engine. Every write bumps the index generation, which the
+FAISS file is checked against on open (see :mod:`searchengine.vectors.faiss_index`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from searchengine.store.models import IndexState, MediaFile, Root, Unit
+
+GENERATION_KEY = "generation"
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    id: int
+    path: str
+    modality: str
+    content_hash: str
+    size: int
+    mtime_ns: int
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class NewUnit:
+    start: float | None
+    end: float | None
+    text: str | None
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    id: int
+    file_id: int
+    path: str
+    modality: str
+    start: float | None
+    end: float | None
+    text: str | None
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _record(row: MediaFile) -> FileRecord:
+    return FileRecord(
+        row.id, row.path, row.modality, row.content_hash, row.size, row.mtime_ns, row.status, row.error
+    )
+
+
+def vector_to_bytes(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+class Repository:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def generation(self) -> int:
+        with Session(self.engine) as s:
+            value = s.get(IndexState, GENERATION_KEY)
+            return int(value.value) if value else 0
+
+    def roots(self) -> list[str]:
+        with Session(self.engine) as s:
+            return list(s.scalars(select(Root.path).order_by(Root.id)))
+
+    def files(self) -> dict[str, FileRecord]:
+        with Session(self.engine) as s:
+            return {row.path: _record(row) for row in s.scalars(select(MediaFile))}
+
+    def indexed_file_by_hash(self, content_hash: str) -> FileRecord | None:
+        with Session(self.engine) as s:
+            row = s.scalars(
+                select(MediaFile)
+                .where(MediaFile.content_hash == content_hash, MediaFile.status == "indexed")
+                .limit(1)
+            ).first()
+            return _record(row) if row else None
+
+    def unit_count(self) -> int:
+        with Session(self.engine) as s:
+            return int(s.scalar(select(func.count(Unit.id))) or 0)
+
+    def iter_vectors(self, dim: int, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All (ids, vectors) in id order, ``batch`` rows at a time."""
+        last = -1
+        with Session(self.engine) as s:
+            while True:
+                rows = s.execute(
+                    select(Unit.id, Unit.vector).where(Unit.id > last).order_by(Unit.id).limit(batch)
+                ).all()
+                if not rows:
+                    return
+                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim)
+                last = int(ids[-1])
+                yield ids, vecs.astype(np.float32)
+
+    def vectors_of(self, unit_ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
+        with Session(self.engine) as s:
+            rows = s.execute(select(Unit.id, Unit.vector).where(Unit.id.in_(list(unit_ids)))).all()
+        return {r[0]: np.frombuffer(r[1], dtype="<f4").reshape(dim).astype(np.float32) for r in rows}
+
+    def units(self, unit_ids: Sequence[int]) -> dict[int, UnitRow]:
+        if not unit_ids:
+            return {}
+        with Session(self.engine) as s:
+            rows = s.execute(
+                select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end, Unit.text)
+                .join(MediaFile, MediaFile.id == Unit.file_id)
+                .where(Unit.id.in_(list(unit_ids)))
+            ).all()
+        return {r[0]: UnitRow(*r) for r in rows}
+
+    def unit_ids_of_file(self, file_id: int) -> list[int]:
+        with Session(self.engine) as s:
+            return list(s.scalars(select(Unit.id).where(Unit.file_id == file_id).order_by(Unit.ordinal)))
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Per modality: indexed files, failed files, embedded units."""
+        out: dict[str, dict[str, int]] = {}
+        with Session(self.engine) as s:
+            for modality, status, count in s.execute(
+                select(MediaFile.modality, MediaFile.status, func.count()).group_by(
+                    MediaFile.modality, MediaFile.status
+                )
+            ):
+                out.setdefault(modality, {"files": 0, "failed": 0, "units": 0})
+                out[modality]["files" if status == "indexed" else "failed"] += count
+            for modality, count in s.execute(
+                select(MediaFile.modality, func.count(Unit.id))
+                .join(Unit, Unit.file_id == MediaFile.id)
+                .group_by(MediaFile.modality)
+            ):
+                out.setdefault(modality, {"files": 0, "failed": 0, "units": 0})["units"] = count
+        return out
+
+    def failures(self) -> list[FileRecord]:
+        with Session(self.engine) as s:
+            return [_record(r) for r in s.scalars(select(MediaFile).where(MediaFile.status == "failed"))]
+
+    # -- writes (each one transaction, each bumps the generation) ------------------------
+
+    def _bump(self, s: Session) -> None:
+        state = s.get(IndexState, GENERATION_KEY)
+        if state is None:
+            s.add(IndexState(key=GENERATION_KEY, value="1"))
+        else:
+            state.value = str(int(state.value) + 1)
+
+    def add_roots(self, paths: Iterable[str]) -> None:
+        with Session(self.engine) as s, s.begin():
+            known = set(s.scalars(select(Root.path)))
+            for p in paths:
+                if p not in known:
+                    s.add(Root(path=p, added_at=_now()))
+                    known.add(p)
+
+    def store_file(
+        self,
+        *,
+        path: str,
+        modality: str,
+        content_hash: str,
+        size: int,
+        mtime_ns: int,
+        units: Sequence[NewUnit],
+        status: str = "indexed",
+        error: str | None = None,
+    ) -> tuple[list[int], list[int]]:
+        """Insert or replace the file at ``path`` with ``units``.
+        Returns (removed unit ids, new unit ids)."""
+        with Session(self.engine) as s, s.begin():
+            row = s.scalars(select(MediaFile).where(MediaFile.path == path)).first()
+            removed: list[int] = []
+            if row is None:
+                row = MediaFile(path=path)
+                s.add(row)
+            else:
+                removed = list(s.scalars(select(Unit.id).where(Unit.file_id == row.id)))
+                s.execute(delete(Unit).where(Unit.file_id == row.id))
+            row.modality, row.content_hash, row.size, row.mtime_ns = modality, content_hash, size, mtime_ns
+            row.status, row.error, row.indexed_at = status, error, _now()
+            s.flush()
+            new_rows = [
+                Unit(file_id=row.id, ordinal=i, start=u.start, end=u.end, text=u.text,
+                     vector=vector_to_bytes(u.vector))
+                for i, u in enumerate(units)
+            ]
+            s.add_all(new_rows)
+            s.flush()
+            self._bump(s)
+            return removed, [u.id for u in new_rows]
+
+    def copy_file(self, source_id: int, *, path: str, size: int, mtime_ns: int) -> tuple[list[int], list[int], list[int]]:
+        """Give ``path`` the units of an already indexed file with the same content (no
+        re-embedding). Returns (removed unit ids, new unit ids, source unit ids)."""
+        with Session(self.engine) as s, s.begin():
+            src = s.get(MediaFile, source_id)
+            assert src is not None
+            src_units = list(s.scalars(select(Unit).where(Unit.file_id == source_id).order_by(Unit.ordinal)))
+            row = s.scalars(select(MediaFile).where(MediaFile.path == path)).first()
+            removed: list[int] = []
+            if row is None:
+                row = MediaFile(path=path)
+                s.add(row)
+            else:
+                removed = list(s.scalars(select(Unit.id).where(Unit.file_id == row.id)))
+                s.execute(delete(Unit).where(Unit.file_id == row.id))
+            row.modality, row.content_hash, row.size, row.mtime_ns = src.modality, src.content_hash, size, mtime_ns
+            row.status, row.error, row.indexed_at = "indexed", None, _now()
+            s.flush()
+            new_rows = [
+                Unit(file_id=row.id, ordinal=u.ordinal, start=u.start, end=u.end, text=u.text, vector=u.vector)
+                for u in src_units
+            ]
+            s.add_all(new_rows)
+            s.flush()
+            self._bump(s)
+            return removed, [u.id for u in new_rows], [u.id for u in src_units]
+
+    def move_file(self, file_id: int, *, path: str, size: int, mtime_ns: int) -> None:
+        """A file found at a new path with the same content keeps its id and units."""
+        with Session(self.engine) as s, s.begin():
+            s.execute(delete(MediaFile).where(MediaFile.path == path, MediaFile.id != file_id))
+            s.execute(
+                update(MediaFile)
+                .where(MediaFile.id == file_id)
+                .values(path=path, size=size, mtime_ns=mtime_ns)
+            )
+            self._bump(s)
+
+    def touch_file(self, file_id: int, *, size: int, mtime_ns: int) -> None:
+        """Same content, new stat (e.g. ``touch``): remember the stat, keep everything."""
+        with Session(self.engine) as s, s.begin():
+            s.execute(update(MediaFile).where(MediaFile.id == file_id).values(size=size, mtime_ns=mtime_ns))
+
+    def delete_files(self, file_ids: Sequence[int]) -> list[int]:
+        """Delete files and their units; returns the removed unit ids."""
+        if not file_ids:
+            return []
+        with Session(self.engine) as s, s.begin():
+            removed = list(s.scalars(select(Unit.id).where(Unit.file_id.in_(list(file_ids)))))
+            s.execute(delete(Unit).where(Unit.file_id.in_(list(file_ids))))
+            s.execute(delete(MediaFile).where(MediaFile.id.in_(list(file_ids))))
+            self._bump(s)
+            return removed

@@ -1,0 +1,1 @@
+"""The FAISS index of the engine's vectors."""

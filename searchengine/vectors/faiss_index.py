@@ -1,0 +1,116 @@
+"""The FAISS index: inner product over L2-normalised vectors, ids are SQL unit ids
+(``IndexIDMap2``). Saved atomically together with the SQL generation it reflects."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from searchengine.atomic_files import atomic_write_bytes
+from searchengine.errors import IndexDamagedError
+
+log = logging.getLogger(__name__)
+
+INDEX_TYPE = "IDMap2,Flat"
+METRIC = "inner_product"
+
+
+def _faiss():
+    import faiss
+
+    return faiss
+
+
+class VectorIndex:
+    """An in-memory FAISS index with explicit ids."""
+
+    def __init__(self, dim: int, index=None):
+        faiss = _faiss()
+        self.dim = dim
+        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        if self._index.d != dim:
+            raise IndexDamagedError(f"FAISS index has dimension {self._index.d}, expected {dim}")
+        self._gpu_index = None
+
+    @property
+    def ntotal(self) -> int:
+        return int(self._index.ntotal)
+
+    def ids(self) -> np.ndarray:
+        return _faiss().vector_to_array(self._index.id_map).astype(np.int64)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        self._index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
+        self._gpu_index = None
+
+    def remove(self, ids: Iterable[int]) -> int:
+        arr = np.asarray(list(ids), dtype=np.int64)
+        if arr.size == 0:
+            return 0
+        removed = int(self._index.remove_ids(arr))
+        self._gpu_index = None
+        return removed
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (scores, ids) per query row; ids of -1 mean fewer than k vectors."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        k = max(1, min(k, max(self.ntotal, 1)))
+        return self._searcher().search(queries, k)
+
+    def _searcher(self):
+        faiss = _faiss()
+        if self._gpu_index is None and faiss.get_num_gpus() > 0 and self.ntotal > 0:
+            try:
+                self._gpu_index = faiss.index_cpu_to_all_gpus(self._index)
+            except Exception as exc:  # pragma: no cover - needs a GPU
+                log.warning("GPU search unavailable, using the CPU index: %s", exc)
+                self._gpu_index = False
+        return self._gpu_index or self._index
+
+    def to_bytes(self) -> bytes:
+        return _faiss().serialize_index(self._index).tobytes()
+
+    @classmethod
+    def from_bytes(cls, dim: int, data: bytes) -> "VectorIndex":
+        return cls(dim, _faiss().deserialize_index(np.frombuffer(data, dtype=np.uint8)))
+
+
+def save_vector_index(index: VectorIndex, path: Path, generation: int) -> None:
+    """Write the FAISS file, then its stamp (generation, count). A crash in between leaves a
+    stamp that does not match, which makes the next open rebuild from SQL."""
+    atomic_write_bytes(path, index.to_bytes())
+    stamp = {"generation": generation, "ntotal": index.ntotal}
+    atomic_write_bytes(_stamp_path(path), json.dumps(stamp).encode())
+
+
+def load_vector_index(path: Path, dim: int, generation: int, count: int) -> VectorIndex | None:
+    """The saved index if it reflects SQL ``generation`` and ``count``, else None."""
+    stamp_path = _stamp_path(path)
+    if not path.is_file() or not stamp_path.is_file():
+        return None
+    try:
+        stamp = json.loads(stamp_path.read_text())
+        if stamp.get("generation") != generation or stamp.get("ntotal") != count:
+            log.warning(
+                "FAISS file is stale (generation %s, SQL has %s); it will be rebuilt",
+                stamp.get("generation"), generation,
+            )
+            return None
+        index = VectorIndex.from_bytes(dim, path.read_bytes())
+    except Exception as exc:
+        log.warning("FAISS file %s unreadable (%s); it will be rebuilt from SQL", path, exc)
+        return None
+    if index.ntotal != count:
+        return None
+    return index
+
+
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".stamp.json")
