@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tiny_clip import write_tiny_clip  # noqa: E402
+
+# Tests never reach a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory) -> str:
+    """Spec of a tiny random open_clip model, loaded through the production loader."""
+    return write_tiny_clip(tmp_path_factory.mktemp("tiny_clip"))
+
+
+@pytest.fixture
+def settings(tmp_path, tiny_clip):
+    from searchengine import Settings
+
+    return Settings(index_root=tmp_path / "indexes", model=tiny_clip, batch_size=4)
+
+
+@pytest.fixture
+def open_engine(settings):
+    from searchengine import SearchEngine
+
+    opened = []
+
+    def _open(name: str = "test", **kw):
+        engine = SearchEngine.open(name, settings=kw.pop("settings", settings), **kw)
+        opened.append(engine)
+        return engine
+
+    yield _open
+    for engine in opened:
+        engine.close()
+
+
+def make_image(path: Path, seed: int, size=(48, 40), fmt: str | None = None) -> Path:
+    """A distinct picture: random blocks of colour, deterministic in ``seed``."""
+    rng = np.random.RandomState(seed)
+    small = (rng.rand(4, 4, 3) * 255).astype("uint8")
+    img = Image.fromarray(small).resize(size, Image.NEAREST)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, format=fmt)
+    return path
+
+
+def assert_consistent(engine) -> None:
+    """SQL and FAISS hold exactly the same ids."""
+    sql_ids = sorted(int(i) for ids, _ in engine.repo.iter_vectors(engine.vectors.dim) for i in ids)
+    faiss_ids = sorted(int(i) for i in engine.vectors.ids())
+    assert engine.repo.unit_count() == engine.vectors.ntotal
+    assert sql_ids == faiss_ids

@@ -1,0 +1,218 @@
+"""The engine end to end on real SQLite, real FAISS and a real (tiny) open_clip model."""
+
+import shutil
+import sqlite3
+
+import pytest
+
+from conftest import assert_consistent, make_image
+from searchengine import (
+    IndexDamagedError,
+    IndexIncompatibleError,
+    IndexUnavailableError,
+    InvalidInputError,
+    SearchEngine,
+)
+
+
+@pytest.fixture
+def media(tmp_path):
+    root = tmp_path / "media"
+    for i in range(6):
+        make_image(root / f"photo{i}.png", seed=i)
+    (root / "notes").mkdir()
+    (root / "notes" / "trip.md").write_text("We walked the dog along the beach at sunset. " * 30)
+    (root / "notes" / "todo.txt").write_text("buy milk and bread")
+    return root
+
+
+def test_index_then_search_by_text_image_and_id(open_engine, media):
+    engine = open_engine()
+    report = engine.index([media])
+    assert (report.added, report.failed, report.scanned) == (8, 0, 8)
+    assert report.units_added > 8  # the long note became several chunks
+    assert_consistent(engine)
+
+    hits = engine.search(image=media / "photo3.png", k=3)
+    assert hits[0].path == str(media / "photo3.png") and hits[0].score == pytest.approx(1.0, abs=1e-4)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+    (hit,) = engine.search("buy milk and bread", k=1)
+    assert hit.path.endswith("todo.txt") and hit.text == "buy milk and bread"
+    assert (hit.start, hit.end) == (0, len("buy milk and bread"))
+
+    more = engine.search(similar_to=hits[0].id, k=3)
+    assert hits[0].id not in [h.id for h in more]
+
+    only_text = engine.search(image=media / "photo3.png", k=50, modality="text")
+    assert only_text and {h.modality for h in only_text} == {"text"}
+    glob = engine.search("dog", k=50, path_glob="*.md")
+    assert glob and all(h.path.endswith(".md") for h in glob)
+
+    page1 = engine.search("dog", k=3)
+    page2 = engine.search("dog", k=3, offset=3)
+    assert [h.id for h in engine.search("dog", k=6)] == [h.id for h in page1 + page2]
+
+
+def test_unchanged_rerun_embeds_nothing(open_engine, media):
+    engine = open_engine()
+    engine.index([media])
+    again = engine.index([media])
+    assert again.unchanged == 8 and again.embedded_files == 0 and again.units_added == 0
+    # touched but same content: no embedding either
+    (media / "photo1.png").touch()
+    shutil.copystat(media / "photo0.png", media / "photo2.png")
+    third = engine.index([media])
+    assert third.embedded_files == 0 and third.units_added == 0
+
+
+def test_modify_move_copy_delete(open_engine, media):
+    engine = open_engine()
+    engine.index([media])
+    before = {h.path: h.id for h in engine.search(image=media / "photo0.png", k=100, modality="image")}
+
+    make_image(media / "photo1.png", seed=99)  # modified
+    (media / "photo2.png").rename(media / "renamed.png")  # moved
+    shutil.copy(media / "photo3.png", media / "copy of 3.png")  # copied: vectors reused
+    (media / "photo4.png").unlink()  # deleted
+    report = engine.index([media])
+    assert (report.updated, report.moved, report.reused, report.deleted) == (1, 1, 1, 1)
+    assert report.units_added == 1  # only the modified photo was embedded
+    assert_consistent(engine)
+
+    hits = {h.path: h for h in engine.search(image=media / "renamed.png", k=100, modality="image")}
+    assert str(media / "photo2.png") not in hits and str(media / "photo4.png") not in hits
+    assert hits[str(media / "renamed.png")].id == before[str(media / "photo2.png")]
+    assert hits[str(media / "renamed.png")].score == pytest.approx(1.0, abs=1e-4)
+    top = engine.search(image=media / "photo1.png", k=1)[0]
+    assert top.path == str(media / "photo1.png") and top.score == pytest.approx(1.0, abs=1e-4)
+
+    shutil.rmtree(media / "notes")
+    engine.index([media])
+    assert engine.search("dog", k=10, modality="text") == []
+    assert_consistent(engine)
+
+
+def test_corrupt_truncated_empty_and_mislabelled_files_are_recorded(open_engine, media):
+    (media / "empty.jpg").write_bytes(b"")
+    (media / "text.png").write_text("I am not a png")
+    good = (media / "photo0.png").read_bytes()
+    (media / "truncated.png").write_bytes(good[: len(good) // 3])
+    (media / "empty.md").write_text("   \n")
+    engine = open_engine()
+    report = engine.index([media])
+    assert report.failed == 4 and report.added == 8
+    reasons = dict(report.failures)
+    assert "empty" in reasons[str(media / "empty.jpg")]
+    assert "text.png" in reasons[str(media / "text.png")]
+    failed = {f.path for f in engine.repo.failures()}
+    assert failed == {str(media / n) for n in ("empty.jpg", "text.png", "truncated.png", "empty.md")}
+    assert_consistent(engine)
+    # failed files are not retried while unchanged, and are retried when fixed
+    assert engine.index([media]).failed == 0
+    make_image(media / "text.png", seed=42)
+    fixed = engine.index([media])
+    assert fixed.updated == 1 and len(engine.repo.failures()) == 3
+
+
+def test_stale_or_missing_faiss_file_is_rebuilt_on_open(open_engine, settings, media):
+    engine = open_engine()
+    engine.index([media])
+    expected = [h.id for h in engine.search("dog", k=5)]
+    folder = engine.layout.folder
+    engine.close()
+
+    (folder / "vectors.faiss").unlink()
+    reopened = open_engine()
+    assert [h.id for h in reopened.search("dog", k=5)] == expected
+    assert_consistent(reopened)
+
+    # simulate a crash after an SQL commit but before the FAISS save: stamp is behind
+    with sqlite3.connect(folder / "metadata.sqlite") as db:
+        db.execute("DELETE FROM units WHERE file_id = (SELECT id FROM media_files WHERE path LIKE '%todo.txt')")
+        db.execute("DELETE FROM media_files WHERE path LIKE '%todo.txt'")
+        db.execute("UPDATE index_state SET value = value + 1 WHERE key = 'generation'")
+    third = open_engine()
+    assert_consistent(third)
+    assert all(not h.path.endswith("todo.txt") for h in third.search("buy milk and bread", k=20))
+
+    (folder / "vectors.faiss").write_bytes(b"garbage")
+    fourth = open_engine()
+    assert_consistent(fourth)
+
+
+def test_interrupted_run_resumes_without_redoing_finished_files(open_engine, settings, media, monkeypatch):
+    for i in range(6, 14):
+        make_image(media / f"more{i}.png", seed=i)
+    engine = open_engine()
+    from searchengine.encoders.open_clip_backend import OpenClipEncoder
+
+    calls = {"n": 0}
+    real = OpenClipEncoder.encode_prepared_images
+
+    def crash_on_third_batch(self, prepared):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("simulated crash")
+        return real(self, prepared)
+
+    monkeypatch.setattr(OpenClipEncoder, "encode_prepared_images", crash_on_third_batch)
+    with pytest.raises(KeyboardInterrupt):
+        engine.index([media])
+    done_before = engine.repo.unit_count()
+    assert done_before > 0
+    engine.close()
+    monkeypatch.setattr(OpenClipEncoder, "encode_prepared_images", real)
+
+    resumed = open_engine()
+    assert_consistent(resumed)
+    report = resumed.index([media])
+    assert report.unchanged > 0 and report.added + report.unchanged == 16
+    assert resumed.repo.unit_count() == done_before + report.units_added
+    assert_consistent(resumed)
+
+
+def test_open_errors(open_engine, settings, media, tmp_path):
+    with pytest.raises(IndexUnavailableError, match="no index"):
+        SearchEngine.open("missing", settings=settings, create=False)
+    engine = open_engine()
+    engine.index([media])
+    with pytest.raises(IndexIncompatibleError, match="was built with model"):
+        open_engine(model="open_clip:ViT-B-32/laion2b_s34b_b79k")
+    with pytest.raises(InvalidInputError, match="empty"):
+        engine.search("   ")
+    with pytest.raises(InvalidInputError, match="exactly one"):
+        engine.search("dog", image=media / "photo0.png")
+    with pytest.raises(InvalidInputError, match="id 999999"):
+        engine.search(similar_to=999999)
+    with pytest.raises(InvalidInputError, match="modality"):
+        engine.search("dog", modality="smell")
+    folder = engine.layout.folder
+    engine.close()
+
+    with sqlite3.connect(folder / "metadata.sqlite") as db:
+        db.execute("UPDATE alembic_version SET version_num = '9999_future'")
+    with pytest.raises(IndexIncompatibleError, match="newer version"):
+        open_engine()
+    with sqlite3.connect(folder / "metadata.sqlite") as db:
+        db.execute("UPDATE alembic_version SET version_num = '0001'")
+
+    (folder / "manifest.json").write_text("{broken")
+    with pytest.raises(IndexDamagedError, match="manifest"):
+        open_engine()
+    (folder / "manifest.json").unlink()
+    with pytest.raises(IndexDamagedError, match="no manifest"):
+        open_engine()
+
+
+def test_index_folder_inside_media_is_skipped(tiny_clip, tmp_path):
+    from searchengine import Settings
+
+    make_image(tmp_path / "a.png", 1)
+    settings = Settings(index_root=tmp_path / "indexes", model=tiny_clip)
+    with SearchEngine.open("inside", settings=settings) as engine:
+        report = engine.index([tmp_path])
+        assert report.scanned == 1
+        make_image(engine.layout.folder / "thumbnail.png", 2)
+        assert engine.index([tmp_path]).scanned == 1
+        assert all("indexes" not in h.path for h in engine.search("x", k=10))
