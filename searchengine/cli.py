@@ -21,7 +21,7 @@ from searchengine.errors import (
 )
 
 app = typer.Typer(
-    help="Cross-modal semantic search over a folder of photos and documents.",
+    help="Cross-modal semantic search over photos, recordings and documents.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -76,13 +76,15 @@ def index(
     model: Optional[str] = ModelOpt,
     index_root: Optional[Path] = RootOpt,
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Items encoded per batch [32]."),
+    asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition: base (default), tiny.en, or a CTranslate2 Whisper folder."),
+    language: Optional[str] = typer.Option(None, "--language", help="Spoken language code (e.g. en); detected when not set."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Index folders of photos and documents (recursive, incremental)."""
+    """Index folders of photos, recordings and documents (recursive, incremental)."""
     from searchengine.engine import SearchEngine
 
     def work():
-        settings = _settings(index_root, batch_size=batch_size)
+        settings = _settings(index_root, batch_size=batch_size, asr_model=asr_model, language=language)
         with SearchEngine.open(index_name, model=model, settings=settings, create=True) as engine:
             return engine, engine.index(paths or None, progress=sys.stderr.isatty())
 
@@ -97,6 +99,11 @@ def index(
         f"{report.unchanged} unchanged, {report.deleted} deleted, {report.failed} failed "
         f"({report.units_added} vectors added)."
     )
+    if report.transcribed_files or report.transcript_cache_hits:
+        typer.echo(
+            f"Transcribed {report.transcribed_files} recordings ({report.transcribed_seconds:.0f}s of audio); "
+            f"{report.transcript_cache_hits} transcripts reused."
+        )
     for path, reason in report.failures[:20]:
         typer.echo(f"  failed: {reason}", err=True)
     if len(report.failures) > 20:
@@ -110,7 +117,7 @@ def search(
     similar_to: Optional[int] = typer.Option(None, "--similar-to", help="Search by an indexed item's id."),
     k: int = typer.Option(10, "--k", "-k", min=1, max=10000, help="Number of hits."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (pagination)."),
-    modality: Optional[List[str]] = typer.Option(None, "--modality", help="Only these modalities (image, text)."),
+    modality: Optional[List[str]] = typer.Option(None, "--modality", help="Only these modalities (image, text, audio)."),
     path_glob: Optional[str] = typer.Option(None, "--path", help="Only paths matching this glob, e.g. '*.jpg'."),
     index_name: str = IndexOpt,
     model: Optional[str] = ModelOpt,
@@ -140,7 +147,9 @@ def search(
     for rank, h in enumerate(hits, 1):
         where = ""
         if h.start is not None and h.end is not None:
-            where = f"  [chars {int(h.start)}-{int(h.end)}]" if h.modality == "text" else f"  [{h.start:.1f}s-{h.end:.1f}s]"
+            where = f"  [chars {int(h.start)}-{int(h.end)}]" if h.modality == "text" else f"  [{_clock(h.start)}-{_clock(h.end)}]"
+            if h.moment is not None:
+                where += f" said at {_clock(h.moment)}"
         typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {h.path}{where}")
         if h.text:
             snippet = " ".join(h.text.split())
@@ -178,6 +187,12 @@ def status(
         typer.echo(f"  {modality:<6} {counts['files']:>7} files  {counts['units']:>8} vectors  {counts['failed']:>5} failed")
     for f in failures[:10]:
         typer.echo(f"  failed: {f.error}")
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes}:{secs:04.1f}"
 
 
 def main() -> None:

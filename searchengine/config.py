@@ -9,11 +9,15 @@ from pathlib import Path
 
 from searchengine.errors import InvalidInputError
 
-DEFAULT_MODEL = "open_clip:ViT-B-32/laion2b_s34b_b79k"
+DEFAULT_MODEL = "auto"  # open_clip ViT-B-32 where its weights can be had, else offline
 
 
 def _default_index_root() -> Path:
     return Path.cwd() / "indexes"
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "searchengine"
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,9 @@ class Settings:
     chunk_overlap: int = 80
     checkpoint_seconds: float = 30.0
     device: str = "auto"
+    asr_model: str = "base"
+    language: str | None = None  # None: detected per recording
+    cache_dir: Path = field(default_factory=_default_cache_dir)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -53,8 +60,9 @@ class Settings:
                 continue
             values[f.name] = _convert(f.name, f.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "index_root" in values:
-            values["index_root"] = Path(str(values["index_root"])).expanduser()
+        for name in ("index_root", "cache_dir"):
+            if name in values:
+                values[name] = Path(str(values[name])).expanduser()
         return cls(**values)  # type: ignore[arg-type]
 
     def with_(self, **changes: object) -> "Settings":
@@ -72,6 +80,6 @@ def _convert(name: str, type_name: object, raw: str) -> object:
         raise InvalidInputError(
             f"environment variable SEARCHENGINE_{name.upper()}={raw!r} is not a valid {kind}"
         ) from None
-    if kind == "Path":
+    if kind == "Path" or name in ("index_root", "cache_dir"):
         return Path(raw).expanduser()
     return raw

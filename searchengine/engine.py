@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -16,7 +16,7 @@ from PIL import Image
 
 from searchengine.config import Settings
 from searchengine.encoders.base import Encoder, encode_images
-from searchengine.encoders.registry import load_encoder, parse_spec
+from searchengine.encoders.registry import AUTO, load_encoder, parse_spec, resolve_auto
 from searchengine.errors import (
     IndexBusyError,
     IndexDamagedError,
@@ -32,6 +32,8 @@ from searchengine.media.images import load_query_image
 from searchengine.searcher import Searcher
 from searchengine.store.database import head_revision, open_database
 from searchengine.store.repository import Repository
+from searchengine.transcribe.moment import best_moment
+from searchengine.transcribe.whisper import WhisperTranscriber
 from searchengine.vectors.faiss_index import (
     INDEX_TYPE,
     METRIC,
@@ -75,6 +77,7 @@ class SearchEngine:
         self.repo = repo
         self._encoder = encoder
         self._vectors: VectorIndex | None = None
+        self._transcriber: WhisperTranscriber | None = None
         self._lock = threading.RLock()
 
     # -- opening -----------------------------------------------------------------------
@@ -112,10 +115,12 @@ class SearchEngine:
                     f"the index at {layout.folder} has vectors but no manifest.json; restore the "
                     "manifest or delete the folder and index again"
                 )
-            chosen = (model or settings.model).strip()
+            chosen, why = resolve_auto((model or settings.model).strip())
+            if why:
+                log.warning("%s", why)
         else:
             chosen = manifest.model
-            if model and model.strip() != manifest.model:
+            if model and model.strip() not in (manifest.model, AUTO):
                 raise IndexIncompatibleError(
                     f"the index at {layout.folder} was built with model {manifest.model}; it "
                     f"cannot be used with {model}. Leave out --model to use the index's own model, "
@@ -212,9 +217,17 @@ class SearchEngine:
         with self._write_lock(), self._lock:
             indexer = Indexer(
                 self.repo, self.vectors, self.encoder, self.settings, self._save_vectors,
-                exclude=[self.layout.folder],
+                exclude=[self.layout.folder], transcriber=self._get_transcriber,
             )
             return indexer.run(roots, progress=progress)
+
+    def _get_transcriber(self) -> WhisperTranscriber:
+        """Speech recognition, loaded when the first recording needs it."""
+        if self._transcriber is None:
+            self._transcriber = WhisperTranscriber(
+                self.settings.asr_model, self.settings.cache_dir, self.settings.device, self.settings.language
+            )
+        return self._transcriber
 
     def _save_vectors(self) -> None:
         save_vector_index(self.vectors, self.layout.vectors, self.repo.generation())
@@ -251,8 +264,20 @@ class SearchEngine:
             if similar_to not in found:
                 raise InvalidInputError(f"no indexed item has id {similar_to}")
             query, exclude = found[similar_to], [similar_to]
-        return self.search_vector(query, k=k, offset=offset, modality=modality,
+        hits = self.search_vector(query, k=k, offset=offset, modality=modality,
                                   path_glob=path_glob, exclude_ids=exclude)
+        return self._with_moments(hits, text) if text is not None else hits
+
+    def _with_moments(self, hits: list[Hit], text: str) -> list[Hit]:
+        """Audio hits of a text query: where in the window the query's words are spoken."""
+        out = []
+        for hit in hits:
+            if hit.modality == "audio" and hit.start is not None and hit.end is not None:
+                segments = self.repo.segments_of_unit(hit.id)
+                moment = best_moment(text, segments, hit.start, hit.end) if segments else None
+                hit = replace(hit, moment=moment)
+            out.append(hit)
+        return out
 
     def search_vector(self, query: np.ndarray, *, k: int = 10, offset: int = 0,
                       modality: str | Sequence[str] | None = None, path_glob: str | None = None,

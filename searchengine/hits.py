@@ -10,8 +10,10 @@ from typing import Any
 class Hit:
     """One ranked result: an embedded unit of a file.
 
-    ``start``/``end`` are character offsets for text chunks (seconds for audio windows);
+    ``start``/``end`` are character offsets for text chunks, seconds for audio windows;
     ``text`` is the matched passage where there is one. ``score`` is the cosine similarity.
+    ``moment`` (audio, text queries) is the second in the window where the query's words are
+    spoken, when they are found there; a player should start at ``moment or start``.
     """
 
     id: int
@@ -21,6 +23,7 @@ class Hit:
     start: float | None = None
     end: float | None = None
     text: str | None = None
+    moment: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -18,11 +18,15 @@ from tqdm import tqdm
 from searchengine.config import Settings
 from searchengine.encoders.base import Encoder
 from searchengine.errors import MediaDecodeError
+from searchengine.media.audio import SAMPLE_RATE, decode_audio, probe_duration
 from searchengine.media.discover import FoundFile, walk_media
 from searchengine.media.hashing import content_hash
 from searchengine.media.images import load_image
+from searchengine.media.sidecar import parse_sidecar
 from searchengine.media.text import chunk_text, read_text
 from searchengine.store.repository import FileRecord, NewUnit, Repository
+from searchengine.transcribe.segments import Segment, group_windows
+from searchengine.transcribe.whisper import WhisperTranscriber
 from searchengine.vectors.faiss_index import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,9 @@ class IndexReport:
     deleted: int = 0
     failed: int = 0
     units_added: int = 0
+    transcribed_files: int = 0  # recordings run through speech recognition this time
+    transcribed_seconds: float = 0.0  # seconds of audio they held
+    transcript_cache_hits: int = 0  # recordings whose transcript was already known
     seconds: float = 0.0
     decode_seconds: float = 0.0
     encode_seconds: float = 0.0
@@ -59,6 +66,8 @@ class _Decoded:
     chunks: list[tuple[float | None, float | None, str]] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    transcribed_seconds: float | None = None  # set when speech recognition ran
+    transcript_cached: bool = False
 
 
 @dataclass
@@ -77,6 +86,7 @@ class Indexer:
         settings: Settings,
         save: Callable[[], None],
         exclude: Sequence[Path] = (),
+        transcriber: Callable[[], WhisperTranscriber] | None = None,
     ):
         self.repo = repo
         self.vectors = vectors
@@ -84,6 +94,8 @@ class Indexer:
         self.settings = settings
         self._save = save
         self._exclude = list(exclude)
+        self._transcriber = transcriber
+        self._asr_bar: tqdm | None = None
 
     def run(self, roots: Iterable[Path], progress: bool = True) -> IndexReport:
         t0 = time.perf_counter()
@@ -134,7 +146,10 @@ class Indexer:
             else:
                 to_embed.append(_Work(f, digest, rec))
 
-        self._embed_all(to_embed, report, progress)
+        with tqdm(total=round(self._asr_seconds(to_embed)), desc="transcribing", unit="s",
+                  disable=not progress, leave=False) as self._asr_bar:
+            self._embed_all(to_embed, report, progress)
+        self._asr_bar = None
 
         if missing:
             removed = self.repo.delete_files([rec.id for rec in missing.values()])
@@ -197,6 +212,9 @@ class Indexer:
                 if not chunks:
                     raise MediaDecodeError(f"{f.path}: no text in file")
                 out.chunks = [(float(c.start), float(c.end), c.text) for c in chunks]
+            elif f.modality == "audio":
+                segments = self._transcript(f, work.content_hash, out)
+                out.chunks = [(w.start, w.end, w.text) for w in group_windows(segments)]
             else:  # pragma: no cover - discover only yields known modalities
                 raise MediaDecodeError(f"{f.path}: unsupported modality {f.modality}")
         except MediaDecodeError as exc:
@@ -207,8 +225,48 @@ class Indexer:
         out.seconds = time.perf_counter() - t0
         return out
 
+    def _asr_source(self) -> str:
+        return f"asr:{self.settings.asr_model}"
+
+    def _asr_seconds(self, work: list[_Work]) -> float:
+        """Seconds of audio that speech recognition will get, for the progress bar."""
+        total = 0.0
+        for w in work:
+            f = w.found
+            if f.modality == "audio" and f.sidecar is None and self.repo.transcript(w.content_hash, self._asr_source()) is None:
+                total += probe_duration(f.path)
+        return total
+
+    def _transcript(self, f: FoundFile, digest: str, out: _Decoded) -> list[Segment]:
+        """Timed segments: from the sidecar, from the cache, or from speech recognition."""
+        source = "sidecar" if f.sidecar is not None else self._asr_source()
+        cached = self.repo.transcript(digest, source)
+        if cached is not None:
+            out.transcript_cached = True
+            return cached[0]
+        if f.sidecar is not None:
+            duration = probe_duration(f.path)
+            segments, language = parse_sidecar(f.sidecar, duration), None
+        else:
+            if self._transcriber is None:
+                raise MediaDecodeError(f"{f.path}: no speech recognition configured")
+            audio = decode_audio(f.path)
+            duration = len(audio) / SAMPLE_RATE
+            bar = self._asr_bar
+            segments, language = self._transcriber().transcribe(
+                audio, on_progress=(lambda s: bar.update(round(s, 1))) if bar is not None else None
+            )
+            out.transcribed_seconds = duration
+        self.repo.save_transcript(digest, source, segments, language, duration)
+        return segments
+
     def _encode_and_write(self, works: list[_Work], decoded: list[_Decoded], report: IndexReport) -> None:
         report.decode_seconds += sum(d.seconds for d in decoded)
+        for d in decoded:
+            report.transcript_cache_hits += d.transcript_cached
+            if d.transcribed_seconds is not None:
+                report.transcribed_files += 1
+                report.transcribed_seconds += d.transcribed_seconds
         t0 = time.perf_counter()
         ok = [d for d in decoded if d.error is None]
         image_vecs = self._encode_images([img for d in ok for img in d.images])
@@ -230,7 +288,8 @@ class Indexer:
                 path=str(d.found.path), modality=d.found.modality, content_hash=d.content_hash,
                 size=d.found.size, mtime_ns=d.found.mtime_ns, units=units,
             )
-            self._apply(removed, new_ids, np.stack([u.vector for u in units]))
+            vecs = np.stack([u.vector for u in units]) if units else np.zeros((0, self.vectors.dim), np.float32)
+            self._apply(removed, new_ids, vecs)
             report.units_added += len(new_ids)
             if work.known is None:
                 report.added += 1
@@ -271,7 +330,7 @@ class Indexer:
 
 def _safe_hash(f: FoundFile) -> str | Exception:
     try:
-        return content_hash(f.path)
+        return content_hash(f.path, f.sidecar)
     except OSError as exc:
         return exc
 

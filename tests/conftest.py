@@ -64,3 +64,27 @@ def assert_consistent(engine) -> None:
     faiss_ids = sorted(int(i) for i in engine.vectors.ids())
     assert engine.repo.unit_count() == engine.vectors.ntotal
     assert sql_ids == faiss_ids
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+@pytest.fixture(scope="session")
+def offline_settings(tmp_path_factory):
+    """The offline profile with real packaged weights; Whisper tiny.en for speed."""
+    from searchengine import Settings
+
+    return Settings(index_root=tmp_path_factory.mktemp("offline-indexes"), model="offline:minilm-effnet",
+                    asr_model="tiny.en", cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def samples_engine(offline_settings):
+    """The project's sample media indexed once with the offline profile."""
+    from searchengine import SearchEngine
+
+    engine = SearchEngine.open("samples", settings=offline_settings)
+    report = engine.index([SAMPLES])
+    assert report.failed == 0, report.failures
+    yield engine
+    engine.close()

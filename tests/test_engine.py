@@ -191,11 +191,12 @@ def test_open_errors(open_engine, settings, media, tmp_path):
     engine.close()
 
     with sqlite3.connect(folder / "metadata.sqlite") as db:
+        head = db.execute("SELECT version_num FROM alembic_version").fetchone()[0]
         db.execute("UPDATE alembic_version SET version_num = '9999_future'")
     with pytest.raises(IndexIncompatibleError, match="newer version"):
         open_engine()
     with sqlite3.connect(folder / "metadata.sqlite") as db:
-        db.execute("UPDATE alembic_version SET version_num = '0001'")
+        db.execute("UPDATE alembic_version SET version_num = ?", (head,))
 
     (folder / "manifest.json").write_text("{broken")
     with pytest.raises(IndexDamagedError, match="manifest"):

@@ -29,6 +29,31 @@ def _supply_weights_hint(spec: str) -> str:
     )
 
 
+def weights_reachable(name: str, timeout: float = 3.0) -> tuple[bool, str]:
+    """Whether the weights of built-in ``ARCH/TAG`` are in the Hugging Face cache or the hub
+    answers; with a reason to show the user."""
+    import os
+    import socket
+
+    import open_clip
+    from huggingface_hub import try_to_load_from_cache
+
+    arch, _, tag = name.partition("/")
+    cfg = open_clip.get_pretrained_cfg(arch, tag) or {}
+    repo = str(cfg.get("hf_hub", "")).strip("/")
+    if repo:
+        for filename in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
+            if isinstance(try_to_load_from_cache(repo, filename), str):
+                return True, f"weights found in the Hugging Face cache ({repo})"
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False, "its weights are not cached and HF_HUB_OFFLINE is set"
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+    except OSError:
+        return False, "its weights are not cached and huggingface.co cannot be reached"
+    return True, "weights will be downloaded from huggingface.co"
+
+
 class OpenClipEncoder:
     """A CLIP model from open_clip: text and image towers into one space."""
 

@@ -3,6 +3,9 @@
 ``open_clip:ViT-B-32/laion2b_s34b_b79k``   built-in architecture / pretrained tag or file
 ``open_clip:local-dir:/path/to/folder``    open_clip_config.json + weights in a folder
 ``open_clip:hf-hub:org/name``              a Hugging Face Hub repository (needs network or cache)
+``offline:minilm-effnet``                  the offline profile: packaged weights only
+``auto``                                   open_clip's default where its weights are cached or
+                                           downloadable, else the offline profile
 """
 
 from __future__ import annotations
@@ -19,14 +22,33 @@ log = logging.getLogger(__name__)
 # backend prefix -> "module:factory"; modules are imported only when a model is loaded.
 BACKENDS: dict[str, str] = {
     "open_clip": "searchengine.encoders.open_clip_backend:load",
+    "offline": "searchengine.encoders.offline_backend:load",
 }
 
+AUTO = "auto"
+DEFAULT_OPEN_CLIP = "open_clip:ViT-B-32/laion2b_s34b_b79k"
+OFFLINE_PROFILE = "offline:minilm-effnet"
+
 _CACHE: dict[tuple[str, str], Encoder] = {}
+
+
+def resolve_auto(spec: str) -> tuple[str, str]:
+    """(concrete spec, why) for ``auto``; other specs come back unchanged with no reason."""
+    if spec.strip() != AUTO:
+        return spec.strip(), ""
+    from searchengine.encoders.open_clip_backend import weights_reachable
+
+    reachable, why = weights_reachable(DEFAULT_OPEN_CLIP.split(":", 1)[1])
+    if reachable:
+        return DEFAULT_OPEN_CLIP, f"model auto: using {DEFAULT_OPEN_CLIP} ({why})"
+    return OFFLINE_PROFILE, f"model auto: using the offline profile {OFFLINE_PROFILE} ({why})"
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
     """Split ``backend:rest`` and check the backend is known."""
     spec = (spec or "").strip()
+    if spec == AUTO:
+        return AUTO, ""
     backend, sep, rest = spec.partition(":")
     if not sep or not rest:
         raise ModelUnavailableError(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from searchengine.media.kinds import modality_of
+from searchengine.media.kinds import SIDECAR_EXTENSIONS, modality_of
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,8 @@ class FoundFile:
     path: Path  # absolute, as reached (symlinked folders keep their link path)
     modality: str
     size: int
-    mtime_ns: int
+    mtime_ns: int  # for a recording with a sidecar transcript: the later of the two
+    sidecar: Path | None = None  # transcript next to a recording (.srt, .vtt, .txt)
 
 
 def walk_media(roots: Iterable[Path], exclude: Iterable[Path] = ()) -> Iterator[FoundFile]:
@@ -30,7 +31,8 @@ def walk_media(roots: Iterable[Path], exclude: Iterable[Path] = ()) -> Iterator[
     for root in roots:
         root = Path(root).expanduser().absolute()
         if root.is_file():
-            found = _found(root, seen_files)
+            sidecar = _sidecars({p.name for p in root.parent.iterdir()}).get(root.name)
+            found = _found(root, seen_files, sidecar)
             if found:
                 yield found
             continue
@@ -57,8 +59,10 @@ def _walk_dir(
     except OSError as exc:
         log.warning("cannot list folder %s: %s", folder, exc)
         return
+    names = {e.name for e in entries}
+    sidecars = _sidecars(names)
     for entry in entries:
-        if entry.name.startswith("."):
+        if entry.name.startswith(".") or entry.name in sidecars.values():
             continue
         path = folder / entry.name
         try:
@@ -68,12 +72,28 @@ def _walk_dir(
         if is_dir:
             yield from _walk_dir(path, excluded, seen_dirs, seen_files)
         else:
-            found = _found(path, seen_files)
+            found = _found(path, seen_files, sidecars.get(entry.name))
             if found:
                 yield found
 
 
-def _found(path: Path, seen_files: set[tuple[int, int]]) -> FoundFile | None:
+def _sidecars(names: set[str]) -> dict[str, str]:
+    """recording name -> its transcript's name, for recordings in one folder."""
+    out: dict[str, str] = {}
+    lowered = {n.lower(): n for n in names}
+    for name in names:
+        if modality_of(Path(name)) != "audio":
+            continue
+        stem = name.rsplit(".", 1)[0]
+        for ext in SIDECAR_EXTENSIONS:
+            match = lowered.get((stem + ext).lower())
+            if match:
+                out[name] = match
+                break
+    return out
+
+
+def _found(path: Path, seen_files: set[tuple[int, int]], sidecar: str | None = None) -> FoundFile | None:
     modality = modality_of(path)
     if modality is None:
         return None
@@ -86,7 +106,14 @@ def _found(path: Path, seen_files: set[tuple[int, int]]) -> FoundFile | None:
     if key in seen_files:
         return None
     seen_files.add(key)
-    return FoundFile(path=path, modality=modality, size=st.st_size, mtime_ns=st.st_mtime_ns)
+    mtime_ns, side = st.st_mtime_ns, None
+    if sidecar is not None:
+        side = path.parent / sidecar
+        try:
+            mtime_ns = max(mtime_ns, side.stat().st_mtime_ns)
+        except OSError:
+            side = None
+    return FoundFile(path=path, modality=modality, size=st.st_size, mtime_ns=mtime_ns, sidecar=side)
 
 
 def _real(path: Path) -> str:

@@ -8,8 +8,11 @@ IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif"}
 )
 TEXT_EXTENSIONS = frozenset({".txt", ".md"})
+AUDIO_EXTENSIONS = frozenset({".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".opus"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov"})  # indexed by their audio track
+SIDECAR_EXTENSIONS = (".srt", ".vtt", ".txt")  # transcripts next to a recording, in this order
 
-MODALITIES = ("image", "text")
+MODALITIES = ("image", "text", "audio")
 
 
 def modality_of(path: Path) -> str | None:
@@ -19,4 +22,6 @@ def modality_of(path: Path) -> str | None:
         return "image"
     if suffix in TEXT_EXTENSIONS:
         return "text"
+    if suffix in AUDIO_EXTENSIONS or suffix in VIDEO_EXTENSIONS:
+        return "audio"
     return None

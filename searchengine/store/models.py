@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -69,3 +79,20 @@ class IndexState(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Transcript(Base):
+    """The full transcript of a recording, cached by content hash (a moved or copied file is
+    never transcribed again) and by source (``asr:base``, ``asr:tiny.en``, ``sidecar``)."""
+
+    __tablename__ = "transcripts"
+    __table_args__ = (UniqueConstraint("content_hash", "source", name="uq_transcripts_hash_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    duration: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    segments: Mapped[str] = mapped_column(Text)  # JSON list of [start, end, text]
+    created_at: Mapped[datetime] = mapped_column(DateTime)

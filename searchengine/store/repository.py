@@ -3,6 +3,7 @@ FAISS file is checked against on open (see :mod:`searchengine.vectors.faiss_inde
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, Iterator, Sequence
@@ -11,7 +12,8 @@ import numpy as np
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from searchengine.store.models import IndexState, MediaFile, Root, Unit
+from searchengine.store.models import IndexState, MediaFile, Root, Transcript, Unit
+from searchengine.transcribe.segments import Segment
 
 GENERATION_KEY = "generation"
 
@@ -150,6 +152,54 @@ class Repository:
     def failures(self) -> list[FileRecord]:
         with Session(self.engine) as s:
             return [_record(r) for r in s.scalars(select(MediaFile).where(MediaFile.status == "failed"))]
+
+    def transcript(self, content_hash: str, source: str) -> tuple[list[Segment], str | None] | None:
+        """Cached (segments, language) of a recording, or None."""
+        with Session(self.engine) as s:
+            row = s.scalars(
+                select(Transcript).where(Transcript.content_hash == content_hash, Transcript.source == source)
+            ).first()
+            if row is None:
+                return None
+            return [Segment(a, b, t) for a, b, t in json.loads(row.segments)], row.language
+
+    def transcript_of_file(self, file_id: int) -> dict | None:
+        """The newest transcript of an indexed recording: source, language, text, segments."""
+        with Session(self.engine) as s:
+            row = s.scalars(
+                select(Transcript)
+                .join(MediaFile, MediaFile.content_hash == Transcript.content_hash)
+                .where(MediaFile.id == file_id)
+                .order_by(Transcript.id.desc())
+            ).first()
+            if row is None:
+                return None
+            return {"source": row.source, "language": row.language, "duration": row.duration,
+                    "text": row.text, "segments": json.loads(row.segments)}
+
+    def segments_of_unit(self, unit_id: int) -> list[Segment]:
+        """Transcript segments of the recording an audio unit belongs to."""
+        with Session(self.engine) as s:
+            row = s.scalars(
+                select(Transcript)
+                .join(MediaFile, MediaFile.content_hash == Transcript.content_hash)
+                .join(Unit, Unit.file_id == MediaFile.id)
+                .where(Unit.id == unit_id)
+                .order_by(Transcript.id.desc())
+            ).first()
+            return [Segment(a, b, t) for a, b, t in json.loads(row.segments)] if row else []
+
+    def save_transcript(self, content_hash: str, source: str, segments: list[Segment],
+                        language: str | None, duration: float) -> None:
+        with Session(self.engine) as s, s.begin():
+            s.execute(delete(Transcript).where(Transcript.content_hash == content_hash,
+                                               Transcript.source == source))
+            s.add(Transcript(
+                content_hash=content_hash, source=source, language=language, duration=duration,
+                text=" ".join(seg.text for seg in segments),
+                segments=json.dumps([[seg.start, seg.end, seg.text] for seg in segments]),
+                created_at=_now(),
+            ))
 
     # -- writes (each one transaction, each bumps the generation) ------------------------
 

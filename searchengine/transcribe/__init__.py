@@ -1,0 +1,1 @@
+"""Speech to timestamped segments, and segments to search windows."""

