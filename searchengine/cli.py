@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Callable, List, Optional, TypeVar
+from typing import Callable, List, Optional, Tuple, TypeVar
 
 import typer
 
@@ -187,6 +187,49 @@ def status(
         typer.echo(f"  {modality:<6} {counts['files']:>7} files  {counts['units']:>8} vectors  {counts['failed']:>5} failed")
     for f in failures[:10]:
         typer.echo(f"  failed: {f.error}")
+
+
+@app.command("eval")
+def eval_command(
+    manifest: Optional[Path] = typer.Argument(None, help="JSON-lines manifest (docs/eval-manifest.md)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model spec to evaluate [auto; env SEARCHENGINE_MODEL]."),
+    k: str = typer.Option("1,5,10", "--k", help="Comma-separated K values for Recall@K."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the full report as JSON to this file ('-' for stdout)."),
+    compare: Optional[Tuple[Path, Path]] = typer.Option(None, "--compare", help="Show two JSON reports side by side."),
+    asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition for audio items."),
+) -> None:
+    """Measure retrieval quality on a captioned collection: Recall@K in every direction."""
+    from searchengine.evaluation.report import load_report, render_comparison, render_report
+
+    if compare:
+        a, b = _run(lambda: (load_report(compare[0]), load_report(compare[1])))
+        typer.echo(render_comparison(a, b, str(compare[0]), str(compare[1])))
+        return
+    if manifest is None:
+        typer.echo("Error: give a manifest, or --compare A.json B.json", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        ks = [int(x) for x in k.split(",") if x.strip()]
+        if not ks or min(ks) < 1:
+            raise ValueError
+    except ValueError:
+        typer.echo(f"Error: --k {k!r} must be comma-separated whole numbers of 1 or more, e.g. 1,5,10", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+    def work():
+        from searchengine.evaluation.runner import run_eval
+
+        return run_eval(manifest, ks=ks, model=model, settings=_settings(None, asr_model=asr_model),
+                        progress=sys.stderr.isatty())
+
+    report = _run(work)
+    if json_path is not None:
+        text = json.dumps(report, indent=2)
+        if str(json_path) == "-":
+            typer.echo(text)
+            return
+        json_path.write_text(text + "\n")
+    typer.echo(render_report(report))
 
 
 def _clock(seconds: float) -> str:

@@ -1,0 +1,1 @@
+"""`searchengine eval`: retrieval quality of the whole product on a captioned collection."""
