@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple, TypeVar
 
@@ -119,6 +120,8 @@ def search(
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (pagination)."),
     modality: Optional[List[str]] = typer.Option(None, "--modality", help="Only these modalities (image, text, audio)."),
     path_glob: Optional[str] = typer.Option(None, "--path", help="Only paths matching this glob, e.g. '*.jpg'."),
+    after: Optional[datetime] = typer.Option(None, "--after", help="Only files modified at or after this date (UTC), e.g. 2024-06-01."),
+    before: Optional[datetime] = typer.Option(None, "--before", help="Only files modified at or before this date (UTC)."),
     index_name: str = IndexOpt,
     model: Optional[str] = ModelOpt,
     index_root: Optional[Path] = RootOpt,
@@ -134,7 +137,8 @@ def search(
     def work():
         with SearchEngine.open(index_name, model=model, settings=_settings(index_root), create=False) as engine:
             return engine.search(query, image=image, similar_to=similar_to, k=k, offset=offset,
-                                 modality=modality or None, path_glob=path_glob)
+                                 modality=modality or None, path_glob=path_glob,
+                                 modified_after=after, modified_before=before)
 
     hits = _run(work)
     if json_out:

@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 from contextlib import contextmanager
+from datetime import datetime
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -214,10 +215,10 @@ class SearchEngine:
         for root in roots:
             if not root.exists():
                 raise InvalidInputError(f"{root} does not exist")
-        with self._write_lock(), self._lock:
+        with self._write_lock():
             indexer = Indexer(
                 self.repo, self.vectors, self.encoder, self.settings, self._save_vectors,
-                exclude=[self.layout.folder], transcriber=self._get_transcriber,
+                exclude=[self.layout.folder], transcriber=self._get_transcriber, lock=self._lock,
             )
             return indexer.run(roots, progress=progress)
 
@@ -244,9 +245,13 @@ class SearchEngine:
         offset: int = 0,
         modality: str | Sequence[str] | None = None,
         path_glob: str | None = None,
+        modified_after: datetime | None = None,
+        modified_before: datetime | None = None,
     ) -> list[Hit]:
         """Search by exactly one of: ``text``, ``image`` (a path or a PIL image), or
-        ``similar_to`` (the id of an indexed unit: "more like this")."""
+        ``similar_to`` (the id of an indexed unit: "more like this"). Filters: ``modality``
+        (one or several of image, text, audio), ``path_glob`` (matched against the full path,
+        or the file name when it has no slash), and the file's modification time."""
         given = [x is not None for x in (text, image, similar_to)]
         if sum(given) != 1:
             raise InvalidInputError("give exactly one query: text, an image, or the id of an indexed item")
@@ -264,8 +269,9 @@ class SearchEngine:
             if similar_to not in found:
                 raise InvalidInputError(f"no indexed item has id {similar_to}")
             query, exclude = found[similar_to], [similar_to]
-        hits = self.search_vector(query, k=k, offset=offset, modality=modality,
-                                  path_glob=path_glob, exclude_ids=exclude)
+        hits = self.search_vector(query, k=k, offset=offset, modality=modality, path_glob=path_glob,
+                                  exclude_ids=exclude, modified_after=modified_after,
+                                  modified_before=modified_before)
         return self._with_moments(hits, text) if text is not None else hits
 
     def _with_moments(self, hits: list[Hit], text: str) -> list[Hit]:
@@ -281,11 +287,14 @@ class SearchEngine:
 
     def search_vector(self, query: np.ndarray, *, k: int = 10, offset: int = 0,
                       modality: str | Sequence[str] | None = None, path_glob: str | None = None,
-                      exclude_ids: Sequence[int] = ()) -> list[Hit]:
+                      exclude_ids: Sequence[int] = (), modified_after: datetime | None = None,
+                      modified_before: datetime | None = None) -> list[Hit]:
+        """Search with a ready query vector (L2-normalised, in this index's space)."""
         with self._lock:
             return Searcher(self.repo, self.vectors).search(
                 np.asarray(query, dtype=np.float32), k, offset=offset, modality=modality,
-                path_glob=path_glob, exclude_ids=exclude_ids,
+                path_glob=path_glob, exclude_ids=exclude_ids, modified_after=modified_after,
+                modified_before=modified_before,
             )
 
     # -- status ------------------------------------------------------------------------

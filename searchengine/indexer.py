@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -87,6 +88,7 @@ class Indexer:
         save: Callable[[], None],
         exclude: Sequence[Path] = (),
         transcriber: Callable[[], WhisperTranscriber] | None = None,
+        lock: threading.RLock | None = None,
     ):
         self.repo = repo
         self.vectors = vectors
@@ -95,6 +97,9 @@ class Indexer:
         self._save = save
         self._exclude = list(exclude)
         self._transcriber = transcriber
+        # held around each SQL write + FAISS change, so concurrent searches see either the
+        # state before a file's change or after it, never half of it
+        self._lock = lock or threading.RLock()
         self._asr_bar: tqdm | None = None
 
     def run(self, roots: Iterable[Path], progress: bool = True) -> IndexReport:
@@ -134,14 +139,16 @@ class Indexer:
             elif digest in missing_by_hash and rec is None:
                 old = missing_by_hash.pop(digest)
                 missing.pop(old.path, None)
-                self.repo.move_file(old.id, path=path, size=f.size, mtime_ns=f.mtime_ns)
+                with self._lock:
+                    self.repo.move_file(old.id, path=path, size=f.size, mtime_ns=f.mtime_ns)
                 report.moved += 1
             elif (source := self.repo.indexed_file_by_hash(digest)) is not None and source.path != path:
-                removed, new_ids, source_ids = self.repo.copy_file(
-                    source.id, path=path, size=f.size, mtime_ns=f.mtime_ns
-                )
-                by_id = self.repo.vectors_of(source_ids, self.vectors.dim)
-                self._apply(removed, new_ids, np.stack([by_id[i] for i in source_ids]))
+                with self._lock:
+                    removed, new_ids, source_ids = self.repo.copy_file(
+                        source.id, path=path, size=f.size, mtime_ns=f.mtime_ns
+                    )
+                    by_id = self.repo.vectors_of(source_ids, self.vectors.dim)
+                    self._apply(removed, new_ids, np.stack([by_id[i] for i in source_ids]))
                 report.reused += 1
             else:
                 to_embed.append(_Work(f, digest, rec))
@@ -152,10 +159,12 @@ class Indexer:
         self._asr_bar = None
 
         if missing:
-            removed = self.repo.delete_files([rec.id for rec in missing.values()])
-            self.vectors.remove(removed)
+            with self._lock:
+                removed = self.repo.delete_files([rec.id for rec in missing.values()])
+                self.vectors.remove(removed)
             report.deleted = len(missing)
-        self._save()
+        with self._lock:
+            self._save()
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -195,7 +204,8 @@ class Indexer:
                 self._encode_and_write(groups[gi], decoded, report)
                 bar.update(len(decoded))
                 if time.monotonic() - last_save > self.settings.checkpoint_seconds:
-                    self._save()
+                    with self._lock:
+                        self._save()
                     last_save = time.monotonic()
 
     def _decode(self, work: _Work) -> _Decoded:
@@ -284,12 +294,13 @@ class Indexer:
             for start, end, text in d.chunks:
                 units.append(NewUnit(start, end, text, text_vecs[ti]))
                 ti += 1
-            removed, new_ids = self.repo.store_file(
-                path=str(d.found.path), modality=d.found.modality, content_hash=d.content_hash,
-                size=d.found.size, mtime_ns=d.found.mtime_ns, units=units,
-            )
             vecs = np.stack([u.vector for u in units]) if units else np.zeros((0, self.vectors.dim), np.float32)
-            self._apply(removed, new_ids, vecs)
+            with self._lock:
+                removed, new_ids = self.repo.store_file(
+                    path=str(d.found.path), modality=d.found.modality, content_hash=d.content_hash,
+                    size=d.found.size, mtime_ns=d.found.mtime_ns, units=units,
+                )
+                self._apply(removed, new_ids, vecs)
             report.units_added += len(new_ids)
             if work.known is None:
                 report.added += 1
@@ -319,11 +330,12 @@ class Indexer:
         self, f: FoundFile, digest: str, reason: str, known: FileRecord | None, report: IndexReport
     ) -> None:
         log.warning("failed: %s", reason)
-        removed, _ = self.repo.store_file(
-            path=str(f.path), modality=f.modality, content_hash=digest, size=f.size,
-            mtime_ns=f.mtime_ns, units=[], status="failed", error=reason,
-        )
-        self.vectors.remove(removed)
+        with self._lock:
+            removed, _ = self.repo.store_file(
+                path=str(f.path), modality=f.modality, content_hash=digest, size=f.size,
+                mtime_ns=f.mtime_ns, units=[], status="failed", error=reason,
+            )
+            self.vectors.remove(removed)
         report.failed += 1
         report.failures.append((str(f.path), reason))
 

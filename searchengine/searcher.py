@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+from datetime import datetime, timezone
 from typing import Sequence
 
 import numpy as np
@@ -28,7 +29,11 @@ class Searcher:
         modality: str | Sequence[str] | None = None,
         path_glob: str | None = None,
         exclude_ids: Sequence[int] = (),
+        modified_after: datetime | None = None,
+        modified_before: datetime | None = None,
     ) -> list[Hit]:
+        """``modified_after``/``modified_before`` bound the file's modification time
+        (naive datetimes are taken as UTC)."""
         if k < 1:
             raise InvalidInputError(f"k must be at least 1, got {k}")
         if offset < 0:
@@ -38,7 +43,8 @@ class Searcher:
         if total == 0:
             return []
         wanted = k + offset
-        filtered = bool(modalities or path_glob or exclude_ids)
+        window = (_ns(modified_after), _ns(modified_before))
+        filtered = bool(modalities or path_glob or exclude_ids or modified_after or modified_before)
         fetch = min(total, wanted * 4 if filtered else wanted)
         excluded = set(exclude_ids)
         while True:
@@ -47,7 +53,7 @@ class Searcher:
             rows = self.repo.units([i for i, _ in pairs])
             hits = [
                 _hit(rows[i], s) for i, s in pairs
-                if i in rows and _keep(rows[i], modalities, path_glob)
+                if i in rows and _keep(rows[i], modalities, path_glob, window)
             ]
             if len(hits) >= wanted or fetch >= total:
                 return hits[offset:wanted]
@@ -66,8 +72,20 @@ def _modalities(modality: str | Sequence[str] | None) -> set[str]:
     return values
 
 
-def _keep(row: UnitRow, modalities: set[str], path_glob: str | None) -> bool:
+def _ns(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1_000_000_000)
+
+
+def _keep(row: UnitRow, modalities: set[str], path_glob: str | None,
+          window: tuple[int | None, int | None] = (None, None)) -> bool:
     if modalities and row.modality not in modalities:
+        return False
+    after, before = window
+    if (after is not None and row.mtime_ns < after) or (before is not None and row.mtime_ns > before):
         return False
     if path_glob:
         name = row.path.rsplit("/", 1)[-1]

@@ -217,3 +217,17 @@ def test_index_folder_inside_media_is_skipped(tiny_clip, tmp_path):
         make_image(engine.layout.folder / "thumbnail.png", 2)
         assert engine.index([tmp_path]).scanned == 1
         assert all("indexes" not in h.path for h in engine.search("x", k=10))
+
+
+def test_modified_time_filter(open_engine, media):
+    import os
+    from datetime import datetime
+
+    old = datetime(2020, 1, 1).timestamp()
+    os.utime(media / "photo0.png", (old, old))
+    engine = open_engine()
+    engine.index([media])
+    before_2021 = engine.search("x", k=50, modified_before=datetime(2021, 1, 1))
+    assert [h.path for h in before_2021] == [str(media / "photo0.png")]
+    after_2021 = engine.search("x", k=50, modified_after=datetime(2021, 1, 1))
+    assert str(media / "photo0.png") not in {h.path for h in after_2021} and len(after_2021) > 5

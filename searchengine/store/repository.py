@@ -47,6 +47,7 @@ class UnitRow:
     start: float | None
     end: float | None
     text: str | None
+    mtime_ns: int = 0
 
 
 def _now() -> datetime:
@@ -120,7 +121,8 @@ class Repository:
             return {}
         with Session(self.engine) as s:
             rows = s.execute(
-                select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end, Unit.text)
+                select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end,
+                       Unit.text, MediaFile.mtime_ns)
                 .join(MediaFile, MediaFile.id == Unit.file_id)
                 .where(Unit.id.in_(list(unit_ids)))
             ).all()
