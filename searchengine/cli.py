@@ -193,6 +193,44 @@ def status(
         typer.echo(f"  failed: {f.error}")
 
 
+@app.command()
+def serve(
+    index_name: str = IndexOpt,
+    index_root: Optional[Path] = RootOpt,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback by default."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    token: Optional[str] = typer.Option(None, "--token", envvar="SEARCHENGINE_API_TOKEN",
+                                        help="API token required in 'Authorization: Bearer' [env SEARCHENGINE_API_TOKEN]."),
+    max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.1, help="Largest accepted upload."),
+) -> None:
+    """Serve the HTTP API and the web page for one index (model loaded once, kept warm)."""
+    import ipaddress
+
+    import uvicorn
+
+    from searchengine.engine import SearchEngine
+    from searchengine.http.app import create_app
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not token:
+        typer.echo(f"Error: --host {host} is reachable from other machines; set --token (or "
+                   "SEARCHENGINE_API_TOKEN) so that only holders of the token can search", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+    def work():
+        engine = SearchEngine.open(index_name, settings=_settings(index_root), create=False)
+        engine.search("warm up", k=1)  # loads the model and the vectors before the first request
+        return engine
+
+    engine = _run(work)
+    typer.echo(f"Serving index {engine.name} ({engine.model}) on http://{host}:{port}/", err=True)
+    uvicorn.run(create_app(engine, api_token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024)),
+                host=host, port=port, log_level="warning")
+
+
 @app.command("eval")
 def eval_command(
     manifest: Optional[Path] = typer.Argument(None, help="JSON-lines manifest (docs/eval-manifest.md)."),

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -205,10 +205,12 @@ class SearchEngine:
 
     # -- indexing ----------------------------------------------------------------------
 
-    def index(self, paths: Sequence[str | Path] | None = None, *, progress: bool = False) -> IndexReport:
+    def index(self, paths: Sequence[str | Path] | None = None, *, progress: bool = False,
+              on_progress: Callable[[str, int, int], None] | None = None) -> IndexReport:
         """Index ``paths`` (files or folders, recursively); with none, re-index the folders
         indexed before. Unchanged files are skipped, moved ones keep their vectors, deleted
-        ones are removed."""
+        ones are removed. ``progress`` draws terminal bars; ``on_progress(stage, done,
+        total)`` reports advancement to a caller (the HTTP job, a GUI)."""
         roots = [Path(p).expanduser().absolute() for p in paths] if paths else [Path(p) for p in self.repo.roots()]
         if not roots:
             raise InvalidInputError("nothing to index: give at least one folder or file")
@@ -220,7 +222,7 @@ class SearchEngine:
                 self.repo, self.vectors, self.encoder, self.settings, self._save_vectors,
                 exclude=[self.layout.folder], transcriber=self._get_transcriber, lock=self._lock,
             )
-            return indexer.run(roots, progress=progress)
+            return indexer.run(roots, progress=progress, on_progress=on_progress)
 
     def _get_transcriber(self) -> WhisperTranscriber:
         """Speech recognition, loaded when the first recording needs it."""

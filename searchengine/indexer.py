@@ -102,7 +102,12 @@ class Indexer:
         self._lock = lock or threading.RLock()
         self._asr_bar: tqdm | None = None
 
-    def run(self, roots: Iterable[Path], progress: bool = True) -> IndexReport:
+    def run(self, roots: Iterable[Path], progress: bool = True,
+            on_progress: Callable[[str, int, int], None] | None = None) -> IndexReport:
+        """``progress`` draws bars on the terminal; ``on_progress(stage, done, total)`` is
+        called as work advances (stages: scanning, hashing, indexing)."""
+        self._on_progress = on_progress or (lambda stage, done, total: None)
+        self._on_progress("scanning", 0, 0)
         t0 = time.perf_counter()
         report = IndexReport()
         roots = [Path(r).expanduser().absolute() for r in roots]
@@ -179,8 +184,9 @@ class Indexer:
         with ThreadPoolExecutor(self.settings.decode_workers) as pool, tqdm(
             total=len(files), desc="hashing", unit="file", disable=not progress, leave=False
         ) as bar:
-            for f, digest in zip(files, pool.map(_safe_hash, files)):
+            for n, (f, digest) in enumerate(zip(files, pool.map(_safe_hash, files)), 1):
                 bar.update(1)
+                self._on_progress("hashing", n, len(files))
                 if isinstance(digest, Exception):
                     self._record_failure(f, "", f"{f.path}: cannot read: {digest}", None, report)
                 else:
@@ -203,6 +209,7 @@ class Indexer:
                     pending = [pool.submit(self._decode, w) for w in groups[gi + 1]]
                 self._encode_and_write(groups[gi], decoded, report)
                 bar.update(len(decoded))
+                self._on_progress("indexing", min(len(work), (gi + 1) * size), len(work))
                 if time.monotonic() - last_save > self.settings.checkpoint_seconds:
                     with self._lock:
                         self._save()

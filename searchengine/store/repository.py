@@ -83,6 +83,11 @@ class Repository:
         with Session(self.engine) as s:
             return {row.path: _record(row) for row in s.scalars(select(MediaFile))}
 
+    def file_by_id(self, file_id: int) -> FileRecord | None:
+        with Session(self.engine) as s:
+            row = s.get(MediaFile, file_id)
+            return _record(row) if row else None
+
     def indexed_file_by_hash(self, content_hash: str) -> FileRecord | None:
         with Session(self.engine) as s:
             row = s.scalars(

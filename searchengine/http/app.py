@@ -1,0 +1,302 @@
+"""The FastAPI app: JSON API under /api/, the web page at /.
+
+Every error has one shape, ``{"error": {"status", "code", "message", "details"}}``. Files
+are reached by id only: no path from a request ever reaches the filesystem, and a file is
+served only if it lies inside one of the index's folders.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import logging
+import mimetypes
+import os
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from PIL import Image, UnidentifiedImageError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from searchengine.engine import SearchEngine
+from searchengine.errors import (
+    IndexBusyError,
+    IndexUnavailableError,
+    InvalidInputError,
+    MediaDecodeError,
+    ModelUnavailableError,
+    SearchEngineError,
+)
+from searchengine.hits import Hit
+from searchengine.http.jobs import IndexJobs, Job
+from searchengine.http.schemas import (
+    ErrorResponse,
+    HealthOut,
+    HitOut,
+    ItemOut,
+    JobOut,
+    Modality,
+    SearchRequest,
+    SearchResponse,
+    StatusOut,
+)
+from searchengine.http.thumbnails import SIZES, thumbnail
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
+_CODES = {400: "invalid_input", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+          409: "conflict", 413: "too_large", 415: "unsupported_media", 416: "range_not_satisfiable",
+          422: "invalid_request", 503: "unavailable", 500: "internal"}
+_ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 415, 422, 503)}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code or _CODES.get(status, "error")
+
+
+def _error(status: int, message: str, code: str | None = None, details: list | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"status": status, "code": code or _CODES.get(status, "error"), "message": message}
+    if details is not None:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def create_app(engine: SearchEngine, *, api_token: str | None = None,
+               max_upload_bytes: int = DEFAULT_MAX_UPLOAD) -> FastAPI:
+    """An app serving ``engine``. With ``api_token``, every /api/ call but health must send
+    ``Authorization: Bearer TOKEN`` (or ``X-API-Token``, or ``?token=`` for media links)."""
+    app = FastAPI(
+        title="searchengine",
+        version="0.1.0",
+        description="Cross-modal semantic search over photos, recordings and documents.",
+        responses={code: spec for code, spec in _ERRORS.items() if code in (401, 422)},
+    )
+    jobs = IndexJobs(engine)
+    thumbs_dir = engine.layout.folder / "thumbnails"
+    roots = lambda: [os.path.realpath(r) for r in engine.repo.roots()]  # noqa: E731
+
+    # -- errors: one shape ------------------------------------------------------------
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.message, exc.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                    "problem": e.get("msg", "")} for e in exc.errors()]
+        summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details)
+        return _error(422, f"invalid request: {summary}", details=details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(SearchEngineError)
+    async def _domain(_: Request, exc: SearchEngineError) -> JSONResponse:
+        if isinstance(exc, IndexBusyError):
+            return _error(409, str(exc))
+        if isinstance(exc, (InvalidInputError, MediaDecodeError)):
+            return _error(400, str(exc))
+        if isinstance(exc, (IndexUnavailableError, ModelUnavailableError)):
+            return _error(503, str(exc))
+        return _error(500, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return _error(500, f"unexpected error: {type(exc).__name__}")
+
+    # -- auth ---------------------------------------------------------------------------
+
+    def require_token(request: Request) -> None:
+        if not api_token:
+            return
+        given = request.headers.get("x-api-token") or request.query_params.get("token") or ""
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            given = auth[7:].strip()
+        if not hmac.compare_digest(given.encode(), api_token.encode()):
+            raise ApiError(401, "missing or wrong API token: send 'Authorization: Bearer TOKEN'")
+
+    Auth = Depends(require_token)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def hit_out(hit: Hit) -> HitOut:
+        return HitOut(
+            id=hit.id, path=hit.path, name=os.path.basename(hit.path), modality=hit.modality,
+            score=hit.score, start=hit.start, end=hit.end, text=hit.text, moment=hit.moment,
+            media_url=f"/api/items/{hit.id}/media",
+            thumbnail_url=f"/api/items/{hit.id}/thumbnail" if hit.modality == "image" else None,
+        )
+
+    def page(hits: list[Hit], k: int, offset: int) -> SearchResponse:
+        return SearchResponse(hits=[hit_out(h) for h in hits], k=k, offset=offset,
+                              next_offset=offset + k if len(hits) == k else None)
+
+    def unit_or_404(item_id: int):
+        row = engine.repo.units([item_id]).get(item_id)
+        if row is None:
+            raise ApiError(404, f"no indexed item has id {item_id}")
+        return row
+
+    def servable(path: str) -> Path:
+        real = os.path.realpath(path)
+        if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots()):
+            raise ApiError(404, "this file is not inside the index's folders")
+        if not os.path.isfile(real):
+            raise ApiError(404, "the file is no longer on disk; re-index to update")
+        return Path(real)
+
+    def job_out(job: Job | None) -> JobOut | None:
+        return JobOut(**asdict(job)) if job else None
+
+    # -- endpoints ----------------------------------------------------------------------
+
+    @app.get("/api/health", response_model=HealthOut, tags=["service"])
+    def health() -> HealthOut:
+        """Liveness; needs no token."""
+        return HealthOut(status="ok", model_loaded=engine._encoder is not None)
+
+    @app.get("/api/status", response_model=StatusOut, dependencies=[Auth], tags=["service"])
+    def status() -> StatusOut:
+        st = asdict(engine.status())
+        st.pop("folder", None)
+        return StatusOut(**st, job=job_out(jobs.current()))
+
+    @app.get("/api/search", response_model=SearchResponse, dependencies=[Auth], tags=["search"],
+             responses={400: _ERRORS[400]})
+    def search_get(
+        q: Annotated[str, Query(min_length=1, max_length=2000, description="Text to search for.")],
+        k: Annotated[int, Query(ge=1, le=1000)] = 10,
+        offset: Annotated[int, Query(ge=0, le=100000)] = 0,
+        modality: Annotated[Optional[list[Modality]], Query()] = None,
+        path: Annotated[Optional[str], Query(max_length=1000, description="Glob, e.g. *.jpg")] = None,
+        after: Optional[datetime] = None,
+        before: Optional[datetime] = None,
+    ) -> SearchResponse:
+        """Search by text."""
+        return search_post(SearchRequest(q=q, k=k, offset=offset, modality=modality, path=path,
+                                         after=after, before=before))
+
+    @app.post("/api/search", response_model=SearchResponse, dependencies=[Auth], tags=["search"],
+              responses={400: _ERRORS[400]})
+    def search_post(body: SearchRequest) -> SearchResponse:
+        """Search by text, with the query in a JSON body."""
+        hits = engine.search(body.q, k=body.k, offset=body.offset, modality=body.modality,
+                             path_glob=body.path, modified_after=body.after, modified_before=body.before)
+        return page(hits, body.k, body.offset)
+
+    @app.post("/api/search/image", response_model=SearchResponse, dependencies=[Auth], tags=["search"],
+              responses={400: _ERRORS[400], 413: _ERRORS[413]})
+    def search_image(
+        request: Request,
+        file: Annotated[UploadFile, File(description="The query image.")],
+        k: Annotated[int, Form(ge=1, le=1000)] = 10,
+        offset: Annotated[int, Form(ge=0, le=100000)] = 0,
+        modality: Annotated[Optional[list[Modality]], Form()] = None,
+        path: Annotated[Optional[str], Form(max_length=1000)] = None,
+    ) -> SearchResponse:
+        """Search by an uploaded image (multipart field ``file``)."""
+        data = file.file.read(max_upload_bytes + 1)
+        if len(data) > max_upload_bytes:
+            raise ApiError(413, f"the upload is larger than the limit of {max_upload_bytes} bytes")
+        if not data:
+            raise ApiError(400, "the uploaded file is empty")
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+                query = img.convert("RGB")
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise ApiError(400, f"the upload {file.filename!r} is not a readable image: {exc}") from None
+        hits = engine.search(image=query, k=k, offset=offset, modality=modality, path_glob=path)
+        return page(hits, k, offset)
+
+    @app.get("/api/items/{item_id}/similar", response_model=SearchResponse, dependencies=[Auth],
+             tags=["search"], responses={404: _ERRORS[404]})
+    def similar(
+        item_id: int,
+        k: Annotated[int, Query(ge=1, le=1000)] = 10,
+        offset: Annotated[int, Query(ge=0, le=100000)] = 0,
+        modality: Annotated[Optional[list[Modality]], Query()] = None,
+        path: Annotated[Optional[str], Query(max_length=1000)] = None,
+    ) -> SearchResponse:
+        """More like this: items near an indexed item."""
+        unit_or_404(item_id)
+        hits = engine.search(similar_to=item_id, k=k, offset=offset, modality=modality, path_glob=path)
+        return page(hits, k, offset)
+
+    @app.get("/api/items/{item_id}", response_model=ItemOut, dependencies=[Auth], tags=["items"],
+             responses={404: _ERRORS[404]})
+    def item(item_id: int) -> ItemOut:
+        row = unit_or_404(item_id)
+        rec = engine.repo.file_by_id(row.file_id)
+        return ItemOut(
+            id=row.id, path=row.path, name=os.path.basename(row.path), modality=row.modality,
+            start=row.start, end=row.end, text=row.text, size=rec.size,
+            modified=datetime.fromtimestamp(rec.mtime_ns / 1e9, tz=timezone.utc),
+            content_hash=rec.content_hash, media_url=f"/api/items/{row.id}/media",
+            thumbnail_url=f"/api/items/{row.id}/thumbnail" if row.modality == "image" else None,
+            transcript=engine.repo.transcript_of_file(row.file_id) if row.modality == "audio" else None,
+        )
+
+    @app.get("/api/items/{item_id}/thumbnail", dependencies=[Auth], tags=["items"],
+             response_class=FileResponse, responses={404: _ERRORS[404], 415: _ERRORS[415]})
+    def item_thumbnail(item_id: int, size: Annotated[int, Query(description=f"One of {SIZES}")] = 256):
+        """A JPEG thumbnail of an image item (made once, cached on disk)."""
+        if size not in SIZES:
+            raise ApiError(422, f"size must be one of {', '.join(map(str, SIZES))}", "invalid_request")
+        row = unit_or_404(item_id)
+        if row.modality != "image":
+            raise ApiError(415, f"item {item_id} is {row.modality}; only images have thumbnails")
+        rec = engine.repo.file_by_id(row.file_id)
+        source = servable(row.path)
+        try:
+            thumb = thumbnail(source, rec.content_hash, size, thumbs_dir)
+        except MediaDecodeError as exc:
+            raise ApiError(415, str(exc)) from None
+        return FileResponse(thumb, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
+
+    @app.get("/api/items/{item_id}/media", dependencies=[Auth], tags=["items"],
+             response_class=FileResponse, responses={404: _ERRORS[404]})
+    def item_media(item_id: int):
+        """The original file; supports HTTP range requests (seeking audio and video)."""
+        row = unit_or_404(item_id)
+        path = servable(row.path)
+        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return FileResponse(path, media_type=media_type, filename=path.name,
+                            content_disposition_type="inline")
+
+    @app.post("/api/index", response_model=JobOut, status_code=202, dependencies=[Auth], tags=["indexing"],
+              responses={409: _ERRORS[409]})
+    def start_index() -> JobOut:
+        """Re-index the index's folders in the background; poll the job for progress."""
+        if not engine.repo.roots():
+            raise ApiError(409, "this index has no folders yet; run `searchengine index FOLDER` first")
+        return job_out(jobs.start())  # type: ignore[return-value]
+
+    @app.get("/api/jobs/{job_id}", response_model=JobOut, dependencies=[Auth], tags=["indexing"],
+             responses={404: _ERRORS[404]})
+    def get_job(job_id: str) -> JobOut:
+        job = jobs.get(job_id)
+        if job is None:
+            raise ApiError(404, f"no job {job_id}")
+        return job_out(job)  # type: ignore[return-value]
+
+    @app.get("/", include_in_schema=False)
+    def index_page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

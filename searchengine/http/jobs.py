@@ -1,0 +1,69 @@
+"""Indexing runs started over HTTP: one at a time, in a background thread, with progress."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from searchengine.errors import IndexBusyError
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Job:
+    id: str
+    state: str = "running"
+    stage: str = "starting"
+    done: int = 0
+    total: int = 0
+    started_at: datetime = field(default_factory=_now)
+    finished_at: datetime | None = None
+    report: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class IndexJobs:
+    def __init__(self, engine: Any):
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+        self._current: Job | None = None
+
+    def start(self) -> Job:
+        with self._lock:
+            if self._current is not None and self._current.state == "running":
+                raise IndexBusyError(f"indexing job {self._current.id} is still running")
+            job = Job(id=uuid.uuid4().hex[:12])
+            self._jobs[job.id] = job
+            self._current = job
+        threading.Thread(target=self._run, args=(job,), name=f"index-{job.id}", daemon=True).start()
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def current(self) -> Job | None:
+        return self._current
+
+    def _run(self, job: Job) -> None:
+        def progress(stage: str, done: int, total: int) -> None:
+            job.stage, job.done, job.total = stage, done, total
+
+        try:
+            report = self._engine.index(None, on_progress=progress)
+            job.report = asdict(report)
+            job.state, job.stage = "done", "done"
+        except Exception as exc:  # reported through the job, never lost
+            log.exception("indexing job %s failed", job.id)
+            job.state, job.error = "failed", str(exc)
+        finally:
+            job.finished_at = _now()

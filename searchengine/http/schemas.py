@@ -1,0 +1,99 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, Field
+
+Modality = Literal["image", "text", "audio"]
+
+
+class ErrorBody(BaseModel):
+    status: int = Field(description="The HTTP status code, repeated.")
+    code: str = Field(description="A stable machine-readable kind, e.g. not_found, invalid_request.")
+    message: str = Field(description="What went wrong and what to do, for people.")
+    details: Optional[list[dict[str, Any]]] = Field(None, description="Per-field problems, for validation errors.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class HitOut(BaseModel):
+    id: int = Field(description="Id of the embedded unit (image, text chunk, audio window).")
+    path: str
+    name: str = Field(description="File name.")
+    modality: Modality
+    score: float = Field(description="Cosine similarity to the query.")
+    start: Optional[float] = Field(None, description="Chunk start: characters (text) or seconds (audio).")
+    end: Optional[float] = Field(None, description="Chunk end: characters (text) or seconds (audio).")
+    text: Optional[str] = Field(None, description="The matched passage (text chunk, transcript window).")
+    moment: Optional[float] = Field(None, description="Audio: second where the query's words are spoken.")
+    media_url: str
+    thumbnail_url: Optional[str] = None
+
+
+class SearchResponse(BaseModel):
+    hits: list[HitOut]
+    k: int
+    offset: int
+    next_offset: Optional[int] = Field(None, description="Offset of the next page, when there may be one.")
+
+
+class SearchRequest(BaseModel):
+    q: str = Field(min_length=1, max_length=2000, description="The text to search for.")
+    k: int = Field(10, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=100000)
+    modality: Optional[list[Modality]] = None
+    path: Optional[str] = Field(None, max_length=1000, description="Glob on the path, e.g. '*.jpg'.")
+    after: Optional[datetime] = Field(None, description="Only files modified at or after this time.")
+    before: Optional[datetime] = Field(None, description="Only files modified at or before this time.")
+
+
+class ItemOut(BaseModel):
+    id: int
+    path: str
+    name: str
+    modality: Modality
+    start: Optional[float] = None
+    end: Optional[float] = None
+    text: Optional[str] = None
+    size: int
+    modified: datetime
+    content_hash: str
+    media_url: str
+    thumbnail_url: Optional[str] = None
+    transcript: Optional[dict[str, Any]] = Field(None, description="Audio: source, language and timed segments.")
+
+
+class JobOut(BaseModel):
+    id: str
+    state: Literal["running", "done", "failed"]
+    stage: str
+    done: int
+    total: int
+    started_at: datetime
+    finished_at: Optional[datetime] = None
+    report: Optional[dict[str, Any]] = None
+    error: Optional[str] = None
+
+
+class StatusOut(BaseModel):
+    name: str
+    model: Optional[str]
+    dim: Optional[int]
+    metric: str
+    index_type: str
+    schema_revision: str
+    vectors: int
+    size_bytes: int
+    roots: list[str]
+    modalities: dict[str, dict[str, int]]
+    job: Optional[JobOut] = None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    model_loaded: bool
