@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SE := $(VENV)/bin/searchengine
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo bench serve clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,15 +18,21 @@ install: $(VENV)/.installed
 test: install
 	$(PY) -m pytest -q
 
-## Install, then index the sample media and run a text and an image query.
+## Install, then index the sample media and run a text, an image and a spoken-phrase query.
 demo: install
 	$(SE) index samples --index demo
 	$(SE) search "a cat lying on a rug" --index demo --k 5
 	$(SE) search --image samples/images/rocket.jpg --index demo --k 5
+	$(SE) search "calligraphy in the Middle Ages" --index demo --modality audio --k 3
 
-## Ingestion throughput, pipeline efficiency, re-index time, query latency.
+## Ingestion throughput, pipeline efficiency, re-index time, query latency; HTTP latency.
 bench: install
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_http.py
+
+## Serve the demo index: HTTP API and web page on http://127.0.0.1:8000/
+serve: demo
+	$(SE) serve --index demo
 
 clean:
 	rm -rf $(VENV) indexes/demo
