@@ -88,3 +88,11 @@ def test_exit_codes(env, tmp_path):
 def test_every_command_has_help(command):
     result = invoke(command, "--help")
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_serve_refuses_other_hosts_without_a_token(env):
+    assert invoke("index", env, "--index", "photos").exit_code == 0
+    result = invoke("serve", "--index", "photos", "--host", "0.0.0.0")
+    assert result.exit_code == 2 and "--token" in result.output
+    missing = invoke("serve", "--index", "nope")
+    assert missing.exit_code == 3 and "no index" in missing.output

@@ -26,3 +26,18 @@ def test_downgrade_to_base_and_back(tmp_path):
     command.downgrade(cfg, "base")
     command.upgrade(cfg, "head")
     command.check(cfg)
+
+
+def test_an_index_at_an_older_revision_is_upgraded_on_open(tmp_path, settings):
+    import sqlite3
+
+    from searchengine import SearchEngine
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    command.upgrade(_config(f"sqlite:///{folder / 'metadata.sqlite'}"), "0001")
+    with SearchEngine.open(folder, settings=settings) as engine:
+        assert engine.status().schema_revision == "0002"
+    with sqlite3.connect(folder / "metadata.sqlite") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+        db.execute("SELECT count(*) FROM transcripts").fetchone()
