@@ -11,29 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import tempfile
 import time
 from pathlib import Path
 
+from searchengine.evaluation.wer import word_edits, words
 from searchengine.media.audio import SAMPLE_RATE, decode_audio
 from searchengine.transcribe.whisper import WhisperTranscriber
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ljspeech-dev"
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]", " ", text.lower().replace("-", " ")).split()
-
-
-def edits(ref: list[str], hyp: list[str]) -> int:
-    d = list(range(len(hyp) + 1))
-    for i in range(1, len(ref) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(hyp) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (ref[i - 1] != hyp[j - 1]))
-            prev, d[j] = d[j], cur
-    return d[len(hyp)]
 
 
 def main() -> None:
@@ -50,7 +36,7 @@ def main() -> None:
         t0 = time.perf_counter()
         hyps = [" ".join(s.text for s in asr.transcribe(a)[0]) for a in audio]
         wall = time.perf_counter() - t0
-        total_edits = sum(edits(words(r["texts"][0]), words(h)) for r, h in zip(rows, hyps))
+        total_edits = sum(word_edits(words(r["texts"][0]), words(h)) for r, h in zip(rows, hyps))
         total_words = sum(len(words(r["texts"][0])) for r in rows)
         print(f"whisper {name:8} WER {total_edits / total_words:.3f}  ({total_edits}/{total_words} words)"
               f"   speed {seconds / wall:.1f}x real time ({wall:.1f} s wall)")

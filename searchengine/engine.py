@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import os
 import threading
 from contextlib import contextmanager
 from datetime import datetime

@@ -2,7 +2,6 @@
 decoding and real faster-whisper (tiny.en), embedded with the real offline profile."""
 
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -10,26 +9,15 @@ import av
 import numpy as np
 import pytest
 
-from conftest import SAMPLES, SHARED_DATA, assert_consistent
+from conftest import SAMPLES, assert_consistent
 from searchengine import SearchEngine
 from searchengine.errors import MediaDecodeError
+from searchengine.evaluation.wer import word_error_rate
 from searchengine.media.audio import decode_audio
 
 HISTORY = SAMPLES / "audio" / "printing-history.flac"
 # printing-history.flac is LJ001-0014..0018 joined with 0.5 s pauses; LJ001-0016 starts here:
 CALLIGRAPHY_AT = 20.18
-
-
-def word_error_rate(ref: str, hyp: str) -> float:
-    norm = lambda s: re.sub(r"[^a-z0-9' ]", " ", s.lower()).split()  # noqa: E731
-    r, h = norm(ref), norm(hyp)
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-            prev, d[j] = d[j], cur
-    return d[len(h)] / max(1, len(r))
 
 
 def test_spoken_phrase_finds_the_clip_and_the_moment(samples_engine):

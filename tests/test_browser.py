@@ -3,7 +3,6 @@ Debian's chromedriver (no browser downloads). `.ci/run` installs both and sets
 SEARCHENGINE_REQUIRE_BROWSER=1, so CI fails rather than skips when they are missing."""
 
 import os
-import shutil
 import socket
 import threading
 import time
@@ -23,7 +22,6 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 

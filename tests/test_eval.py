@@ -127,3 +127,12 @@ def test_cli_writes_json_and_prints_a_table(tmp_path, tiny_clip, monkeypatch):
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["directions"]["text_to_image"]["R@2"] == 1.0 and report["ks"] == [1, 2]
     assert runner.invoke(app, ["eval", str(manifest), "--k", "0"]).exit_code == 2
+
+
+def test_word_error_rate():
+    from searchengine.evaluation.wer import word_error_rate
+
+    assert word_error_rate("the cat sat", "the cat sat") == 0
+    assert word_error_rate("The cat, sat!", "the cat sat") == 0
+    assert word_error_rate("the cat sat", "the dog sat down") == pytest.approx(2 / 3)
+    assert word_error_rate("forty-two lines", "forty two lines") == 0

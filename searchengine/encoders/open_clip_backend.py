@@ -92,7 +92,6 @@ def load(spec: str, name: str, device: str) -> OpenClipEncoder:
     """``name`` is what follows ``open_clip:`` in the spec."""
     try:
         import open_clip
-        import torch
     except ImportError as exc:  # pragma: no cover - a dependency of the project
         raise ModelUnavailableError(
             f"cannot load {spec}: open_clip_torch is not importable ({exc}); "

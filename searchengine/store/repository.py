@@ -225,6 +225,23 @@ class Repository:
                     s.add(Root(path=p, added_at=_now()))
                     known.add(p)
 
+    def _upsert_file(self, s: Session, path: str, **values: object) -> tuple[MediaFile, list[int]]:
+        """The row at ``path`` (created if new) with ``values`` set and its old units
+        deleted; returns it and the removed unit ids."""
+        row = s.scalars(select(MediaFile).where(MediaFile.path == path)).first()
+        removed: list[int] = []
+        if row is None:
+            row = MediaFile(path=path)
+            s.add(row)
+        else:
+            removed = list(s.scalars(select(Unit.id).where(Unit.file_id == row.id)))
+            s.execute(delete(Unit).where(Unit.file_id == row.id))
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.indexed_at = _now()
+        s.flush()
+        return row, removed
+
     def store_file(
         self,
         *,
@@ -240,17 +257,10 @@ class Repository:
         """Insert or replace the file at ``path`` with ``units``.
         Returns (removed unit ids, new unit ids)."""
         with Session(self.engine) as s, s.begin():
-            row = s.scalars(select(MediaFile).where(MediaFile.path == path)).first()
-            removed: list[int] = []
-            if row is None:
-                row = MediaFile(path=path)
-                s.add(row)
-            else:
-                removed = list(s.scalars(select(Unit.id).where(Unit.file_id == row.id)))
-                s.execute(delete(Unit).where(Unit.file_id == row.id))
-            row.modality, row.content_hash, row.size, row.mtime_ns = modality, content_hash, size, mtime_ns
-            row.status, row.error, row.indexed_at = status, error, _now()
-            s.flush()
+            row, removed = self._upsert_file(
+                s, path, modality=modality, content_hash=content_hash, size=size, mtime_ns=mtime_ns,
+                status=status, error=error,
+            )
             new_rows = [
                 Unit(file_id=row.id, ordinal=i, start=u.start, end=u.end, text=u.text,
                      vector=vector_to_bytes(u.vector))
@@ -268,17 +278,10 @@ class Repository:
             src = s.get(MediaFile, source_id)
             assert src is not None
             src_units = list(s.scalars(select(Unit).where(Unit.file_id == source_id).order_by(Unit.ordinal)))
-            row = s.scalars(select(MediaFile).where(MediaFile.path == path)).first()
-            removed: list[int] = []
-            if row is None:
-                row = MediaFile(path=path)
-                s.add(row)
-            else:
-                removed = list(s.scalars(select(Unit.id).where(Unit.file_id == row.id)))
-                s.execute(delete(Unit).where(Unit.file_id == row.id))
-            row.modality, row.content_hash, row.size, row.mtime_ns = src.modality, src.content_hash, size, mtime_ns
-            row.status, row.error, row.indexed_at = "indexed", None, _now()
-            s.flush()
+            row, removed = self._upsert_file(
+                s, path, modality=src.modality, content_hash=src.content_hash, size=size,
+                mtime_ns=mtime_ns, status="indexed", error=None,
+            )
             new_rows = [
                 Unit(file_id=row.id, ordinal=u.ordinal, start=u.start, end=u.end, text=u.text, vector=u.vector)
                 for u in src_units
