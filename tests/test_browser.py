@@ -111,6 +111,19 @@ def test_play_an_audio_hit_from_its_moment(browser, server):
     now = browser.execute_script("return arguments[0].currentTime", audio)
     assert start - 0.5 <= now <= start + 10
 
+    # the window's transcript lines, the matched one marked; a line plays from its own time
+    lines = wait(browser).until(lambda b: hit.find_elements(By.CSS_SELECTOR, ".passage button.line"))
+    current = hit.find_element(By.CSS_SELECTOR, ".passage button.line.current")
+    assert "calligraphy" in current.text.lower()
+    browser.execute_script("arguments[0].pause()", audio)
+    lines[0].click()
+    first_at = lines[0].find_element(By.CSS_SELECTOR, ".t").text
+    minutes, seconds = first_at.split(":")
+    expected = int(minutes) * 60 + float(seconds)
+    wait(browser).until(lambda b: b.execute_script("return !arguments[0].paused", audio))
+    now = browser.execute_script("return arguments[0].currentTime", audio)
+    assert expected - 0.2 <= now <= expected + 5
+
 
 def test_more_like_this_and_keyboard(browser, server):
     search_for(browser, server, "a cup of coffee", modality="image")

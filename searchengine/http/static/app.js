@@ -37,8 +37,10 @@ function modalityParam() {
   return $("#modality").value;
 }
 
+const STOP = new Set("and are but for from had has have her his its not our the their them then there these they this was were what when where which who will with you your".split(" "));
+
 function highlight(el, text, query) {
-  const words = (query || "").toLowerCase().match(/[\w']{3,}/g) || [];
+  const words = ((query || "").toLowerCase().match(/[\w']{3,}/g) || []).filter((w) => !STOP.has(w));
   el.textContent = "";
   for (const part of text.split(/(\s+)/)) {
     const clean = part.toLowerCase().replace(/[^\w']/g, "");
@@ -94,11 +96,36 @@ function renderHit(hit, query) {
     when.textContent = clock(hit.start) + " – " + clock(hit.end);
     media.appendChild(when);
     highlight(passage, hit.text || "", query);
+    showTranscriptLines(hit, passage, audio, from, query);
   } else {
     highlight(passage, hit.text || "", query);
   }
   node.querySelector(".similar").addEventListener("click", () => run({ kind: "similar", value: hit.id, label: hit.name }, 0));
   return node;
+}
+
+// The transcript lines of an audio hit's window, each a button that plays from its time.
+async function showTranscriptLines(hit, passage, audio, from, query) {
+  let item;
+  try { item = await api(`/api/items/${hit.id}`); } catch (err) { return; }
+  const segments = ((item.transcript && item.transcript.segments) || [])
+    .filter(([start, end]) => end > hit.start && start < hit.end);
+  if (!segments.length) return;
+  passage.textContent = "";
+  passage.classList.add("lines");
+  for (const [start, , text] of segments) {
+    const line = document.createElement("button");
+    line.type = "button";
+    line.className = "line" + (Math.abs(start - from) < 0.05 ? " current" : "");
+    const time = document.createElement("span");
+    time.className = "t";
+    time.textContent = clock(start);
+    const words = document.createElement("span");
+    highlight(words, text, query);
+    line.append(time, " ", words);
+    line.addEventListener("click", () => { audio.currentTime = start; audio.play(); });
+    passage.appendChild(line);
+  }
 }
 
 async function run(query, offset) {
