@@ -97,7 +97,8 @@ def test_image_upload_search_and_its_errors(client, indexed):
     assert [h["modality"] for h in filtered["hits"]] == ["text"]
     assert_error(client.post("/api/search/image", files={"file": ("x.png", b"garbage")}), 400, "invalid_input")
     assert_error(client.post("/api/search/image", files={"file": ("x.png", b"")}), 400, "invalid_input")
-    assert_error(client.post("/api/search/image", files={"file": ("x.png", b"0" * 300_000)}), 413, "too_large")
+    assert_error(client.post("/api/search/image", files={"file": ("x.png", b"0" * 230_000)}), 413, "too_large")
+    assert_error(client.post("/api/search/image", files={"file": ("x.png", b"0" * 2_000_000)}), 413, "too_large")
     assert_error(client.post("/api/search/image", data={"k": "3"}), 422, "invalid_request")
 
 

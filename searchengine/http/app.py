@@ -117,6 +117,14 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         log.exception("unexpected error")
         return _error(500, f"unexpected error: {type(exc).__name__}")
 
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next):
+        """Refuse an oversized upload from its Content-Length, before reading it."""
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > max_upload_bytes + 64 * 1024:  # + form overhead
+            return _error(413, f"the request is larger than the upload limit of {max_upload_bytes} bytes")
+        return await call_next(request)
+
     # -- auth ---------------------------------------------------------------------------
 
     def require_token(request: Request) -> None:
