@@ -82,16 +82,21 @@ def main() -> None:
         # encoder alone on the same images: decode and prepare first, then time encoding only
         prepared = [encoder.prepare_image(load_image(p)) for p in sorted(media.iterdir())]
         encoder.encode_prepared_images(prepared[: settings.batch_size])  # warm-up
-        t0 = time.perf_counter()
-        for i in range(0, len(prepared), settings.batch_size):
-            encoder.encode_prepared_images(prepared[i : i + settings.batch_size])
-        raw_s = time.perf_counter() - t0
-        raw_rate = len(prepared) / raw_s
-        del prepared
 
+        def encoder_alone() -> float:
+            t0 = time.perf_counter()
+            for i in range(0, len(prepared), settings.batch_size):
+                encoder.encode_prepared_images(prepared[i : i + settings.batch_size])
+            return time.perf_counter() - t0
+
+        before = encoder_alone()
         engine = SearchEngine.open("bench", settings=settings, encoder=encoder)
         first = engine.index([media])
         rate = first.added / first.seconds
+        # measured before and after the index run; the faster one is the fair bound
+        raw_s = min(before, encoder_alone())
+        raw_rate = len(prepared) / raw_s
+        del prepared
         second = engine.index([media])
 
         queries = [f"a photo of a {w}" for w in ("dog", "cat", "car", "bird", "fish", "house", "tree",
@@ -114,7 +119,7 @@ def main() -> None:
     print(f"model                      {spec}")
     print(f"images                     {first.added} (failed {first.failed})")
     print(f"first index                {first.seconds:.2f} s  ->  {rate:.1f} items/s")
-    print(f"encoder alone              {raw_s:.2f} s  ->  {raw_rate:.1f} items/s")
+    print(f"encoder alone              {raw_s:.2f} s  ->  {raw_rate:.1f} items/s  (best of a run before and after)")
     print(f"pipeline efficiency        {rate / raw_rate:.2f}  (ingestion rate / encoder rate)")
     print(f"unchanged re-index         {second.seconds * 1000:.1f} ms  ->  {second.seconds / first.seconds:.4f} of first index"
           f"  (embedded {second.embedded_files})")

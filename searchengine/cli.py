@@ -79,6 +79,7 @@ def index(
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Items encoded per batch [32]."),
     asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition: base (default), tiny.en, or a CTranslate2 Whisper folder."),
     language: Optional[str] = typer.Option(None, "--language", help="Spoken language code (e.g. en); detected when not set."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Try again files that failed before, even if unchanged."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Index folders of photos, recordings and documents (recursive, incremental)."""
@@ -87,7 +88,7 @@ def index(
     def work():
         settings = _settings(index_root, batch_size=batch_size, asr_model=asr_model, language=language)
         with SearchEngine.open(index_name, model=model, settings=settings, create=True) as engine:
-            return engine, engine.index(paths or None, progress=sys.stderr.isatty())
+            return engine, engine.index(paths or None, progress=sys.stderr.isatty(), retry_failed=retry_failed)
 
     engine, report = _run(work)
     if json_out:
@@ -105,6 +106,8 @@ def index(
             f"Transcribed {report.transcribed_files} recordings ({report.transcribed_seconds:.0f}s of audio); "
             f"{report.transcript_cache_hits} transcripts reused."
         )
+    for gone in report.missing_roots:
+        typer.echo(f"  missing folder kept: {gone} (remove it with `searchengine forget {gone}`)", err=True)
     for path, reason in report.failures[:20]:
         typer.echo(f"  failed: {reason}", err=True)
     if len(report.failures) > 20:
@@ -115,7 +118,7 @@ def index(
 def search(
     query: Optional[str] = typer.Argument(None, help="Text to search for."),
     image: Optional[Path] = typer.Option(None, "--image", help="Search by this image instead of text."),
-    similar_to: Optional[int] = typer.Option(None, "--similar-to", help="Search by an indexed item's id."),
+    similar_to: Optional[int] = typer.Option(None, "--similar-to", min=1, max=2**63 - 1, help="Search by an indexed item's id."),
     k: int = typer.Option(10, "--k", "-k", min=1, max=10000, help="Number of hits."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (pagination)."),
     modality: Optional[List[str]] = typer.Option(None, "--modality", help="Only these modalities (image, text, audio)."),
@@ -186,11 +189,28 @@ def status(
     typer.echo(f"FAISS     {st.index_type}, {st.vectors} vectors")
     typer.echo(f"Schema    revision {st.schema_revision}")
     typer.echo(f"On disk   {st.size_bytes / 1e6:.1f} MB")
-    typer.echo(f"Folders   {', '.join(st.roots) or '-'}")
+    typer.echo("Folders   " + (", ".join(r + ("" if Path(r).exists() else " (missing)") for r in st.roots) or "-"))
     for modality, counts in sorted(st.modalities.items()):
         typer.echo(f"  {modality:<6} {counts['files']:>7} files  {counts['units']:>8} vectors  {counts['failed']:>5} failed")
     for f in failures[:10]:
         typer.echo(f"  failed: {f.error}")
+
+
+@app.command()
+def forget(
+    path: Path = typer.Argument(..., help="An indexed folder or file to remove from the index."),
+    index_name: str = IndexOpt,
+    index_root: Optional[Path] = RootOpt,
+) -> None:
+    """Remove a folder (even one gone from disk) and everything under it from the index."""
+    from searchengine.engine import SearchEngine
+
+    def work():
+        with SearchEngine.open(index_name, settings=_settings(index_root), create=False) as engine:
+            return engine.forget(path)
+
+    removed = _run(work)
+    typer.echo(f"Removed {removed} files under {path.expanduser().absolute()} from the index.")
 
 
 @app.command()

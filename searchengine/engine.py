@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,7 @@ from searchengine.searcher import Searcher
 from searchengine.store.database import head_revision, open_database
 from searchengine.store.repository import Repository
 from searchengine.transcribe.moment import best_moment
-from searchengine.transcribe.whisper import WhisperTranscriber
+from searchengine.transcribe.whisper import WhisperTranscriber, check_asr_model
 from searchengine.vectors.faiss_index import (
     INDEX_TYPE,
     METRIC,
@@ -43,6 +44,8 @@ from searchengine.vectors.faiss_index import (
 )
 
 log = logging.getLogger(__name__)
+
+SYNC_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class SearchEngine:
         self._vectors: VectorIndex | None = None
         self._transcriber: WhisperTranscriber | None = None
         self._lock = threading.RLock()
+        self._last_sync = 0.0
 
     # -- opening -----------------------------------------------------------------------
 
@@ -171,11 +175,13 @@ class SearchEngine:
                 generation, count = self.repo.generation(), self.repo.unit_count()
                 index = load_vector_index(self.layout.vectors, dim, generation, count)
                 if index is None:
-                    index = self._rebuild_vectors(dim)
+                    index = self._rebuild_vectors(dim, generation)
+                index.generation = generation
                 self._vectors = index
+                self._last_sync = time.monotonic()
             return self._vectors
 
-    def _rebuild_vectors(self, dim: int) -> VectorIndex:
+    def _rebuild_vectors(self, dim: int, generation: int) -> VectorIndex:
         index = VectorIndex(dim)
         for ids, vecs in self.repo.iter_vectors(dim):
             index.add(ids, vecs)
@@ -183,10 +189,25 @@ class SearchEngine:
             log.warning("rebuilt the vector index of %s from SQL (%d vectors)", self.layout.folder, index.ntotal)
         try:
             with self._write_lock():
-                save_vector_index(index, self.layout.vectors, self.repo.generation())
+                if self.repo.generation() == generation:  # nobody wrote while we read
+                    save_vector_index(index, self.layout.vectors, generation)
         except IndexBusyError:
             pass  # the writer will save it
         return index
+
+    def _sync_vectors(self, force: bool = False) -> None:
+        """Reload the FAISS index when another writer (a process, or another engine on the
+        same folder) changed SQL since it was loaded. Checked at most once a second for
+        searches, always before indexing."""
+        with self._lock:
+            if self._vectors is None:
+                return
+            if not force and time.monotonic() - self._last_sync < SYNC_INTERVAL_S:
+                return
+            self._last_sync = time.monotonic()
+            if self.repo.generation() != self._vectors.generation:
+                log.info("the index changed on disk; reloading its vectors")
+                self._vectors = None
 
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
@@ -205,23 +226,52 @@ class SearchEngine:
     # -- indexing ----------------------------------------------------------------------
 
     def index(self, paths: Sequence[str | Path] | None = None, *, progress: bool = False,
-              on_progress: Callable[[str, int, int], None] | None = None) -> IndexReport:
+              on_progress: Callable[[str, int, int], None] | None = None,
+              retry_failed: bool = False) -> IndexReport:
         """Index ``paths`` (files or folders, recursively); with none, re-index the folders
-        indexed before. Unchanged files are skipped, moved ones keep their vectors, deleted
-        ones are removed. ``progress`` draws terminal bars; ``on_progress(stage, done,
-        total)`` reports advancement to a caller (the HTTP job, a GUI)."""
-        roots = [Path(p).expanduser().absolute() for p in paths] if paths else [Path(p) for p in self.repo.roots()]
-        if not roots:
-            raise InvalidInputError("nothing to index: give at least one folder or file")
-        for root in roots:
-            if not root.exists():
-                raise InvalidInputError(f"{root} does not exist")
+        indexed before (a folder that is gone is skipped and kept: an unplugged drive must
+        not empty the index; :meth:`forget` removes one). Unchanged files are skipped, moved
+        ones keep their vectors, deleted ones are removed; files that failed are tried again
+        when they change, or with ``retry_failed``. ``progress`` draws terminal bars;
+        ``on_progress(stage, done, total)`` reports advancement to a caller."""
+        check_asr_model(self.settings.asr_model)
+        missing_roots: list[str] = []
+        if paths:
+            roots = [Path(p).expanduser().absolute() for p in paths]
+            for root in roots:
+                if not root.exists():
+                    raise InvalidInputError(f"{root} does not exist")
+        else:
+            roots = [Path(p) for p in self.repo.roots() if Path(p).exists()]
+            missing_roots = [p for p in self.repo.roots() if not Path(p).exists()]
+            for gone in missing_roots:
+                log.warning("indexed folder %s is missing; its items are kept (`searchengine forget` removes them)", gone)
+            if not roots and not missing_roots:
+                raise InvalidInputError("nothing to index: give at least one folder or file")
         with self._write_lock():
+            self._sync_vectors(force=True)
             indexer = Indexer(
                 self.repo, self.vectors, self.encoder, self.settings, self._save_vectors,
                 exclude=[self.layout.folder], transcriber=self._get_transcriber, lock=self._lock,
             )
-            return indexer.run(roots, progress=progress, on_progress=on_progress)
+            report = indexer.run(roots, progress=progress, on_progress=on_progress, retry_failed=retry_failed)
+            report.missing_roots = missing_roots
+            return report
+
+    def forget(self, path: str | Path) -> int:
+        """Remove an indexed folder (or file) and everything under it from the index, whether
+        or not it still exists on disk. Returns the number of files removed."""
+        target = str(Path(path).expanduser().absolute())
+        with self._write_lock():
+            self._sync_vectors(force=True)
+            with self._lock:
+                removed_roots, removed_files, removed_units = self.repo.forget(target)
+                if not removed_roots and not removed_files:
+                    raise InvalidInputError(f"nothing is indexed under {target}")
+                self.vectors.remove(removed_units)
+                self.vectors.generation = self.repo.generation()
+                self._save_vectors()
+        return removed_files
 
     def _get_transcriber(self) -> WhisperTranscriber:
         """Speech recognition, loaded when the first recording needs it."""
@@ -232,7 +282,7 @@ class SearchEngine:
         return self._transcriber
 
     def _save_vectors(self) -> None:
-        save_vector_index(self.vectors, self.layout.vectors, self.repo.generation())
+        save_vector_index(self.vectors, self.layout.vectors, self.vectors.generation)
 
     # -- searching ---------------------------------------------------------------------
 
@@ -266,6 +316,8 @@ class SearchEngine:
             query = encode_images(self.encoder, [img.convert("RGB")])[0]
         else:
             assert similar_to is not None
+            if not 0 < similar_to < 2**63:
+                raise InvalidInputError(f"no indexed item has id {similar_to}")
             found = self.repo.vectors_of([similar_to], self.vectors.dim)
             if similar_to not in found:
                 raise InvalidInputError(f"no indexed item has id {similar_to}")
@@ -291,6 +343,7 @@ class SearchEngine:
                       exclude_ids: Sequence[int] = (), modified_after: datetime | None = None,
                       modified_before: datetime | None = None) -> list[Hit]:
         """Search with a ready query vector (L2-normalised, in this index's space)."""
+        self._sync_vectors()
         with self._lock:
             return Searcher(self.repo, self.vectors).search(
                 np.asarray(query, dtype=np.float32), k, offset=offset, modality=modality,

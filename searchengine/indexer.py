@@ -53,6 +53,7 @@ class IndexReport:
     decode_seconds: float = 0.0
     encode_seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    missing_roots: list[str] = field(default_factory=list)  # indexed folders gone from disk, kept
 
     @property
     def embedded_files(self) -> int:
@@ -103,7 +104,8 @@ class Indexer:
         self._asr_bar: tqdm | None = None
 
     def run(self, roots: Iterable[Path], progress: bool = True,
-            on_progress: Callable[[str, int, int], None] | None = None) -> IndexReport:
+            on_progress: Callable[[str, int, int], None] | None = None,
+            retry_failed: bool = False) -> IndexReport:
         """``progress`` draws bars on the terminal; ``on_progress(stage, done, total)`` is
         called as work advances (stages: scanning, hashing, indexing)."""
         self._on_progress = on_progress or (lambda stage, done, total: None)
@@ -123,7 +125,9 @@ class Indexer:
         candidates: list[FoundFile] = []
         for f in found:
             rec = known.get(str(f.path))
-            if rec and rec.size == f.size and rec.mtime_ns == f.mtime_ns:
+            if rec and rec.size == f.size and rec.mtime_ns == f.mtime_ns and not (
+                retry_failed and rec.status == "failed"
+            ):
                 report.unchanged += 1
             else:
                 candidates.append(f)
@@ -146,6 +150,7 @@ class Indexer:
                 missing.pop(old.path, None)
                 with self._lock:
                     self.repo.move_file(old.id, path=path, size=f.size, mtime_ns=f.mtime_ns)
+                    self._synced()
                 report.moved += 1
             elif (source := self.repo.indexed_file_by_hash(digest)) is not None and source.path != path:
                 with self._lock:
@@ -153,7 +158,8 @@ class Indexer:
                         source.id, path=path, size=f.size, mtime_ns=f.mtime_ns
                     )
                     by_id = self.repo.vectors_of(source_ids, self.vectors.dim)
-                    self._apply(removed, new_ids, np.stack([by_id[i] for i in source_ids]))
+                    vecs = [by_id[i] for i in source_ids]  # a recording without speech has none
+                    self._apply(removed, new_ids, np.stack(vecs) if vecs else np.zeros((0, self.vectors.dim), np.float32))
                 report.reused += 1
             else:
                 to_embed.append(_Work(f, digest, rec))
@@ -167,6 +173,7 @@ class Indexer:
             with self._lock:
                 removed = self.repo.delete_files([rec.id for rec in missing.values()])
                 self.vectors.remove(removed)
+                self._synced()
             report.deleted = len(missing)
         with self._lock:
             self._save()
@@ -332,6 +339,11 @@ class Indexer:
         self.vectors.remove(removed)
         if new_ids:
             self.vectors.add(np.asarray(new_ids, dtype=np.int64), vectors)
+        self._synced()
+
+    def _synced(self) -> None:
+        """The in-memory index now reflects SQL's latest write (called under the lock)."""
+        self.vectors.generation = self.repo.generation()
 
     def _record_failure(
         self, f: FoundFile, digest: str, reason: str, known: FileRecord | None, report: IndexReport
@@ -343,6 +355,7 @@ class Indexer:
                 mtime_ns=f.mtime_ns, units=[], status="failed", error=reason,
             )
             self.vectors.remove(removed)
+            self._synced()
         report.failed += 1
         report.failures.append((str(f.path), reason))
 

@@ -132,3 +132,20 @@ def test_json_output_carries_times_as_numbers(samples_engine, offline_settings, 
     assert result.exit_code == 0, result.output
     (hit,) = json.loads(result.output)
     assert isinstance(hit["start"], float) and isinstance(hit["end"], float) and isinstance(hit["moment"], float)
+
+
+def test_copy_of_a_recording_without_speech(offline_settings, tmp_path):
+    import wave
+
+    media = tmp_path / "quiet"
+    media.mkdir()
+    with wave.open(str(media / "silence.wav"), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes(b"\x00\x00" * 16000 * 3)
+    settings = offline_settings.with_(index_root=tmp_path / "idx")
+    with SearchEngine.open("quiet", settings=settings) as engine:
+        assert engine.index([media]).added == 1
+        shutil.copy(media / "silence.wav", media / "silence2.wav")
+        report = engine.index([media])
+        assert report.reused == 1 and report.failed == 0
+        assert_consistent(engine)

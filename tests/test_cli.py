@@ -84,7 +84,7 @@ def test_exit_codes(env, tmp_path):
     assert invoke("search", "dog", "--index", "photos").exit_code == 3
 
 
-@pytest.mark.parametrize("command", ["index", "search", "status", "serve", "eval"])
+@pytest.mark.parametrize("command", ["index", "search", "status", "serve", "eval", "forget"])
 def test_every_command_has_help(command):
     result = invoke(command, "--help")
     assert result.exit_code == 0 and "Usage" in result.output

@@ -231,3 +231,57 @@ def test_modified_time_filter(open_engine, media):
     assert [h.path for h in before_2021] == [str(media / "photo0.png")]
     after_2021 = engine.search("x", k=50, modified_after=datetime(2021, 1, 1))
     assert str(media / "photo0.png") not in {h.path for h in after_2021} and len(after_2021) > 5
+
+
+def test_a_second_writer_is_seen_and_never_overwritten(open_engine, media):
+    """Two engines (or processes) on one folder: each notices the other's writes."""
+    first = open_engine()
+    first.index([media])
+    second = open_engine()
+    (media / "notes" / "todo.txt").write_text("volcano lava eruption")
+    second.index([media])
+    import time
+
+    time.sleep(1.1)  # searches re-check the index at most once a second
+    assert first.search("volcano lava eruption", k=1)[0].path.endswith("todo.txt")
+    make_image(media / "photo5.png", seed=77)
+    first.index([media])  # must start from the second engine's state, not its own old copy
+    assert_consistent(first)
+    third = open_engine()
+    assert_consistent(third)
+    assert third.search("volcano lava eruption", k=1)[0].path.endswith("todo.txt")
+
+
+def test_vanished_folder_is_kept_until_forgotten(open_engine, media, tmp_path):
+    other = tmp_path / "other"
+    make_image(other / "x.png", seed=5)
+    engine = open_engine()
+    engine.index([media, other])
+    shutil.rmtree(other)
+    report = engine.index()  # the stored folders: one is gone
+    assert report.missing_roots == [str(other)] and report.deleted == 0
+    assert any(h.path == str(other / "x.png") for h in engine.search("x", k=50))
+    assert engine.forget(other) == 1
+    assert all(h.path != str(other / "x.png") for h in engine.search("x", k=50))
+    assert str(other) not in engine.repo.roots()
+    assert_consistent(engine)
+    with pytest.raises(InvalidInputError, match="nothing is indexed"):
+        engine.forget(other)
+
+
+def test_failed_files_can_be_retried_and_bad_asr_model_fails_early(open_engine, media, settings):
+    (media / "bad.png").write_bytes(b"nope")
+    engine = open_engine()
+    assert engine.index([media]).failed == 1
+    assert engine.index([media]).failed == 0  # unchanged: not retried by default
+    assert engine.index([media], retry_failed=True).failed == 1
+    bad = open_engine(settings=settings.with_(asr_model="bogus"))
+    with pytest.raises(InvalidInputError, match="--asr-model 'bogus'"):
+        bad.index([media])
+
+
+def test_similar_to_out_of_range_id_is_an_input_error(open_engine, media):
+    engine = open_engine()
+    engine.index([media])
+    with pytest.raises(InvalidInputError):
+        engine.search(similar_to=10**20)

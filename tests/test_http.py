@@ -68,6 +68,8 @@ def test_text_search_get_and_post_with_filters_and_pages(client):
     assert [h["id"] for h in page2["hits"]] == [h["id"] for h in all4["hits"][2:]]
     old = client.get("/api/search", params={"q": "x", "before": "2001-01-01T00:00:00"}).json()
     assert old["hits"] == []
+    first = hits["hits"][0]["id"]
+    assert client.get(f"/api/items/{first}/similar", params={"before": "2001-01-01T00:00:00"}).json()["hits"] == []
 
 
 @pytest.mark.parametrize("request_args,field", [
@@ -84,8 +86,67 @@ def test_bad_requests_get_one_error_shape(client, request_args, field):
     assert any(field in d["field"] for d in error["details"])
 
 
-def test_blank_query_is_400(client):
-    assert_error(client.get("/api/search", params={"q": "   "}), 400, "invalid_input")
+def test_blank_query_and_out_of_range_ids_are_422(client):
+    assert_error(client.get("/api/search", params={"q": "   "}), 422, "invalid_request")
+    assert_error(client.post("/api/search", json={"q": " \t"}), 422, "invalid_request")
+    for url in ("/api/items/99999999999999999999", "/api/items/0/media", "/api/items/-3/similar",
+                "/api/items/99999999999999999999/thumbnail"):
+        assert_error(client.get(url), 422, "invalid_request")
+
+
+def test_chunked_upload_is_cut_off_at_the_limit(client):
+    sent = {"bytes": 0}
+
+    def body():
+        boundary = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\n\r\n"
+        yield boundary
+        for _ in range(200):  # 200 x 64 KiB = 12.5 MiB, far past the 200 kB limit
+            sent["bytes"] += 65536
+            yield b"0" * 65536
+        yield b"\r\n--b--\r\n"
+
+    response = client.post("/api/search/image", content=body(),
+                           headers={"content-type": "multipart/form-data; boundary=b"})
+    assert_error(response, 413, "too_large")
+
+
+def test_http_details_405_allow_416_and_openapi(client, indexed):
+    _, media = indexed
+    response = client.delete("/api/search")
+    assert_error(response, 405, "method_not_allowed")
+    assert "GET" in response.headers["allow"]
+    hit = client.get("/api/search", params={"q": "x", "modality": "image", "k": 1}).json()["hits"][0]
+    size = (media / hit["name"]).stat().st_size
+    bad_range = client.get(hit["media_url"], headers={"Range": f"bytes={size + 10}-"})
+    assert_error(bad_range, 416, "range_not_satisfiable")
+    assert bad_range.headers["content-range"] == f"bytes */{size}"
+    spec = client.get("/openapi.json").json()
+    assert {"HTTPBearer", "APIKeyHeader"} <= set(spec["components"]["securitySchemes"])
+    assert "401" not in spec["paths"]["/api/health"]["get"]["responses"]
+    assert "401" in spec["paths"]["/api/search"]["get"]["responses"]
+    sizes = next(p for p in spec["paths"]["/api/items/{item_id}/thumbnail"]["get"]["parameters"] if p["name"] == "size")
+    schema = sizes["schema"]
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    assert schema["enum"] == [128, 256, 512]
+    assert "image/jpeg" in spec["paths"]["/api/items/{item_id}/thumbnail"]["get"]["responses"]["200"]["content"]
+
+
+def test_files_in_symlinked_folders_are_served(open_engine, tmp_path):
+    import os
+
+    outside = tmp_path / "elsewhere"
+    make_image(outside / "linked.png", seed=3)
+    root = tmp_path / "root"
+    root.mkdir()
+    os.symlink(outside, root / "link")
+    engine = open_engine("links")
+    engine.index([root])
+    client = TestClient(create_app(engine))
+    hit = client.get("/api/search", params={"q": "x", "k": 1}).json()["hits"][0]
+    assert hit["path"] == str(root / "link" / "linked.png")
+    assert client.get(hit["media_url"]).content == (outside / "linked.png").read_bytes()
+    assert client.get(hit["thumbnail_url"]).status_code == 200
 
 
 def test_image_upload_search_and_its_errors(client, indexed):
@@ -114,10 +175,10 @@ def test_items_similar_thumbnail_and_media(client, indexed):
     thumb = client.get(image_hit["thumbnail_url"])
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(thumb.content)).size[0] <= 256
-    cached = list((engine.layout.folder / "thumbnails").iterdir())
-    assert len(cached) == 1
+    assert len(list((engine.layout.folder / "thumbnails").iterdir())) == 1
     assert client.get(image_hit["thumbnail_url"]).content == thumb.content
     assert_error(client.get(image_hit["thumbnail_url"], params={"size": 7}), 422, "invalid_request")
+    assert client.get(image_hit["thumbnail_url"], params={"size": 128}).status_code == 200
 
     whole = client.get(image_hit["media_url"])
     assert whole.content == (media / "p3.png").read_bytes() and whole.headers["accept-ranges"] == "bytes"

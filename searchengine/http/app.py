@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import hmac
 import io
+import re
 import logging
 import mimetypes
 import os
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from enum import IntEnum
 from typing import Annotated, Any, Optional
 
-from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Header
+from fastapi import Path as PathParam
+from fastapi.security import APIKeyHeader, HTTPBearer
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -46,7 +51,7 @@ from searchengine.http.schemas import (
     SearchResponse,
     StatusOut,
 )
-from searchengine.http.thumbnails import SIZES, thumbnail
+from searchengine.http.thumbnails import thumbnail
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +60,22 @@ DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
 _CODES = {400: "invalid_input", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
           409: "conflict", 413: "too_large", 415: "unsupported_media", 416: "range_not_satisfiable",
           422: "invalid_request", 503: "unavailable", 500: "internal"}
+class ThumbnailSize(IntEnum):
+    small = 128
+    medium = 256
+    large = 512
+
+
+ItemId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="Id of an indexed item.")]
 _ERRORS = {code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 415, 422, 503)}
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None):
+    def __init__(self, status: int, message: str, code: str | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.code = status, message, code or _CODES.get(status, "error")
+        self.headers = headers or {}
 
 
 def _error(status: int, message: str, code: str | None = None, details: list | None = None) -> JSONResponse:
@@ -69,6 +83,36 @@ def _error(status: int, message: str, code: str | None = None, details: list | N
     if details is not None:
         body["details"] = details
     return JSONResponse({"error": body}, status_code=status)
+
+
+class BodyLimit:
+    """Refuse a request body over ``limit`` bytes: at once from Content-Length, or as soon
+    as a chunked body passes the limit (nothing more of it is read)."""
+
+    def __init__(self, app: Any, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"the request is larger than the upload limit of {self.limit - 64 * 1024} bytes"
+        length = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            await _error(413, message)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> dict:
+            nonlocal received
+            event = await receive()
+            if event["type"] == "http.request":
+                received += len(event.get("body", b""))
+                if received > self.limit:
+                    raise StarletteHTTPException(413, message)
+            return event
+
+        await self.app(scope, limited_receive, send)
 
 
 def create_app(engine: SearchEngine, *, api_token: str | None = None,
@@ -79,17 +123,19 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         title="searchengine",
         version="0.1.0",
         description="Cross-modal semantic search over photos, recordings and documents.",
-        responses={code: spec for code, spec in _ERRORS.items() if code in (401, 422)},
+        responses={422: _ERRORS[422]},
     )
     jobs = IndexJobs(engine)
     thumbs_dir = engine.layout.folder / "thumbnails"
-    roots = lambda: [os.path.realpath(r) for r in engine.repo.roots()]  # noqa: E731
+    roots = lambda: [os.path.normpath(r) for r in engine.repo.roots()]  # noqa: E731
 
     # -- errors: one shape ------------------------------------------------------------
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.message, exc.code)
+        response = _error(exc.status, exc.message, exc.code)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -100,7 +146,9 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail))
+        response = _error(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(SearchEngineError)
     async def _domain(_: Request, exc: SearchEngineError) -> JSONResponse:
@@ -117,13 +165,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         log.exception("unexpected error")
         return _error(500, f"unexpected error: {type(exc).__name__}")
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next):
-        """Refuse an oversized upload from its Content-Length, before reading it."""
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > max_upload_bytes + 64 * 1024:  # + form overhead
-            return _error(413, f"the request is larger than the upload limit of {max_upload_bytes} bytes")
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=max_upload_bytes + 64 * 1024)  # + multipart overhead
 
     # -- auth ---------------------------------------------------------------------------
 
@@ -137,7 +179,15 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         if not hmac.compare_digest(given.encode(), api_token.encode()):
             raise ApiError(401, "missing or wrong API token: send 'Authorization: Bearer TOKEN'")
 
-    Auth = Depends(require_token)
+    # declared for OpenAPI (the check itself is require_token, which also takes ?token=)
+    bearer = HTTPBearer(auto_error=False, description="Needed when the server runs with --token.")
+    header_key = APIKeyHeader(name="X-API-Token", auto_error=False)
+
+    def authorised(request: Request, _b: Any = Depends(bearer), _h: Any = Depends(header_key)) -> None:
+        require_token(request)
+
+    Auth = Depends(authorised)
+    api = APIRouter(dependencies=[Auth], responses={401: _ERRORS[401]})
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -160,12 +210,14 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         return row
 
     def servable(path: str) -> Path:
-        real = os.path.realpath(path)
-        if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots()):
+        """A stored path (written by the indexer's walk, never taken from a request) that
+        lies inside one of the index's folders as indexed; symlinked folders included."""
+        stored = os.path.normpath(path)
+        if not any(stored == r or stored.startswith(r.rstrip(os.sep) + os.sep) for r in roots()):
             raise ApiError(404, "this file is not inside the index's folders")
-        if not os.path.isfile(real):
+        if not os.path.isfile(stored):
             raise ApiError(404, "the file is no longer on disk; re-index to update")
-        return Path(real)
+        return Path(stored)
 
     def job_out(job: Job | None) -> JobOut | None:
         return JobOut(**asdict(job)) if job else None
@@ -177,16 +229,16 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         """Liveness; needs no token."""
         return HealthOut(status="ok", model_loaded=engine._encoder is not None)
 
-    @app.get("/api/status", response_model=StatusOut, dependencies=[Auth], tags=["service"])
+    @api.get("/api/status", response_model=StatusOut, tags=["service"])
     def status() -> StatusOut:
         st = asdict(engine.status())
         st.pop("folder", None)
         return StatusOut(**st, job=job_out(jobs.current()))
 
-    @app.get("/api/search", response_model=SearchResponse, dependencies=[Auth], tags=["search"],
+    @api.get("/api/search", response_model=SearchResponse, tags=["search"],
              responses={400: _ERRORS[400]})
     def search_get(
-        q: Annotated[str, Query(min_length=1, max_length=2000, description="Text to search for.")],
+        q: Annotated[str, Query(min_length=1, max_length=2000, pattern=r"\S", description="Text to search for.")],
         k: Annotated[int, Query(ge=1, le=1000)] = 10,
         offset: Annotated[int, Query(ge=0, le=100000)] = 0,
         modality: Annotated[Optional[list[Modality]], Query()] = None,
@@ -198,7 +250,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         return search_post(SearchRequest(q=q, k=k, offset=offset, modality=modality, path=path,
                                          after=after, before=before))
 
-    @app.post("/api/search", response_model=SearchResponse, dependencies=[Auth], tags=["search"],
+    @api.post("/api/search", response_model=SearchResponse, tags=["search"],
               responses={400: _ERRORS[400]})
     def search_post(body: SearchRequest) -> SearchResponse:
         """Search by text, with the query in a JSON body."""
@@ -206,7 +258,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
                              path_glob=body.path, modified_after=body.after, modified_before=body.before)
         return page(hits, body.k, body.offset)
 
-    @app.post("/api/search/image", response_model=SearchResponse, dependencies=[Auth], tags=["search"],
+    @api.post("/api/search/image", response_model=SearchResponse, tags=["search"],
               responses={400: _ERRORS[400], 413: _ERRORS[413]})
     def search_image(
         request: Request,
@@ -215,6 +267,8 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         offset: Annotated[int, Form(ge=0, le=100000)] = 0,
         modality: Annotated[Optional[list[Modality]], Form()] = None,
         path: Annotated[Optional[str], Form(max_length=1000)] = None,
+        after: Annotated[Optional[datetime], Form()] = None,
+        before: Annotated[Optional[datetime], Form()] = None,
     ) -> SearchResponse:
         """Search by an uploaded image (multipart field ``file``)."""
         data = file.file.read(max_upload_bytes + 1)
@@ -228,26 +282,29 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
                 query = img.convert("RGB")
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
             raise ApiError(400, f"the upload {file.filename!r} is not a readable image: {exc}") from None
-        hits = engine.search(image=query, k=k, offset=offset, modality=modality, path_glob=path)
+        hits = engine.search(image=query, k=k, offset=offset, modality=modality, path_glob=path,
+                             modified_after=after, modified_before=before)
         return page(hits, k, offset)
 
-    @app.get("/api/items/{item_id}/similar", response_model=SearchResponse, dependencies=[Auth],
-             tags=["search"], responses={404: _ERRORS[404]})
+    @api.get("/api/items/{item_id}/similar", response_model=SearchResponse, tags=["search"], responses={404: _ERRORS[404]})
     def similar(
-        item_id: int,
+        item_id: ItemId,
         k: Annotated[int, Query(ge=1, le=1000)] = 10,
         offset: Annotated[int, Query(ge=0, le=100000)] = 0,
         modality: Annotated[Optional[list[Modality]], Query()] = None,
         path: Annotated[Optional[str], Query(max_length=1000)] = None,
+        after: Optional[datetime] = None,
+        before: Optional[datetime] = None,
     ) -> SearchResponse:
         """More like this: items near an indexed item."""
         unit_or_404(item_id)
-        hits = engine.search(similar_to=item_id, k=k, offset=offset, modality=modality, path_glob=path)
+        hits = engine.search(similar_to=item_id, k=k, offset=offset, modality=modality, path_glob=path,
+                             modified_after=after, modified_before=before)
         return page(hits, k, offset)
 
-    @app.get("/api/items/{item_id}", response_model=ItemOut, dependencies=[Auth], tags=["items"],
+    @api.get("/api/items/{item_id}", response_model=ItemOut, tags=["items"],
              responses={404: _ERRORS[404]})
-    def item(item_id: int) -> ItemOut:
+    def item(item_id: ItemId) -> ItemOut:
         row = unit_or_404(item_id)
         rec = engine.repo.file_by_id(row.file_id)
         return ItemOut(
@@ -259,34 +316,43 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             transcript=engine.repo.transcript_of_file(row.file_id) if row.modality == "audio" else None,
         )
 
-    @app.get("/api/items/{item_id}/thumbnail", dependencies=[Auth], tags=["items"],
-             response_class=FileResponse, responses={404: _ERRORS[404], 415: _ERRORS[415]})
-    def item_thumbnail(item_id: int, size: Annotated[int, Query(description=f"One of {SIZES}")] = 256):
+    @api.get("/api/items/{item_id}/thumbnail", tags=["items"],
+             response_class=FileResponse,
+             responses={200: {"content": {"image/jpeg": {}}, "description": "A JPEG image."},
+                        404: _ERRORS[404], 415: _ERRORS[415]})
+    def item_thumbnail(item_id: ItemId, size: Annotated[ThumbnailSize, Query(description="Longer side in pixels.")] = ThumbnailSize.medium):
         """A JPEG thumbnail of an image item (made once, cached on disk)."""
-        if size not in SIZES:
-            raise ApiError(422, f"size must be one of {', '.join(map(str, SIZES))}", "invalid_request")
         row = unit_or_404(item_id)
         if row.modality != "image":
             raise ApiError(415, f"item {item_id} is {row.modality}; only images have thumbnails")
         rec = engine.repo.file_by_id(row.file_id)
         source = servable(row.path)
         try:
-            thumb = thumbnail(source, rec.content_hash, size, thumbs_dir)
+            thumb = thumbnail(source, rec.content_hash, int(size), thumbs_dir)
         except MediaDecodeError as exc:
             raise ApiError(415, str(exc)) from None
         return FileResponse(thumb, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
 
-    @app.get("/api/items/{item_id}/media", dependencies=[Auth], tags=["items"],
-             response_class=FileResponse, responses={404: _ERRORS[404]})
-    def item_media(item_id: int):
+    @api.get("/api/items/{item_id}/media", tags=["items"],
+             response_class=FileResponse,
+             responses={200: {"content": {"application/octet-stream": {}}, "description": "The file, with its own media type."},
+                        206: {"description": "The requested byte range."},
+                        404: _ERRORS[404],
+                        416: {"model": ErrorResponse, "description": "Range not satisfiable."}})
+    def item_media(item_id: ItemId, range_header: Annotated[Optional[str], Header(alias="range", include_in_schema=False)] = None):
         """The original file; supports HTTP range requests (seeking audio and video)."""
         row = unit_or_404(item_id)
         path = servable(row.path)
+        size = path.stat().st_size
+        first = re.match(r"\s*bytes\s*=\s*(\d+)-", range_header or "")
+        if first and int(first.group(1)) >= size:
+            raise ApiError(416, f"the range starts past the end of the file ({size} bytes)",
+                           headers={"Content-Range": f"bytes */{size}"})
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media_type, filename=path.name,
                             content_disposition_type="inline")
 
-    @app.post("/api/index", response_model=JobOut, status_code=202, dependencies=[Auth], tags=["indexing"],
+    @api.post("/api/index", response_model=JobOut, status_code=202, tags=["indexing"],
               responses={409: _ERRORS[409]})
     def start_index() -> JobOut:
         """Re-index the index's folders in the background; poll the job for progress."""
@@ -294,13 +360,15 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             raise ApiError(409, "this index has no folders yet; run `searchengine index FOLDER` first")
         return job_out(jobs.start())  # type: ignore[return-value]
 
-    @app.get("/api/jobs/{job_id}", response_model=JobOut, dependencies=[Auth], tags=["indexing"],
+    @api.get("/api/jobs/{job_id}", response_model=JobOut, tags=["indexing"],
              responses={404: _ERRORS[404]})
     def get_job(job_id: str) -> JobOut:
         job = jobs.get(job_id)
         if job is None:
             raise ApiError(404, f"no job {job_id}")
         return job_out(job)  # type: ignore[return-value]
+
+    app.include_router(api)
 
     @app.get("/", include_in_schema=False)
     def index_page() -> FileResponse:

