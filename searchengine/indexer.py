@@ -25,7 +25,7 @@ from searchengine.media.hashing import content_hash
 from searchengine.media.images import load_image
 from searchengine.media.sidecar import parse_sidecar
 from searchengine.media.text import chunk_text, read_text
-from searchengine.store.repository import FileRecord, NewUnit, Repository
+from searchengine.store.repository import FileRecord, FileWrite, NewUnit, Repository
 from searchengine.transcribe.segments import Segment, group_windows
 from searchengine.transcribe.whisper import WhisperTranscriber
 from searchengine.vectors.faiss_index import VectorIndex
@@ -297,29 +297,41 @@ class Indexer:
         text_vecs = self._encode_texts([c[2] for d in ok for c in d.chunks])
         report.encode_seconds += time.perf_counter() - t0
         ii = ti = 0
-        for work, d in zip(works, decoded):
-            if d.error is not None:
-                self._record_failure(d.found, d.content_hash, d.error, work.known, report)
-                continue
+        writes: list[FileWrite] = []
+        for d in decoded:
             units: list[NewUnit] = []
-            for _ in d.images:
-                units.append(NewUnit(None, None, None, image_vecs[ii]))
-                ii += 1
-            for start, end, text in d.chunks:
-                units.append(NewUnit(start, end, text, text_vecs[ti]))
-                ti += 1
-            vecs = np.stack([u.vector for u in units]) if units else np.zeros((0, self.vectors.dim), np.float32)
-            with self._lock:
-                removed, new_ids = self.repo.store_file(
-                    path=str(d.found.path), modality=d.found.modality, content_hash=d.content_hash,
-                    size=d.found.size, mtime_ns=d.found.mtime_ns, units=units,
-                )
-                self._apply(removed, new_ids, vecs)
-            report.units_added += len(new_ids)
-            if work.known is None:
-                report.added += 1
+            if d.error is None:  # the same order as the encoded batches above
+                for _ in d.images:
+                    units.append(NewUnit(None, None, None, image_vecs[ii]))
+                    ii += 1
+                for start, end, text in d.chunks:
+                    units.append(NewUnit(start, end, text, text_vecs[ti]))
+                    ti += 1
+            f = d.found
+            writes.append(FileWrite(
+                path=str(f.path), modality=f.modality, content_hash=d.content_hash, size=f.size,
+                mtime_ns=f.mtime_ns, units=units,
+                status="indexed" if d.error is None else "failed", error=d.error,
+            ))
+        with self._lock:  # one transaction for the whole batch, mirrored in FAISS at once
+            results = self.repo.store_files(writes)
+            for write, (removed, new_ids) in zip(writes, results):
+                vecs = np.stack([u.vector for u in write.units]) if write.units else None
+                self.vectors.remove(removed)
+                if new_ids:
+                    self.vectors.add(np.asarray(new_ids, dtype=np.int64), vecs)
+            self._synced()
+        for work, d, (_, new_ids) in zip(works, decoded, results):
+            if d.error is not None:
+                log.warning("failed: %s", d.error)
+                report.failed += 1
+                report.failures.append((str(d.found.path), d.error))
             else:
-                report.updated += 1
+                report.units_added += len(new_ids)
+                if work.known is None:
+                    report.added += 1
+                else:
+                    report.updated += 1
 
     def _encode_images(self, prepared: list[Any]) -> np.ndarray:
         if not prepared:
@@ -350,10 +362,10 @@ class Indexer:
     ) -> None:
         log.warning("failed: %s", reason)
         with self._lock:
-            removed, _ = self.repo.store_file(
+            ((removed, _),) = self.repo.store_files([FileWrite(
                 path=str(f.path), modality=f.modality, content_hash=digest, size=f.size,
                 mtime_ns=f.mtime_ns, units=[], status="failed", error=reason,
-            )
+            )])
             self.vectors.remove(removed)
             self._synced()
         report.failed += 1

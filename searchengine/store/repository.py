@@ -39,6 +39,20 @@ class NewUnit:
 
 
 @dataclass(frozen=True)
+class FileWrite:
+    """One file to store: its units, or its failure."""
+
+    path: str
+    modality: str
+    content_hash: str
+    size: int
+    mtime_ns: int
+    units: Sequence[NewUnit]
+    status: str = "indexed"  # or "failed"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class UnitRow:
     id: int
     file_id: int
@@ -242,34 +256,26 @@ class Repository:
         s.flush()
         return row, removed
 
-    def store_file(
-        self,
-        *,
-        path: str,
-        modality: str,
-        content_hash: str,
-        size: int,
-        mtime_ns: int,
-        units: Sequence[NewUnit],
-        status: str = "indexed",
-        error: str | None = None,
-    ) -> tuple[list[int], list[int]]:
-        """Insert or replace the file at ``path`` with ``units``.
-        Returns (removed unit ids, new unit ids)."""
+    def store_files(self, writes: Sequence["FileWrite"]) -> list[tuple[list[int], list[int]]]:
+        """Insert or replace each file with its units, all in one transaction. Returns
+        (removed unit ids, new unit ids) per file."""
+        out: list[tuple[list[int], list[int]]] = []
         with Session(self.engine) as s, s.begin():
-            row, removed = self._upsert_file(
-                s, path, modality=modality, content_hash=content_hash, size=size, mtime_ns=mtime_ns,
-                status=status, error=error,
-            )
-            new_rows = [
-                Unit(file_id=row.id, ordinal=i, start=u.start, end=u.end, text=u.text,
-                     vector=vector_to_bytes(u.vector))
-                for i, u in enumerate(units)
-            ]
-            s.add_all(new_rows)
-            s.flush()
+            for w in writes:
+                row, removed = self._upsert_file(
+                    s, w.path, modality=w.modality, content_hash=w.content_hash, size=w.size,
+                    mtime_ns=w.mtime_ns, status=w.status, error=w.error,
+                )
+                new_rows = [
+                    Unit(file_id=row.id, ordinal=i, start=u.start, end=u.end, text=u.text,
+                         vector=vector_to_bytes(u.vector))
+                    for i, u in enumerate(w.units)
+                ]
+                s.add_all(new_rows)
+                s.flush()
+                out.append((removed, [u.id for u in new_rows]))
             self._bump(s)
-            return removed, [u.id for u in new_rows]
+        return out
 
     def copy_file(self, source_id: int, *, path: str, size: int, mtime_ns: int) -> tuple[list[int], list[int], list[int]]:
         """Give ``path`` the units of an already indexed file with the same content (no
