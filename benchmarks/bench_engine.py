@@ -96,7 +96,6 @@ def main() -> None:
         # measured before and after the index run; the faster one is the fair bound
         raw_s = min(before, encoder_alone())
         raw_rate = len(prepared) / raw_s
-        del prepared
         second = engine.index([media])
 
         queries = [f"a photo of a {w}" for w in ("dog", "cat", "car", "bird", "fish", "house", "tree",

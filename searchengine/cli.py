@@ -278,6 +278,10 @@ def eval_command(
         typer.echo(f"Error: --k {k!r} must be comma-separated whole numbers of 1 or more, e.g. 1,5,10", err=True)
         raise typer.Exit(EXIT_USAGE) from None
 
+    if json_path is not None and str(json_path) != "-" and not json_path.parent.is_dir():
+        typer.echo(f"Error: --json {json_path}: the folder {json_path.parent} does not exist", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
     def work():
         from searchengine.evaluation.runner import run_eval
 

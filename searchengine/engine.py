@@ -30,6 +30,7 @@ from searchengine.indexer import Indexer, IndexReport
 from searchengine.layout import IndexLayout, resolve_index
 from searchengine.manifest import Manifest
 from searchengine.media.images import load_query_image
+from searchengine.media.kinds import modality_of
 from searchengine.searcher import Searcher
 from searchengine.store.database import head_revision, open_database
 from searchengine.store.repository import Repository
@@ -110,7 +111,15 @@ class SearchEngine:
                     f"no index at {layout.folder}; build one with "
                     f"`searchengine index --index {name} FOLDER...`"
                 )
-            layout.folder.mkdir(parents=True, exist_ok=True)
+            if layout.folder.is_dir() and any(layout.folder.iterdir()):
+                raise IndexUnavailableError(
+                    f"{layout.folder} exists and is not a searchengine index; give a new or "
+                    "empty folder (or a name) for --index"
+                )
+            try:
+                layout.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise IndexUnavailableError(f"cannot create the index folder {layout.folder}: {exc}") from exc
         manifest = Manifest.load(layout.manifest)
         repo = Repository(open_database(layout.database))
         if manifest is None:
@@ -241,6 +250,11 @@ class SearchEngine:
             for root in roots:
                 if not root.exists():
                     raise InvalidInputError(f"{root} does not exist")
+                if not root.is_dir() and (not root.is_file() or modality_of(root) is None):
+                    raise InvalidInputError(
+                        f"{root} is not a folder or a file searchengine indexes (images, .txt/.md, "
+                        "audio and video)"
+                    )
         else:
             roots = [Path(p) for p in self.repo.roots() if Path(p).exists()]
             missing_roots = [p for p in self.repo.roots() if not Path(p).exists()]

@@ -46,6 +46,8 @@ class Manifest:
             return None
         try:
             data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
             fmt = int(data.get("format", 1))
             if fmt > MANIFEST_FORMAT:
                 raise IndexIncompatibleError(
@@ -64,7 +66,7 @@ class Manifest:
             )
         except IndexIncompatibleError:
             raise
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, OSError) as exc:
             raise IndexDamagedError(
                 f"the index manifest {path} is damaged ({exc}); restore it, or delete the index "
                 "folder and index again"

@@ -96,3 +96,34 @@ def test_serve_refuses_other_hosts_without_a_token(env):
     assert result.exit_code == 2 and "--token" in result.output
     missing = invoke("serve", "--index", "nope")
     assert missing.exit_code == 3 and "no index" in missing.output
+
+
+def test_more_bad_input_gets_clean_exit_codes(env, tmp_path):
+    import sqlite3
+
+    assert invoke("index", env, "--index", "photos").exit_code == 0
+    (tmp_path / "stuff").mkdir()
+    (tmp_path / "stuff" / "keep.txt").write_text("mine")
+    not_an_index = invoke("index", env, "--index", tmp_path / "stuff")
+    assert not_an_index.exit_code == 3 and "not a searchengine index" in not_an_index.output
+    assert (tmp_path / "stuff").iterdir().__next__().name == "keep.txt"
+    blocked = invoke("index", env, "--index", tmp_path / "idx" / "photos" / "metadata.sqlite" / "x")
+    assert blocked.exit_code == 3 and "cannot create" in blocked.output
+    (tmp_path / "data.bin").write_bytes(b"\x00")
+    assert invoke("index", tmp_path / "data.bin", "--index", "photos").exit_code == 2
+
+    bad_manifest = tmp_path / "m.jsonl"
+    bad_manifest.write_bytes(b'{"path": "a.png", "modality": "image", "texts": ["a"]}\n\xff\xfe bad\n')
+    result = invoke("eval", bad_manifest)
+    assert result.exit_code == 2 and "m.jsonl:2" in result.output and "UTF-8" in result.output
+    result = invoke("eval", bad_manifest, "--json", tmp_path / "no" / "such" / "r.json")
+    assert result.exit_code == 2 and "does not exist" in result.output
+    assert invoke("eval", tmp_path).exit_code == 2
+
+    folder = tmp_path / "idx" / "photos"
+    with sqlite3.connect(folder / "metadata.sqlite") as db:
+        db.execute("DROP TABLE units")
+    dropped = invoke("search", "dog", "--index", "photos")
+    assert dropped.exit_code == 3 and "units" in dropped.output
+    (folder / "manifest.json").write_text("[]")
+    assert invoke("status", "--index", "photos").exit_code == 3

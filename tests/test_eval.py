@@ -136,3 +136,14 @@ def test_word_error_rate():
     assert word_error_rate("The cat, sat!", "the cat sat") == 0
     assert word_error_rate("the cat sat", "the dog sat down") == pytest.approx(2 / 3)
     assert word_error_rate("forty-two lines", "forty two lines") == 0
+
+
+def test_a_corrupt_image_is_counted_and_not_queried(tmp_path, settings):
+    make_image(tmp_path / "a.png", 1)
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    manifest = _manifest(tmp_path, [{"path": "a.png", "modality": "image", "texts": ["x"]},
+                                    {"path": "bad.png", "modality": "image", "texts": ["y"]}])
+    report = run_eval(manifest, ks=[1], settings=settings)
+    assert report["items"]["failed"] == 1 and "bad.png" in report["failures"][0]["path"]
+    assert report["directions"]["text_to_image"]["queries"] == 1
+    assert report["directions"]["image_to_text"]["queries"] == 1

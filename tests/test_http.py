@@ -121,9 +121,13 @@ def test_http_details_405_allow_416_and_openapi(client, indexed):
     assert_error(bad_range, 416, "range_not_satisfiable")
     assert bad_range.headers["content-range"] == f"bytes */{size}"
     spec = client.get("/openapi.json").json()
-    assert {"HTTPBearer", "APIKeyHeader"} <= set(spec["components"]["securitySchemes"])
-    assert "401" not in spec["paths"]["/api/health"]["get"]["responses"]
-    assert "401" in spec["paths"]["/api/search"]["get"]["responses"]
+    assert "securitySchemes" not in spec.get("components", {})  # no token: nothing to send
+    assert "401" not in spec["paths"]["/api/search"]["get"]["responses"]
+    engine, _ = indexed
+    locked = TestClient(create_app(engine, api_token="t")).get("/openapi.json").json()
+    assert {"HTTPBearer", "APIKeyHeader"} <= set(locked["components"]["securitySchemes"])
+    assert "401" not in locked["paths"]["/api/health"]["get"]["responses"]
+    assert "401" in locked["paths"]["/api/search"]["get"]["responses"]
     sizes = next(p for p in spec["paths"]["/api/items/{item_id}/thumbnail"]["get"]["parameters"] if p["name"] == "size")
     schema = sizes["schema"]
     if "$ref" in schema:
@@ -147,6 +151,13 @@ def test_files_in_symlinked_folders_are_served(open_engine, tmp_path):
     assert hit["path"] == str(root / "link" / "linked.png")
     assert client.get(hit["media_url"]).content == (outside / "linked.png").read_bytes()
     assert client.get(hit["thumbnail_url"]).status_code == 200
+
+
+def test_an_upload_with_too_many_pixels_is_refused(client):
+    buf = io.BytesIO()
+    Image.new("L", (9000, 9000), 128).save(buf, "PNG", optimize=True)  # 81 Mpx, a few hundred kB
+    error = assert_error(client.post("/api/search/image", files={"file": ("big.png", buf.getvalue())}), 400, "invalid_input")
+    assert "million" in error["message"]
 
 
 def test_image_upload_search_and_its_errors(client, indexed):
@@ -184,6 +195,14 @@ def test_items_similar_thumbnail_and_media(client, indexed):
     assert whole.content == (media / "p3.png").read_bytes() and whole.headers["accept-ranges"] == "bytes"
     part = client.get(image_hit["media_url"], headers={"Range": "bytes=10-19"})
     assert part.status_code == 206 and part.content == (media / "p3.png").read_bytes()[10:20]
+    tail = client.get(image_hit["media_url"], headers={"Range": "bytes=-5"})
+    assert tail.status_code == 206 and tail.content == (media / "p3.png").read_bytes()[-5:]
+    for bad in ("bytes=abc", "bytes=", "bytes=5", "bytes=10-5", "items=0-10", "bytes=-"):
+        assert_error(client.get(image_hit["media_url"], headers={"Range": bad}), 400, "invalid_input")
+    for unsatisfiable in ("bytes=-0", "bytes=0-10,99999999-99999999"):
+        assert_error(client.get(image_hit["media_url"], headers={"Range": unsatisfiable}), 416, "range_not_satisfiable")
+    head = client.head(image_hit["media_url"])
+    assert head.status_code == 200 and int(head.headers["content-length"]) == (media / "p3.png").stat().st_size
 
     text_hit = client.get("/api/search", params={"q": "dog", "modality": "text"}).json()["hits"][0]
     assert_error(client.get(f"/api/items/{text_hit['id']}/thumbnail"), 415, "unsupported_media")

@@ -24,15 +24,21 @@ class EvalItem:
 def read_manifest(path: Path) -> list[EvalItem]:
     """Parse and check every line; a problem is an InvalidInputError naming file and line."""
     path = Path(path)
+    if path.is_dir():
+        raise InvalidInputError(f"manifest {path} is a folder; give the .jsonl file in it")
     if not path.is_file():
         raise InvalidInputError(f"manifest {path} does not exist")
     items: list[EvalItem] = []
     base = path.resolve().parent
-    with open(path, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
+    with open(path, "rb") as handle:
+        for lineno, raw in enumerate(handle, 1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise InvalidInputError(f"{where}: not valid UTF-8 text") from None
             if not line.strip():
                 continue
-            where = f"{path}:{lineno}"
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:

@@ -57,7 +57,10 @@ def render_report(report: dict[str, Any]) -> str:
                          + "".join(f"{d[f'R@{k}']:>8.3f}" for k in ks))
     t = report["timing"]
     lines += ["", f"indexing    {t['index_items_per_second']} items/s ({t['index_seconds']} s)",
-              f"queries     {t['queries']}, latency p50 {t['query_p50_ms']} ms, p95 {t['query_p95_ms']} ms"]
+              f"queries     {t['queries']}, latency p50 {_fmt(t['query_p50_ms'])} ms, p95 {_fmt(t['query_p95_ms'])} ms"]
+    if report.get("failures"):
+        lines.append(f"failed      {len(report['failures'])} media files could not be indexed (not queried):")
+        lines += [f"  {f['error']}" for f in report["failures"][:20]]
     if report.get("missing"):
         lines.append(f"missing     {len(report['missing'])} media files skipped:")
         lines += [f"  {p}" for p in report["missing"][:20]]

@@ -32,6 +32,7 @@ class _Collection:
     items: list[EvalItem]
     missing: list[str]
     text_files: dict[str, tuple[int, int]] = field(default_factory=dict)  # path -> (item, text)
+    queryable: set[int] | None = None  # None: all items (some may have failed to index)
 
 
 def run_eval(
@@ -63,6 +64,10 @@ def run_eval(
         engine = SearchEngine.open(tmp / "index", model=model, settings=settings)
         try:
             report = engine.index([it.path for it in present] + [texts_dir], progress=progress)
+            failed = {path for path, _ in report.failures}
+            if failed:  # recorded and counted; their captions stay in the index as distractors
+                log.warning("%d media files failed to index and are not queried", len(failed))
+                coll.queryable = {i for i, it in enumerate(present) if str(it.path) not in failed}
             latencies: list[float] = []
             search = _timed(engine.search, latencies)
             directions = _directions(search, coll, ks, progress)
@@ -116,8 +121,9 @@ def _directions(search, coll: _Collection, ks: list[int], progress: bool) -> dic
     fetch = ks[-1] + TIE_MARGIN
     item_of_path = {str(it.path): i for i, it in enumerate(coll.items)}
     out: dict[str, dict[str, Any]] = {}
-    images = [i for i, it in enumerate(coll.items) if it.modality == "image"]
-    audios = [i for i, it in enumerate(coll.items) if it.modality == "audio"]
+    usable = lambda i: coll.queryable is None or i in coll.queryable  # noqa: E731
+    images = [i for i, it in enumerate(coll.items) if it.modality == "image" and usable(i)]
+    audios = [i for i, it in enumerate(coll.items) if it.modality == "audio" and usable(i)]
 
     def media_ranks(indexes: list[int], modality: str, desc: str) -> list[float]:
         ranks = []

@@ -26,7 +26,6 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from PIL import Image, UnidentifiedImageError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from searchengine.engine import SearchEngine
@@ -52,11 +51,13 @@ from searchengine.http.schemas import (
     StatusOut,
 )
 from searchengine.http.thumbnails import thumbnail
+from searchengine.media.images import load_image
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
+UPLOAD_MAX_PIXELS = 64_000_000  # bounds the memory one query image can take while decoding
 _CODES = {400: "invalid_input", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
           409: "conflict", 413: "too_large", 415: "unsupported_media", 416: "range_not_satisfiable",
           422: "invalid_request", 503: "unavailable", 500: "internal"}
@@ -83,6 +84,24 @@ def _error(status: int, message: str, code: str | None = None, details: list | N
     if details is not None:
         body["details"] = details
     return JSONResponse({"error": body}, status_code=status)
+
+
+def check_range(header: str, size: int) -> None:
+    """Refuse, in the API's error shape, a Range header that is malformed (400) or that asks
+    for nothing inside the file (416). Good ones are served by FileResponse."""
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or not spec.strip():
+        raise ApiError(400, f"malformed Range header {header!r}: use e.g. 'bytes=0-1023'")
+    for part in spec.split(","):
+        m = re.fullmatch(r"\s*(\d*)\s*-\s*(\d*)\s*", part)
+        if not m or not (m.group(1) or m.group(2)):
+            raise ApiError(400, f"malformed Range header {header!r}: use e.g. 'bytes=0-1023'")
+        start, end = m.group(1), m.group(2)
+        if start and end and int(end) < int(start):
+            raise ApiError(400, f"malformed Range header {header!r}: a range ends before it starts")
+        if (start and int(start) >= size) or (not start and int(end) == 0):
+            raise ApiError(416, f"the range {part.strip()!r} is outside the file ({size} bytes)",
+                           headers={"Content-Range": f"bytes */{size}"})
 
 
 class BodyLimit:
@@ -179,15 +198,17 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         if not hmac.compare_digest(given.encode(), api_token.encode()):
             raise ApiError(401, "missing or wrong API token: send 'Authorization: Bearer TOKEN'")
 
-    # declared for OpenAPI (the check itself is require_token, which also takes ?token=)
-    bearer = HTTPBearer(auto_error=False, description="Needed when the server runs with --token.")
-    header_key = APIKeyHeader(name="X-API-Token", auto_error=False)
+    if api_token:
+        # declared for OpenAPI; the check itself is require_token (which also takes ?token=)
+        bearer = HTTPBearer(auto_error=False, description="The server's --token.")
+        header_key = APIKeyHeader(name="X-API-Token", auto_error=False)
 
-    def authorised(request: Request, _b: Any = Depends(bearer), _h: Any = Depends(header_key)) -> None:
-        require_token(request)
+        def authorised(request: Request, _b: Any = Depends(bearer), _h: Any = Depends(header_key)) -> None:
+            require_token(request)
 
-    Auth = Depends(authorised)
-    api = APIRouter(dependencies=[Auth], responses={401: _ERRORS[401]})
+        api = APIRouter(dependencies=[Depends(authorised)], responses={401: _ERRORS[401]})
+    else:
+        api = APIRouter()
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -277,11 +298,9 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         if not data:
             raise ApiError(400, "the uploaded file is empty")
         try:
-            with Image.open(io.BytesIO(data)) as img:
-                img.load()
-                query = img.convert("RGB")
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise ApiError(400, f"the upload {file.filename!r} is not a readable image: {exc}") from None
+            query = load_image(io.BytesIO(data), max_pixels=UPLOAD_MAX_PIXELS)
+        except MediaDecodeError as exc:
+            raise ApiError(400, f"the upload {file.filename!r} cannot be used: {exc}") from None
         hits = engine.search(image=query, k=k, offset=offset, modality=modality, path_glob=path,
                              modified_after=after, modified_before=before)
         return page(hits, k, offset)
@@ -335,19 +354,17 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
 
     @api.get("/api/items/{item_id}/media", tags=["items"],
              response_class=FileResponse,
-             responses={200: {"content": {"application/octet-stream": {}}, "description": "The file, with its own media type."},
-                        206: {"description": "The requested byte range."},
-                        404: _ERRORS[404],
+             responses={200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                              "description": "The file, with its own media type."},
+                        206: {"description": "The requested byte range(s)."},
+                        400: _ERRORS[400], 404: _ERRORS[404],
                         416: {"model": ErrorResponse, "description": "Range not satisfiable."}})
     def item_media(item_id: ItemId, range_header: Annotated[Optional[str], Header(alias="range", include_in_schema=False)] = None):
         """The original file; supports HTTP range requests (seeking audio and video)."""
         row = unit_or_404(item_id)
         path = servable(row.path)
-        size = path.stat().st_size
-        first = re.match(r"\s*bytes\s*=\s*(\d+)-", range_header or "")
-        if first and int(first.group(1)) >= size:
-            raise ApiError(416, f"the range starts past the end of the file ({size} bytes)",
-                           headers={"Content-Range": f"bytes */{size}"})
+        if range_header is not None:
+            check_range(range_header, path.stat().st_size)
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return FileResponse(path, media_type=media_type, filename=path.name,
                             content_disposition_type="inline")
@@ -368,6 +385,8 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             raise ApiError(404, f"no job {job_id}")
         return job_out(job)  # type: ignore[return-value]
 
+    for path, endpoint in (("/api/items/{item_id}/thumbnail", item_thumbnail), ("/api/items/{item_id}/media", item_media)):
+        api.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)
     app.include_router(api)
 
     @app.get("/", include_in_schema=False)

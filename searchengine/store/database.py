@@ -68,7 +68,21 @@ def open_database(path: Path, migrate: bool = True) -> Engine:
         log.info("upgrading index schema %s -> %s", current or "(new)", head_revision())
         with engine.begin() as conn:
             command.upgrade(_alembic_config(conn), "head")
+    _check_tables(engine, path)
     return engine
+
+
+def _check_tables(engine: Engine, path: Path) -> None:
+    from searchengine.store.models import Base
+
+    with engine.connect() as conn:
+        present = set(inspect(conn).get_table_names())
+    missing = sorted(set(Base.metadata.tables) - present)
+    if missing:
+        raise IndexDamagedError(
+            f"the metadata file {path} lacks the table(s) {', '.join(missing)}; restore it from a "
+            "backup or delete the index folder and index again"
+        )
 
 
 def _current_revision(conn) -> str | None:
