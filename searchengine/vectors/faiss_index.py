@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class VectorIndex:
         self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         if self._index.d != dim:
             raise IndexDamagedError(f"FAISS index has dimension {self._index.d}, expected {dim}")
-        self._gpu_index = None
+        self._gpu_index: Any = None  # None: no current copy; False: no usable GPU
         self._gpu_copied_at = 0.0
         self.generation = -1  # the SQL write generation this index reflects
 
