@@ -28,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INDEX = 0, 1, 2, 3
+EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INDEX = 1, 2, 3  # and 0: success
 
 IndexOpt = typer.Option("default", "--index", "-i", help="Index name (under the index root) or folder path.")
 ModelOpt = typer.Option(None, "--model", "-m", help="Model spec, e.g. open_clip:ViT-B-32/laion2b_s34b_b79k. "

@@ -41,6 +41,7 @@ from searchengine.vectors.faiss_index import (
     METRIC,
     VectorIndex,
     load_vector_index,
+    save_vector_bytes,
     save_vector_index,
 )
 
@@ -83,7 +84,9 @@ class SearchEngine:
         self._vectors: VectorIndex | None = None
         self._transcriber: WhisperTranscriber | None = None
         self._lock = threading.RLock()
+        self._load_lock = threading.Lock()  # lazy loading of the model and speech recognition
         self._last_sync = 0.0
+        self._saved_generation: int | None = None
 
     # -- opening -----------------------------------------------------------------------
 
@@ -160,6 +163,10 @@ class SearchEngine:
     @property
     def encoder(self) -> Encoder:
         """The model, loaded on first use and kept for the life of the engine."""
+        with self._load_lock:
+            return self._load_encoder()
+
+    def _load_encoder(self) -> Encoder:
         if self._encoder is None:
             self._encoder = load_encoder(self.model, self.settings.device)
         if self._manifest is None:
@@ -185,6 +192,8 @@ class SearchEngine:
                 index = load_vector_index(self.layout.vectors, dim, generation, count)
                 if index is None:
                     index = self._rebuild_vectors(dim, generation)
+                else:
+                    self._saved_generation = generation
                 index.generation = generation
                 self._vectors = index
                 self._last_sync = time.monotonic()
@@ -200,6 +209,7 @@ class SearchEngine:
             with self._write_lock():
                 if self.repo.generation() == generation:  # nobody wrote while we read
                     save_vector_index(index, self.layout.vectors, generation)
+                    self._saved_generation = generation
         except IndexBusyError:
             pass  # the writer will save it
         return index
@@ -288,15 +298,25 @@ class SearchEngine:
         return removed_files
 
     def _get_transcriber(self) -> WhisperTranscriber:
-        """Speech recognition, loaded when the first recording needs it."""
-        if self._transcriber is None:
-            self._transcriber = WhisperTranscriber(
-                self.settings.asr_model, self.settings.cache_dir, self.settings.device, self.settings.language
-            )
-        return self._transcriber
+        """Speech recognition, loaded once, when the first recording needs it (decode
+        threads may ask at the same moment)."""
+        with self._load_lock:
+            if self._transcriber is None:
+                self._transcriber = WhisperTranscriber(
+                    self.settings.asr_model, self.settings.cache_dir, self.settings.device, self.settings.language
+                )
+            return self._transcriber
 
     def _save_vectors(self) -> None:
-        save_vector_index(self.vectors, self.layout.vectors, self.vectors.generation)
+        """Save the FAISS index when it changed since the last save. The lock is held only
+        to snapshot it, so searches do not wait for the disk."""
+        with self._lock:
+            index = self.vectors
+            if index.generation == self._saved_generation and self.layout.vectors.is_file():
+                return
+            data, generation, ntotal = index.to_bytes(), index.generation, index.ntotal
+        save_vector_bytes(self.layout.vectors, data, generation, ntotal)
+        self._saved_generation = generation
 
     # -- searching ---------------------------------------------------------------------
 
@@ -343,12 +363,14 @@ class SearchEngine:
 
     def _with_moments(self, hits: list[Hit], text: str) -> list[Hit]:
         """Audio hits of a text query: where in the window the query's words are spoken."""
+        audio = [h.id for h in hits if h.modality == "audio" and h.start is not None and h.end is not None]
+        if not audio:
+            return hits
+        segments = self.repo.segments_of_units(audio)
         out = []
         for hit in hits:
-            if hit.modality == "audio" and hit.start is not None and hit.end is not None:
-                segments = self.repo.segments_of_unit(hit.id)
-                moment = best_moment(text, segments, hit.start, hit.end) if segments else None
-                hit = replace(hit, moment=moment)
+            if hit.id in segments and hit.start is not None and hit.end is not None:
+                hit = replace(hit, moment=best_moment(text, segments[hit.id], hit.start, hit.end))
             out.append(hit)
         return out
 

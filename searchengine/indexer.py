@@ -5,7 +5,6 @@ finished file is committed to SQL at once, and SQL is what FAISS is rebuilt from
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,13 +17,14 @@ from tqdm import tqdm
 
 from searchengine.config import Settings
 from searchengine.encoders.base import Encoder
-from searchengine.errors import MediaDecodeError
+from searchengine.errors import MediaDecodeError, ModelUnavailableError
 from searchengine.media.audio import SAMPLE_RATE, decode_audio, probe_duration
 from searchengine.media.discover import FoundFile, walk_media
 from searchengine.media.hashing import content_hash
 from searchengine.media.images import load_image
 from searchengine.media.sidecar import parse_sidecar
 from searchengine.media.text import chunk_text, read_text
+from searchengine.pathnames import is_under
 from searchengine.store.repository import FileRecord, FileWrite, NewUnit, Repository
 from searchengine.transcribe.segments import Segment, group_windows
 from searchengine.transcribe.whisper import WhisperTranscriber
@@ -119,7 +119,8 @@ class Indexer:
         known = self.repo.files()
         found_paths = {str(f.path) for f in found}
         missing = {
-            p: rec for p, rec in known.items() if _under_any(p, roots) and p not in found_paths
+            p: rec for p, rec in known.items()
+            if p not in found_paths and any(is_under(p, str(r)) for r in roots)
         }
 
         candidates: list[FoundFile] = []
@@ -134,9 +135,12 @@ class Indexer:
 
         hashed = self._hash_all(candidates, report, progress)
         missing_by_hash: dict[str, FileRecord] = {}
-        for rec in missing.values():
+        indexed_by_hash: dict[str, FileRecord] = {}
+        for rec in known.values():
             if rec.status == "indexed":
-                missing_by_hash.setdefault(rec.content_hash, rec)
+                indexed_by_hash.setdefault(rec.content_hash, rec)
+                if rec.path in missing:
+                    missing_by_hash.setdefault(rec.content_hash, rec)
 
         to_embed: list[_Work] = []
         for f, digest in hashed:
@@ -152,14 +156,12 @@ class Indexer:
                     self.repo.move_file(old.id, path=path, size=f.size, mtime_ns=f.mtime_ns)
                     self._synced()
                 report.moved += 1
-            elif (source := self.repo.indexed_file_by_hash(digest)) is not None and source.path != path:
+            elif (source := indexed_by_hash.get(digest)) is not None and source.path != path:
                 with self._lock:
-                    removed, new_ids, source_ids = self.repo.copy_file(
-                        source.id, path=path, size=f.size, mtime_ns=f.mtime_ns
+                    removed, new_ids, vecs = self.repo.copy_file(
+                        source.id, path=path, size=f.size, mtime_ns=f.mtime_ns, dim=self.vectors.dim
                     )
-                    by_id = self.repo.vectors_of(source_ids, self.vectors.dim)
-                    vecs = [by_id[i] for i in source_ids]  # a recording without speech has none
-                    self._apply(removed, new_ids, np.stack(vecs) if vecs else np.zeros((0, self.vectors.dim), np.float32))
+                    self._apply(removed, new_ids, vecs)
                 report.reused += 1
             else:
                 to_embed.append(_Work(f, digest, rec))
@@ -171,12 +173,9 @@ class Indexer:
 
         if missing:
             with self._lock:
-                removed = self.repo.delete_files([rec.id for rec in missing.values()])
-                self.vectors.remove(removed)
-                self._synced()
+                self._apply(self.repo.delete_files([rec.id for rec in missing.values()]), [], [])
             report.deleted = len(missing)
-        with self._lock:
-            self._save()
+        self._save()  # takes the lock only to snapshot the index; skipped when nothing changed
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -195,7 +194,7 @@ class Indexer:
                 bar.update(1)
                 self._on_progress("hashing", n, len(files))
                 if isinstance(digest, Exception):
-                    self._record_failure(f, "", f"{f.path}: cannot read: {digest}", None, report)
+                    self._record_failure(f, "", f"{f.path}: cannot read: {digest}", report)
                 else:
                     out.append((f, digest))
         return out
@@ -218,8 +217,7 @@ class Indexer:
                 bar.update(len(decoded))
                 self._on_progress("indexing", min(len(work), (gi + 1) * size), len(work))
                 if time.monotonic() - last_save > self.settings.checkpoint_seconds:
-                    with self._lock:
-                        self._save()
+                    self._save()
                     last_save = time.monotonic()
 
     def _decode(self, work: _Work) -> _Decoded:
@@ -243,6 +241,8 @@ class Indexer:
                 raise MediaDecodeError(f"{f.path}: unsupported modality {f.modality}")
         except MediaDecodeError as exc:
             out.error = str(exc)
+        except ModelUnavailableError:
+            raise  # not this file's fault: stop the run with the reason
         except Exception as exc:  # a decoder bug or an exotic file must not stop the run
             log.exception("unexpected error decoding %s", f.path)
             out.error = f"{f.path}: unexpected error while decoding: {type(exc).__name__}: {exc}"
@@ -272,8 +272,7 @@ class Indexer:
             duration = probe_duration(f.path)
             segments, language = parse_sidecar(f.sidecar, duration), None
         else:
-            if self._transcriber is None:
-                raise MediaDecodeError(f"{f.path}: no speech recognition configured")
+            assert self._transcriber is not None, "the engine always gives the indexer a transcriber"
             audio = decode_audio(f.path)
             duration = len(audio) / SAMPLE_RATE
             bar = self._asr_bar
@@ -316,11 +315,7 @@ class Indexer:
         with self._lock:  # one transaction for the whole batch, mirrored in FAISS at once
             results = self.repo.store_files(writes)
             for write, (removed, new_ids) in zip(writes, results):
-                self.vectors.remove(removed)
-                if new_ids:
-                    vecs = np.stack([u.vector for u in write.units])
-                    self.vectors.add(np.asarray(new_ids, dtype=np.int64), vecs)
-            self._synced()
+                self._apply(removed, new_ids, [u.vector for u in write.units])
         for work, d, (_, new_ids) in zip(works, decoded, results):
             if d.error is not None:
                 log.warning("failed: %s", d.error)
@@ -346,28 +341,26 @@ class Indexer:
             [self.encoder.encode_texts(texts[i : i + size]) for i in range(0, len(texts), size)]
         )
 
-    def _apply(self, removed: list[int], new_ids: list[int], vectors: np.ndarray) -> None:
-        """Mirror an SQL change in the in-memory FAISS index (SQL first, always)."""
+    def _apply(self, removed: list[int], new_ids: list[int], vectors: np.ndarray | Sequence[np.ndarray]) -> None:
+        """Mirror an SQL change in the in-memory FAISS index (SQL first, always; called
+        under the lock)."""
         self.vectors.remove(removed)
         if new_ids:
-            self.vectors.add(np.asarray(new_ids, dtype=np.int64), vectors)
+            self.vectors.add(np.asarray(new_ids, dtype=np.int64), np.asarray(vectors, dtype=np.float32))
         self._synced()
 
     def _synced(self) -> None:
         """The in-memory index now reflects SQL's latest write (called under the lock)."""
         self.vectors.generation = self.repo.generation()
 
-    def _record_failure(
-        self, f: FoundFile, digest: str, reason: str, known: FileRecord | None, report: IndexReport
-    ) -> None:
+    def _record_failure(self, f: FoundFile, digest: str, reason: str, report: IndexReport) -> None:
         log.warning("failed: %s", reason)
         with self._lock:
             ((removed, _),) = self.repo.store_files([FileWrite(
                 path=str(f.path), modality=f.modality, content_hash=digest, size=f.size,
                 mtime_ns=f.mtime_ns, units=[], status="failed", error=reason,
             )])
-            self.vectors.remove(removed)
-            self._synced()
+            self._apply(removed, [], [])
         report.failed += 1
         report.failures.append((str(f.path), reason))
 
@@ -377,11 +370,3 @@ def _safe_hash(f: FoundFile) -> str | Exception:
         return content_hash(f.path, f.sidecar)
     except OSError as exc:
         return exc
-
-
-def _under_any(path: str, roots: list[Path]) -> bool:
-    for root in roots:
-        r = str(root)
-        if path == r or path.startswith(r.rstrip(os.sep) + os.sep):
-            return True
-    return False

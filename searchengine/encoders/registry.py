@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from typing import Callable
 
 from searchengine.encoders.base import Encoder
@@ -30,6 +31,7 @@ DEFAULT_OPEN_CLIP = "open_clip:ViT-B-32/laion2b_s34b_b79k"
 OFFLINE_PROFILE = "offline:minilm-effnet"
 
 _CACHE: dict[tuple[str, str], Encoder] = {}
+_LOAD_LOCK = threading.Lock()  # one load per spec, even when threads ask at once
 
 
 def resolve_auto(spec: str) -> tuple[str, str]:
@@ -64,13 +66,14 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 
 def load_encoder(spec: str, device: str = "auto") -> Encoder:
-    """Load (once per process) the encoder for ``spec``."""
+    """Load (once per process, whichever threads ask) the encoder for ``spec``."""
     backend, rest = parse_spec(spec)
     key = (spec.strip(), device)
-    if key not in _CACHE:
-        module_name, _, factory_name = BACKENDS[backend].partition(":")
-        module = importlib.import_module(module_name)
-        factory: Callable[[str, str, str], Encoder] = getattr(module, factory_name)
-        log.info("loading model %s", spec)
-        _CACHE[key] = factory(spec.strip(), rest, device)
-    return _CACHE[key]
+    with _LOAD_LOCK:
+        if key not in _CACHE:
+            module_name, _, factory_name = BACKENDS[backend].partition(":")
+            module = importlib.import_module(module_name)
+            factory: Callable[[str, str, str], Encoder] = getattr(module, factory_name)
+            log.info("loading model %s", spec)
+            _CACHE[key] = factory(spec.strip(), rest, device)
+        return _CACHE[key]

@@ -38,7 +38,7 @@ from searchengine.errors import (
     SearchEngineError,
 )
 from searchengine.hits import Hit
-from searchengine.store.repository import FileRecord, UnitRow
+from searchengine.store.repository import UnitRow
 from searchengine.http.jobs import IndexJobs, Job
 from searchengine.http.schemas import (
     ErrorResponse,
@@ -53,6 +53,7 @@ from searchengine.http.schemas import (
 )
 from searchengine.http.thumbnails import thumbnail
 from searchengine.media.images import load_image
+from searchengine.pathnames import is_under
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,6 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
     )
     jobs = IndexJobs(engine)
     thumbs_dir = engine.layout.folder / "thumbnails"
-    roots = lambda: [os.path.normpath(r) for r in engine.repo.roots()]  # noqa: E731
 
     # -- errors: one shape ------------------------------------------------------------
 
@@ -231,17 +231,11 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             raise ApiError(404, f"no indexed item has id {item_id}")
         return row
 
-    def file_or_404(row: UnitRow) -> FileRecord:
-        rec = engine.repo.file_by_id(row.file_id)
-        if rec is None:  # removed between the two reads by a concurrent index run
-            raise ApiError(404, f"no indexed item has id {row.id}")
-        return rec
-
     def servable(path: str) -> Path:
         """A stored path (written by the indexer's walk, never taken from a request) that
         lies inside one of the index's folders as indexed; symlinked folders included."""
         stored = os.path.normpath(path)
-        if not any(stored == r or stored.startswith(r.rstrip(os.sep) + os.sep) for r in roots()):
+        if not any(is_under(stored, root) for root in engine.repo.roots()):
             raise ApiError(404, "this file is not inside the index's folders")
         if not os.path.isfile(stored):
             raise ApiError(404, "the file is no longer on disk; re-index to update")
@@ -332,12 +326,11 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
              responses={404: _ERRORS[404]})
     def item(item_id: ItemId) -> ItemOut:
         row = unit_or_404(item_id)
-        rec = file_or_404(row)
         return ItemOut(
             id=row.id, path=row.path, name=os.path.basename(row.path), modality=cast(Modality, row.modality),
-            start=row.start, end=row.end, text=row.text, size=rec.size,
-            modified=datetime.fromtimestamp(rec.mtime_ns / 1e9, tz=timezone.utc),
-            content_hash=rec.content_hash, media_url=f"/api/items/{row.id}/media",
+            start=row.start, end=row.end, text=row.text, size=row.size,
+            modified=datetime.fromtimestamp(row.mtime_ns / 1e9, tz=timezone.utc),
+            content_hash=row.content_hash, media_url=f"/api/items/{row.id}/media",
             thumbnail_url=f"/api/items/{row.id}/thumbnail" if row.modality == "image" else None,
             transcript=engine.repo.transcript_of_file(row.file_id) if row.modality == "audio" else None,
         )
@@ -351,10 +344,9 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         row = unit_or_404(item_id)
         if row.modality != "image":
             raise ApiError(415, f"item {item_id} is {row.modality}; only images have thumbnails")
-        rec = file_or_404(row)
         source = servable(row.path)
         try:
-            thumb = thumbnail(source, rec.content_hash, int(size), thumbs_dir)
+            thumb = thumbnail(source, row.content_hash, int(size), thumbs_dir)
         except MediaDecodeError as exc:
             raise ApiError(415, str(exc)) from None
         return FileResponse(thumb, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})

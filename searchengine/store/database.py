@@ -40,7 +40,7 @@ def head_revision() -> str:
     return head
 
 
-def open_database(path: Path, migrate: bool = True) -> Engine:
+def open_database(path: Path) -> Engine:
     """Open (creating if needed) the SQLite file at ``path`` and bring its schema to head."""
     engine = create_engine(f"sqlite:///{path}", future=True)
 
@@ -62,7 +62,7 @@ def open_database(path: Path, migrate: bool = True) -> Engine:
             "delete the index folder and index again"
         ) from exc
     _check_known(current, path)
-    if migrate and current != head_revision():
+    if current != head_revision():
         from alembic import command
 
         log.info("upgrading index schema %s -> %s", current or "(new)", head_revision())

@@ -12,6 +12,7 @@ import numpy as np
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from searchengine.pathnames import is_under
 from searchengine.store.models import IndexState, MediaFile, Root, Transcript, Unit
 from searchengine.transcribe.segments import Segment
 
@@ -62,6 +63,8 @@ class UnitRow:
     end: float | None
     text: str | None
     mtime_ns: int = 0
+    size: int = 0
+    content_hash: str = ""
 
 
 def _now() -> datetime:
@@ -102,15 +105,6 @@ class Repository:
             row = s.get(MediaFile, file_id)
             return _record(row) if row else None
 
-    def indexed_file_by_hash(self, content_hash: str) -> FileRecord | None:
-        with Session(self.engine) as s:
-            row = s.scalars(
-                select(MediaFile)
-                .where(MediaFile.content_hash == content_hash, MediaFile.status == "indexed")
-                .limit(1)
-            ).first()
-            return _record(row) if row else None
-
     def unit_count(self) -> int:
         with Session(self.engine) as s:
             return int(s.scalar(select(func.count(Unit.id))) or 0)
@@ -141,15 +135,11 @@ class Repository:
         with Session(self.engine) as s:
             rows = s.execute(
                 select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end,
-                       Unit.text, MediaFile.mtime_ns)
+                       Unit.text, MediaFile.mtime_ns, MediaFile.size, MediaFile.content_hash)
                 .join(MediaFile, MediaFile.id == Unit.file_id)
                 .where(Unit.id.in_(list(unit_ids)))
             ).all()
-        return {r[0]: UnitRow(*r) for r in rows}
-
-    def unit_ids_of_file(self, file_id: int) -> list[int]:
-        with Session(self.engine) as s:
-            return list(s.scalars(select(Unit.id).where(Unit.file_id == file_id).order_by(Unit.ordinal)))
+        return {r[0]: UnitRow(**r._asdict()) for r in rows}
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Per modality: indexed files, failed files, embedded units."""
@@ -198,17 +188,26 @@ class Repository:
             return {"source": row.source, "language": row.language, "duration": row.duration,
                     "text": row.text, "segments": json.loads(row.segments)}
 
-    def segments_of_unit(self, unit_id: int) -> list[Segment]:
-        """Transcript segments of the recording an audio unit belongs to."""
+    def segments_of_units(self, unit_ids: Sequence[int]) -> dict[int, list[Segment]]:
+        """Transcript segments of the recordings that audio units belong to, in one query;
+        a transcript shared by several units is parsed once."""
+        if not unit_ids:
+            return {}
         with Session(self.engine) as s:
-            row = s.scalars(
-                select(Transcript)
-                .join(MediaFile, MediaFile.content_hash == Transcript.content_hash)
-                .join(Unit, Unit.file_id == MediaFile.id)
-                .where(Unit.id == unit_id)
-                .order_by(Transcript.id.desc())
-            ).first()
-            return [Segment(a, b, t) for a, b, t in json.loads(row.segments)] if row else []
+            rows = s.execute(
+                select(Unit.id, Transcript.id, Transcript.segments)
+                .join(MediaFile, MediaFile.id == Unit.file_id)
+                .join(Transcript, Transcript.content_hash == MediaFile.content_hash)
+                .where(Unit.id.in_(list(unit_ids)))
+                .order_by(Transcript.id)  # the newest transcript of a recording wins below
+            ).all()
+        parsed: dict[int, list[Segment]] = {}
+        out: dict[int, list[Segment]] = {}
+        for unit_id, transcript_id, segments in rows:
+            if transcript_id not in parsed:
+                parsed[transcript_id] = [Segment(a, b, t) for a, b, t in json.loads(segments)]
+            out[unit_id] = parsed[transcript_id]
+        return out
 
     def save_transcript(self, content_hash: str, source: str, segments: list[Segment],
                         language: str | None, duration: float) -> None:
@@ -277,9 +276,10 @@ class Repository:
             self._bump(s)
         return out
 
-    def copy_file(self, source_id: int, *, path: str, size: int, mtime_ns: int) -> tuple[list[int], list[int], list[int]]:
+    def copy_file(self, source_id: int, *, path: str, size: int, mtime_ns: int,
+                  dim: int) -> tuple[list[int], list[int], np.ndarray]:
         """Give ``path`` the units of an already indexed file with the same content (no
-        re-embedding). Returns (removed unit ids, new unit ids, source unit ids)."""
+        re-embedding). Returns (removed unit ids, new unit ids, their vectors)."""
         with Session(self.engine) as s, s.begin():
             src = s.get(MediaFile, source_id)
             assert src is not None
@@ -295,12 +295,12 @@ class Repository:
             s.add_all(new_rows)
             s.flush()
             self._bump(s)
-            return removed, [u.id for u in new_rows], [u.id for u in src_units]
+            vectors = np.frombuffer(b"".join(u.vector for u in src_units), dtype="<f4").reshape(-1, dim)
+            return removed, [u.id for u in new_rows], vectors.astype(np.float32)
 
     def move_file(self, file_id: int, *, path: str, size: int, mtime_ns: int) -> None:
         """A file found at a new path with the same content keeps its id and units."""
         with Session(self.engine) as s, s.begin():
-            s.execute(delete(MediaFile).where(MediaFile.path == path, MediaFile.id != file_id))
             s.execute(
                 update(MediaFile)
                 .where(MediaFile.id == file_id)
@@ -316,11 +316,9 @@ class Repository:
     def forget(self, path: str) -> tuple[int, int, list[int]]:
         """Remove the root ``path``, roots under it, and every file under it. Returns
         (roots removed, files removed, unit ids removed)."""
-        prefix = path.rstrip("/") + "/"
         with Session(self.engine) as s, s.begin():
-            roots = [r for r in s.scalars(select(Root)) if r.path == path or r.path.startswith(prefix)]
-            file_ids = [fid for fid, p in s.execute(select(MediaFile.id, MediaFile.path))
-                        if p == path or p.startswith(prefix)]
+            roots = [r for r in s.scalars(select(Root)) if is_under(r.path, path)]
+            file_ids = [fid for fid, p in s.execute(select(MediaFile.id, MediaFile.path)) if is_under(p, path)]
             removed = list(s.scalars(select(Unit.id).where(Unit.file_id.in_(file_ids)))) if file_ids else []
             if file_ids:
                 s.execute(delete(Unit).where(Unit.file_id.in_(file_ids)))

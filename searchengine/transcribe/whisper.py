@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from searchengine.errors import InvalidInputError, ModelUnavailableError
+from searchengine.media.audio import SAMPLE_RATE
 from searchengine.transcribe.segments import Segment
 
 log = logging.getLogger(__name__)
@@ -118,5 +119,5 @@ class WhisperTranscriber:
                     on_progress(max(0.0, float(p.end) - done))
                     done = max(done, float(p.end))
             if on_progress:
-                on_progress(max(0.0, len(audio) / 16000 - done))
+                on_progress(max(0.0, len(audio) / SAMPLE_RATE - done))
         return out, info.language

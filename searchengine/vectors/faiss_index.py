@@ -104,10 +104,14 @@ class VectorIndex:
 
 
 def save_vector_index(index: VectorIndex, path: Path, generation: int) -> None:
-    """Write the FAISS file, then its stamp (generation, count). A crash in between leaves a
-    stamp that does not match, which makes the next open rebuild from SQL."""
-    atomic_write_bytes(path, index.to_bytes())
-    stamp = {"generation": generation, "ntotal": index.ntotal}
+    save_vector_bytes(path, index.to_bytes(), generation, index.ntotal)
+
+
+def save_vector_bytes(path: Path, data: bytes, generation: int, ntotal: int) -> None:
+    """Write a serialised FAISS index, then its stamp (generation, count). A crash in
+    between leaves a stamp that does not match, which makes the next open rebuild from SQL."""
+    atomic_write_bytes(path, data)
+    stamp = {"generation": generation, "ntotal": ntotal}
     atomic_write_bytes(_stamp_path(path), json.dumps(stamp).encode())
 
 
