@@ -149,3 +149,24 @@ def test_copy_of_a_recording_without_speech(offline_settings, tmp_path):
         report = engine.index([media])
         assert report.reused == 1 and report.failed == 0
         assert_consistent(engine)
+
+
+def test_speech_recognition_loads_once_however_many_threads_ask(offline_settings, tmp_path, monkeypatch):
+    from searchengine.transcribe import whisper
+
+    loads = []
+    real_init = whisper.WhisperTranscriber.__init__
+
+    def counting_init(self, *args, **kwargs):
+        loads.append(1)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(whisper.WhisperTranscriber, "__init__", counting_init)
+    media = tmp_path / "two"
+    media.mkdir()
+    shutil.copy(SAMPLES / "audio" / "LJ001-0001.wav", media / "a.wav")
+    shutil.copy(SAMPLES / "audio" / "LJ001-0031.wav", media / "b.wav")
+    settings = offline_settings.with_(index_root=tmp_path / "idx", decode_workers=2)
+    with SearchEngine.open("two", settings=settings) as engine:
+        report = engine.index([media])
+    assert report.transcribed_files == 2 and loads == [1]

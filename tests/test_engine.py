@@ -285,3 +285,14 @@ def test_similar_to_out_of_range_id_is_an_input_error(open_engine, media):
     engine.index([media])
     with pytest.raises(InvalidInputError):
         engine.search(similar_to=10**20)
+
+
+def test_an_unchanged_run_does_not_rewrite_the_faiss_file(open_engine, media):
+    engine = open_engine()
+    engine.index([media])
+    stamp = engine.layout.vectors.stat().st_mtime_ns
+    engine.index([media])
+    assert engine.layout.vectors.stat().st_mtime_ns == stamp
+    (media / "notes" / "todo.txt").write_text("something new")
+    engine.index([media])
+    assert engine.layout.vectors.stat().st_mtime_ns != stamp
