@@ -263,3 +263,19 @@ def test_audio_hits_over_http(samples_engine):
     part = client.get(hit["media_url"], headers={"Range": "bytes=1000-"})
     assert part.status_code == 206 and part.headers["content-type"] == "audio/flac"
     assert int(part.headers["content-length"]) == (SAMPLES / "audio" / "printing-history.flac").stat().st_size - 1000
+
+
+def test_the_app_works_mounted_under_a_prefix(indexed):
+    from fastapi import FastAPI
+
+    engine, _ = indexed
+    host = FastAPI()
+    host.mount("/search", create_app(engine))
+    client = TestClient(host)
+    page = client.get("/search/")
+    assert page.status_code == 200 and 'src="/search/static/app.js"' in page.text
+    assert client.get("/search/static/app.js").status_code == 200
+    hit = client.get("/search/api/search", params={"q": "x", "modality": "image", "k": 1}).json()["hits"][0]
+    assert hit["media_url"].startswith("/search/api/items/") and hit["thumbnail_url"].startswith("/search/")
+    assert client.get(hit["thumbnail_url"]).status_code == 200
+    assert client.get(f"/search/api/items/{hit['id']}").json()["media_url"] == hit["media_url"]

@@ -8,6 +8,7 @@ served only if it lies inside one of the index's folders.
 from __future__ import annotations
 
 import hmac
+import html
 import io
 import re
 import logging
@@ -24,7 +25,7 @@ from fastapi import Header
 from fastapi import Path as PathParam
 from fastapi.security import APIKeyHeader, HTTPBearer
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -213,16 +214,18 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
 
     # -- helpers ------------------------------------------------------------------------
 
-    def hit_out(hit: Hit) -> HitOut:
+    def hit_out(hit: Hit, root: str) -> HitOut:
         return HitOut(
             id=hit.id, path=hit.path, name=os.path.basename(hit.path), modality=cast(Modality, hit.modality),
             score=hit.score, start=hit.start, end=hit.end, text=hit.text, moment=hit.moment,
-            media_url=f"/api/items/{hit.id}/media",
-            thumbnail_url=f"/api/items/{hit.id}/thumbnail" if hit.modality == "image" else None,
+            media_url=f"{root}/api/items/{hit.id}/media",
+            thumbnail_url=f"{root}/api/items/{hit.id}/thumbnail" if hit.modality == "image" else None,
         )
 
-    def page(hits: list[Hit], k: int, offset: int) -> SearchResponse:
-        return SearchResponse(hits=[hit_out(h) for h in hits], k=k, offset=offset,
+    def page(request: Request, hits: list[Hit], k: int, offset: int) -> SearchResponse:
+        """A page of hits; links carry the prefix the app is mounted under, if any."""
+        root = request.scope.get("root_path", "").rstrip("/")
+        return SearchResponse(hits=[hit_out(h, root) for h in hits], k=k, offset=offset,
                               next_offset=offset + k if len(hits) == k else None)
 
     def unit_or_404(item_id: int) -> UnitRow:
@@ -260,6 +263,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
     @api.get("/api/search", response_model=SearchResponse, tags=["search"],
              responses={400: _ERRORS[400]})
     def search_get(
+        request: Request,
         q: Annotated[str, Query(min_length=1, max_length=2000, pattern=r"\S", description="Text to search for.")],
         k: Annotated[int, Query(ge=1, le=1000)] = 10,
         offset: Annotated[int, Query(ge=0, le=100000)] = 0,
@@ -269,16 +273,16 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         before: Optional[datetime] = None,
     ) -> SearchResponse:
         """Search by text."""
-        return search_post(SearchRequest(q=q, k=k, offset=offset, modality=modality, path=path,
-                                         after=after, before=before))
+        return search_post(request, SearchRequest(q=q, k=k, offset=offset, modality=modality,
+                                                  path=path, after=after, before=before))
 
     @api.post("/api/search", response_model=SearchResponse, tags=["search"],
               responses={400: _ERRORS[400]})
-    def search_post(body: SearchRequest) -> SearchResponse:
+    def search_post(request: Request, body: SearchRequest) -> SearchResponse:
         """Search by text, with the query in a JSON body."""
         hits = engine.search(body.q, k=body.k, offset=body.offset, modality=body.modality,
                              path_glob=body.path, modified_after=body.after, modified_before=body.before)
-        return page(hits, body.k, body.offset)
+        return page(request, hits, body.k, body.offset)
 
     @api.post("/api/search/image", response_model=SearchResponse, tags=["search"],
               responses={400: _ERRORS[400], 413: _ERRORS[413]})
@@ -304,10 +308,11 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             raise ApiError(400, f"the upload {file.filename!r} cannot be used: {exc}") from None
         hits = engine.search(image=query, k=k, offset=offset, modality=modality, path_glob=path,
                              modified_after=after, modified_before=before)
-        return page(hits, k, offset)
+        return page(request, hits, k, offset)
 
     @api.get("/api/items/{item_id}/similar", response_model=SearchResponse, tags=["search"], responses={404: _ERRORS[404]})
     def similar(
+        request: Request,
         item_id: ItemId,
         k: Annotated[int, Query(ge=1, le=1000)] = 10,
         offset: Annotated[int, Query(ge=0, le=100000)] = 0,
@@ -320,18 +325,19 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         unit_or_404(item_id)
         hits = engine.search(similar_to=item_id, k=k, offset=offset, modality=modality, path_glob=path,
                              modified_after=after, modified_before=before)
-        return page(hits, k, offset)
+        return page(request, hits, k, offset)
 
     @api.get("/api/items/{item_id}", response_model=ItemOut, tags=["items"],
              responses={404: _ERRORS[404]})
-    def item(item_id: ItemId) -> ItemOut:
+    def item(request: Request, item_id: ItemId) -> ItemOut:
         row = unit_or_404(item_id)
+        root = request.scope.get("root_path", "").rstrip("/")
         return ItemOut(
             id=row.id, path=row.path, name=os.path.basename(row.path), modality=cast(Modality, row.modality),
             start=row.start, end=row.end, text=row.text, size=row.size,
             modified=datetime.fromtimestamp(row.mtime_ns / 1e9, tz=timezone.utc),
-            content_hash=row.content_hash, media_url=f"/api/items/{row.id}/media",
-            thumbnail_url=f"/api/items/{row.id}/thumbnail" if row.modality == "image" else None,
+            content_hash=row.content_hash, media_url=f"{root}/api/items/{row.id}/media",
+            thumbnail_url=f"{root}/api/items/{row.id}/thumbnail" if row.modality == "image" else None,
             transcript=engine.repo.transcript_of_file(row.file_id) if row.modality == "audio" else None,
         )
 
@@ -387,10 +393,13 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
     for path, endpoint in (("/api/items/{item_id}/thumbnail", item_thumbnail), ("/api/items/{item_id}/media", item_media)):
         api.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)
     app.include_router(api)
+    page_html = (STATIC / "index.html").read_text(encoding="utf-8")
 
     @app.get("/", include_in_schema=False)
-    def index_page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", media_type="text/html")
+    def index_page(request: Request) -> HTMLResponse:
+        """The page, with its links under the prefix the app is mounted at (if any)."""
+        root = request.scope.get("root_path", "").rstrip("/")
+        return HTMLResponse(page_html.replace("{{ROOT}}", html.escape(root, quote=True)))
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

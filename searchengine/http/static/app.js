@@ -2,6 +2,7 @@
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
+const ROOT = window.SEARCHENGINE_ROOT || "";  // the prefix the app is mounted under, if any
 const params = new URLSearchParams(location.search);
 if (params.get("token")) localStorage.setItem("searchengine-token", params.get("token"));
 const token = localStorage.getItem("searchengine-token");
@@ -107,7 +108,7 @@ function renderHit(hit, query) {
 // The transcript lines of an audio hit's window, each a button that plays from its time.
 async function showTranscriptLines(hit, passage, audio, from, query) {
   let item;
-  try { item = await api(`/api/items/${hit.id}`); } catch (err) { return; }
+  try { item = await api(`${ROOT}/api/items/${hit.id}`); } catch (err) { return; }
   const segments = ((item.transcript && item.transcript.segments) || [])
     .filter(([start, end]) => end > hit.start && start < hit.end);
   if (!segments.length) return;
@@ -138,18 +139,18 @@ async function run(query, offset) {
     if (query.kind === "text") {
       const qs = new URLSearchParams({ q: query.value, k: PAGE, offset });
       if (modality) qs.append("modality", modality);
-      body = await api("/api/search?" + qs);
+      body = await api(ROOT + "/api/search?" + qs);
     } else if (query.kind === "image") {
       const form = new FormData();
       form.append("file", query.value);
       form.append("k", PAGE);
       form.append("offset", offset);
       if (modality) form.append("modality", modality);
-      body = await api("/api/search/image", { method: "POST", body: form });
+      body = await api(ROOT + "/api/search/image", { method: "POST", body: form });
     } else {
       const qs = new URLSearchParams({ k: PAGE, offset });
       if (modality) qs.append("modality", modality);
-      body = await api(`/api/items/${query.value}/similar?` + qs);
+      body = await api(`${ROOT}/api/items/${query.value}/similar?` + qs);
     }
     const list = $("#results");
     if (offset === 0) list.textContent = "";
