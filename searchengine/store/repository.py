@@ -100,11 +100,6 @@ class Repository:
         with Session(self.engine) as s:
             return {row.path: _record(row) for row in s.scalars(select(MediaFile))}
 
-    def file_by_id(self, file_id: int) -> FileRecord | None:
-        with Session(self.engine) as s:
-            row = s.get(MediaFile, file_id)
-            return _record(row) if row else None
-
     def unit_count(self) -> int:
         with Session(self.engine) as s:
             return int(s.scalar(select(func.count(Unit.id))) or 0)
