@@ -37,3 +37,17 @@ class ModelUnavailableError(SearchEngineError):
 
 class MediaDecodeError(SearchEngineError):
     """One media file could not be decoded (recorded as failed; never stops a run)."""
+
+
+class NotRegularFileError(MediaDecodeError, OSError):
+    """A path that is not a regular file (a FIFO, socket, device, or a link to one): never
+    opened, so that reading it cannot block or run for ever. Also an ``OSError``, so code
+    that treats unreadable files as failures treats these the same way."""
+
+
+class MediaTooLargeError(MediaDecodeError):
+    """A media file over a per-file limit (bytes of text, seconds of audio, pixels)."""
+
+
+class InsecureSettingError(InvalidInputError):
+    """A setting that would leave the service open: e.g. an API token that is too short."""

@@ -10,6 +10,8 @@ from PIL import Image
 from conftest import SAMPLES, make_image
 from searchengine.http.app import create_app
 
+LOCAL = "http://127.0.0.1:8000"  # the server answers loopback Host names only
+
 
 @pytest.fixture
 def indexed(open_engine, tmp_path):
@@ -24,7 +26,7 @@ def indexed(open_engine, tmp_path):
 
 @pytest.fixture
 def client(indexed):
-    return TestClient(create_app(indexed[0], max_upload_bytes=200_000))
+    return TestClient(create_app(indexed[0], max_upload_bytes=200_000), base_url=LOCAL)
 
 
 def assert_error(response, status, code):
@@ -124,7 +126,7 @@ def test_http_details_405_allow_416_and_openapi(client, indexed):
     assert "securitySchemes" not in spec.get("components", {})  # no token: nothing to send
     assert "401" not in spec["paths"]["/api/search"]["get"]["responses"]
     engine, _ = indexed
-    locked = TestClient(create_app(engine, api_token="t")).get("/openapi.json").json()
+    locked = TestClient(create_app(engine, api_token="t" * 16), base_url=LOCAL).get("/openapi.json").json()
     assert {"HTTPBearer", "APIKeyHeader"} <= set(locked["components"]["securitySchemes"])
     assert "401" not in locked["paths"]["/api/health"]["get"]["responses"]
     assert "401" in locked["paths"]["/api/search"]["get"]["responses"]
@@ -137,19 +139,24 @@ def test_http_details_405_allow_416_and_openapi(client, indexed):
 
 
 def test_files_in_symlinked_folders_are_served(open_engine, tmp_path):
+    """A symlinked folder whose target stays inside the indexed folder is followed and
+    served (one pointing outside is not: tests/test_http_security.py)."""
     import os
 
-    outside = tmp_path / "elsewhere"
-    make_image(outside / "linked.png", seed=3)
     root = tmp_path / "root"
-    root.mkdir()
-    os.symlink(outside, root / "link")
+    inner = root / "albums" / "2024"
+    make_image(inner / "linked.png", seed=3)
+    os.symlink(inner, root / "link")
+    (root / "albums" / ".hide").mkdir()
+    os.rename(inner, root / "albums" / ".hide" / "2024")  # reachable only through the link
+    os.unlink(root / "link")
+    os.symlink(root / "albums" / ".hide" / "2024", root / "link")
     engine = open_engine("links")
     engine.index([root])
-    client = TestClient(create_app(engine))
+    client = TestClient(create_app(engine), base_url=LOCAL)
     hit = client.get("/api/search", params={"q": "x", "k": 1}).json()["hits"][0]
     assert hit["path"] == str(root / "link" / "linked.png")
-    assert client.get(hit["media_url"]).content == (outside / "linked.png").read_bytes()
+    assert client.get(hit["media_url"]).content == (root / "albums" / ".hide" / "2024" / "linked.png").read_bytes()
     assert client.get(hit["thumbnail_url"]).status_code == 200
 
 
@@ -217,20 +224,20 @@ def test_items_similar_thumbnail_and_media(client, indexed):
 
 
 def test_token_protects_everything_but_health(indexed):
-    client = TestClient(create_app(indexed[0], api_token="s3cret"))
+    client = TestClient(create_app(indexed[0], api_token="s3cret-s3cret-s3cret"), base_url=LOCAL)
     assert client.get("/api/health").status_code == 200
     assert_error(client.get("/api/search", params={"q": "x"}), 401, "unauthorized")
     assert_error(client.get("/api/search", params={"q": "x"}, headers={"Authorization": "Bearer nope"}), 401, "unauthorized")
-    assert client.get("/api/search", params={"q": "x"}, headers={"Authorization": "Bearer s3cret"}).status_code == 200
-    assert client.get("/api/search", params={"q": "x"}, headers={"X-API-Token": "s3cret"}).status_code == 200
-    assert client.get("/api/search", params={"q": "x", "token": "s3cret"}).status_code == 200
+    assert client.get("/api/search", params={"q": "x"}, headers={"Authorization": "Bearer s3cret-s3cret-s3cret"}).status_code == 200
+    assert client.get("/api/search", params={"q": "x"}, headers={"X-API-Token": "s3cret-s3cret-s3cret"}).status_code == 200
+    assert client.get("/api/search", params={"q": "x", "token": "s3cret-s3cret-s3cret"}).status_code == 200
 
 
 def test_index_job_runs_in_background_while_searches_answer(indexed):
     engine, media = indexed
     for i in range(5, 40):
         make_image(media / f"new{i}.png", seed=i, size=(120, 100))
-    client = TestClient(create_app(engine))
+    client = TestClient(create_app(engine), base_url=LOCAL)
     job = client.post("/api/index")
     assert job.status_code == 202
     job_id = job.json()["id"]
@@ -254,7 +261,7 @@ def test_index_job_runs_in_background_while_searches_answer(indexed):
 
 
 def test_audio_hits_over_http(samples_engine):
-    client = TestClient(create_app(samples_engine))
+    client = TestClient(create_app(samples_engine), base_url=LOCAL)
     hit = client.get("/api/search", params={"q": "The Middle Ages brought calligraphy to perfection",
                                             "modality": "audio", "k": 1}).json()["hits"][0]
     assert hit["name"] == "printing-history.flac" and abs(hit["moment"] - 20.18) < 3
@@ -271,7 +278,7 @@ def test_the_app_works_mounted_under_a_prefix(indexed):
     engine, _ = indexed
     host = FastAPI()
     host.mount("/search", create_app(engine))
-    client = TestClient(host)
+    client = TestClient(host, base_url=LOCAL)
     page = client.get("/search/")
     assert page.status_code == 200 and 'src="/search/static/app.js"' in page.text
     assert client.get("/search/static/app.js").status_code == 200

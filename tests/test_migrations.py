@@ -32,12 +32,14 @@ def test_an_index_at_an_older_revision_is_upgraded_on_open(tmp_path, settings):
     import sqlite3
 
     from searchengine import SearchEngine
+    from searchengine.store.database import head_revision
 
     folder = tmp_path / "old"
     folder.mkdir()
     command.upgrade(_config(f"sqlite:///{folder / 'metadata.sqlite'}"), "0001")
     with SearchEngine.open(folder, settings=settings) as engine:
-        assert engine.status().schema_revision == "0002"
+        assert engine.status().schema_revision == head_revision() == "0003"
     with sqlite3.connect(folder / "metadata.sqlite") as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
         db.execute("SELECT count(*) FROM transcripts").fetchone()
+        db.execute("SELECT device, inode FROM media_files").fetchall()

@@ -7,6 +7,7 @@ served only if it lies inside one of the index's folders.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import html
 import io
@@ -14,18 +15,19 @@ import re
 import logging
 import mimetypes
 import os
+import stat
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from enum import IntEnum
-from typing import Annotated, Any, Optional, cast
+from typing import Annotated, Any, Iterable, Optional, cast
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi import Header
 from fastapi import Path as PathParam
 from fastapi.security import APIKeyHeader, HTTPBearer
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -33,6 +35,7 @@ from searchengine.engine import SearchEngine
 from searchengine.errors import (
     IndexBusyError,
     IndexUnavailableError,
+    InsecureSettingError,
     InvalidInputError,
     MediaDecodeError,
     ModelUnavailableError,
@@ -52,16 +55,22 @@ from searchengine.http.schemas import (
     SearchResponse,
     StatusOut,
 )
+from searchengine.http.security import MIN_TOKEN_LENGTH, OriginGuard
 from searchengine.http.thumbnails import thumbnail
-from searchengine.media.images import load_image
-from searchengine.pathnames import is_under
+from searchengine.media.images import PixelBudget, load_image
+from searchengine.pathnames import display_path, is_real_under
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
 UPLOAD_MAX_PIXELS = 64_000_000  # bounds the memory one query image can take while decoding
-_CODES = {400: "invalid_input", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+# pixels of uploads decoded at once, all requests together (a 64 Mpx RGBA image is 256 MB):
+# concurrent decompression bombs queue instead of adding up
+UPLOAD_PIXEL_BUDGET = 64_000_000
+MAX_RANGE_DIGITS = 18  # bigger than any file; int() of 4,300+ digits would even raise
+SESSION_COOKIE = "searchengine_session"
+_CODES = {400: "invalid_input", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           409: "conflict", 413: "too_large", 415: "unsupported_media", 416: "range_not_satisfiable",
           422: "invalid_request", 503: "unavailable", 500: "internal"}
 class ThumbnailSize(IntEnum):
@@ -98,13 +107,25 @@ def check_range(header: str, size: int) -> None:
     for part in spec.split(","):
         m = re.fullmatch(r"\s*(\d*)\s*-\s*(\d*)\s*", part)
         if not m or not (m.group(1) or m.group(2)):
-            raise ApiError(400, f"malformed Range header {header!r}: use e.g. 'bytes=0-1023'")
-        start, end = m.group(1), m.group(2)
-        if start and end and int(end) < int(start):
-            raise ApiError(400, f"malformed Range header {header!r}: a range ends before it starts")
-        if (start and int(start) >= size) or (not start and int(end) == 0):
-            raise ApiError(416, f"the range {part.strip()!r} is outside the file ({size} bytes)",
+            raise ApiError(400, f"malformed Range header {_short(header)!r}: use e.g. 'bytes=0-1023'")
+        start, end = m.group(1).lstrip("0") or m.group(1)[:1], m.group(2).lstrip("0") or m.group(2)[:1]
+        if len(start) > MAX_RANGE_DIGITS or len(end) > MAX_RANGE_DIGITS:
+            raise ApiError(416, f"the range {_short(part.strip())!r} is outside the file ({size} bytes)",
                            headers={"Content-Range": f"bytes */{size}"})
+        if start and end and int(end) < int(start):
+            raise ApiError(400, f"malformed Range header {_short(header)!r}: a range ends before it starts")
+        if (start and int(start) >= size) or (not start and int(end) == 0):
+            raise ApiError(416, f"the range {_short(part.strip())!r} is outside the file ({size} bytes)",
+                           headers={"Content-Range": f"bytes */{size}"})
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def session_value(api_token: str) -> str:
+    """The cookie the page gets for a token: derived from it, never the token itself."""
+    return hmac.new(api_token.encode(), b"searchengine-session", hashlib.sha256).hexdigest()
 
 
 class BodyLimit:
@@ -138,9 +159,22 @@ class BodyLimit:
 
 
 def create_app(engine: SearchEngine, *, api_token: str | None = None,
-               max_upload_bytes: int = DEFAULT_MAX_UPLOAD) -> FastAPI:
-    """An app serving ``engine``. With ``api_token``, every /api/ call but health must send
-    ``Authorization: Bearer TOKEN`` (or ``X-API-Token``, or ``?token=`` for media links)."""
+               max_upload_bytes: int = DEFAULT_MAX_UPLOAD, allowed_hosts: Iterable[str] = (),
+               serve_outside_roots: bool = False) -> FastAPI:
+    """An app serving ``engine``. With ``api_token`` (at least ``MIN_TOKEN_LENGTH``
+    characters), every /api/ call but health must send ``Authorization: Bearer TOKEN`` (or
+    ``X-API-Token``, or ``?token=``; the page trades it for a same-site cookie once).
+
+    Only requests whose Host is a loopback name (``127.0.0.1``, ``localhost``, ``[::1]``,
+    any port) or one of ``allowed_hosts`` are answered; state-changing requests from other
+    origins are refused. A file is served only while its real path lies under the real path
+    of one of the index's folders (``serve_outside_roots`` lifts that, for indexes built
+    with symlinks followed outside) and it is still the file that was indexed."""
+    if api_token is not None and len(api_token) < MIN_TOKEN_LENGTH:
+        raise InsecureSettingError(
+            f"the API token is {len(api_token)} characters; use at least {MIN_TOKEN_LENGTH}, e.g. "
+            "`openssl rand -hex 16`"
+        )
     app = FastAPI(
         title="searchengine",
         version="0.1.0",
@@ -149,6 +183,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
     )
     jobs = IndexJobs(engine)
     thumbs_dir = engine.layout.folder / "thumbnails"
+    pixel_budget = PixelBudget(UPLOAD_PIXEL_BUDGET)
 
     # -- errors: one shape ------------------------------------------------------------
 
@@ -187,6 +222,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         return _error(500, f"unexpected error: {type(exc).__name__}")
 
     app.add_middleware(BodyLimit, limit=max_upload_bytes + 64 * 1024)  # + multipart overhead
+    app.add_middleware(OriginGuard, allowed_hosts=list(allowed_hosts))  # outermost: first to run
 
     # -- auth ---------------------------------------------------------------------------
 
@@ -197,6 +233,9 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         auth = request.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             given = auth[7:].strip()
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        if not given and cookie and hmac.compare_digest(cookie.encode(), session_value(api_token).encode()):
+            return
         if not hmac.compare_digest(given.encode(), api_token.encode()):
             raise ApiError(401, "missing or wrong API token: send 'Authorization: Bearer TOKEN'")
 
@@ -216,7 +255,8 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
 
     def hit_out(hit: Hit, root: str) -> HitOut:
         return HitOut(
-            id=hit.id, path=hit.path, name=os.path.basename(hit.path), modality=cast(Modality, hit.modality),
+            id=hit.id, path=display_path(hit.path), name=display_path(os.path.basename(hit.path)),
+            modality=cast(Modality, hit.modality),
             score=hit.score, start=hit.start, end=hit.end, text=hit.text, moment=hit.moment,
             media_url=f"{root}/api/items/{hit.id}/media",
             thumbnail_url=f"{root}/api/items/{hit.id}/thumbnail" if hit.modality == "image" else None,
@@ -234,15 +274,26 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             raise ApiError(404, f"no indexed item has id {item_id}")
         return row
 
-    def servable(path: str) -> Path:
-        """A stored path (written by the indexer's walk, never taken from a request) that
-        lies inside one of the index's folders as indexed; symlinked folders included."""
-        stored = os.path.normpath(path)
-        if not any(is_under(stored, root) for root in engine.repo.roots()):
-            raise ApiError(404, "this file is not inside the index's folders")
-        if not os.path.isfile(stored):
-            raise ApiError(404, "the file is no longer on disk; re-index to update")
-        return Path(stored)
+    def servable(row: UnitRow) -> Path:
+        """The real path of an item's file (its stored path was written by the indexer's
+        walk, never taken from a request), if it lies under the real path of one of the
+        index's folders and is still the file that was indexed: a regular file with the
+        stored size and modification time (and device and inode, where stored)."""
+        real = os.path.realpath(row.path)
+        if not serve_outside_roots:
+            real_roots = {os.path.realpath(r) for r in engine.repo.roots()}
+            if not is_real_under(real, real_roots):
+                raise ApiError(404, f"item {row.id}'s file is not inside the index's folders "
+                                    "(a symlink out of them?); it is not served")
+        try:
+            st = os.stat(real)
+        except OSError:
+            raise ApiError(404, "the file is no longer on disk; re-index to update") from None
+        same_time = st.st_mtime_ns == row.mtime_ns or (row.modality == "audio" and st.st_mtime_ns <= row.mtime_ns)
+        same_inode = row.device is None or (st.st_dev, st.st_ino) == (row.device, row.inode)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != row.size or not same_time or not same_inode:
+            raise ApiError(404, f"item {row.id}'s file changed since it was indexed; re-index to update")
+        return Path(real)
 
     def job_out(job: Job | None) -> JobOut | None:
         return JobOut(**asdict(job)) if job else None
@@ -303,9 +354,11 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         if not data:
             raise ApiError(400, "the uploaded file is empty")
         try:
-            query = load_image(io.BytesIO(data), max_pixels=UPLOAD_MAX_PIXELS)
+            query = load_image(io.BytesIO(data), max_pixels=UPLOAD_MAX_PIXELS, pixel_gate=pixel_budget.reserve)
         except MediaDecodeError as exc:
-            raise ApiError(400, f"the upload {file.filename!r} cannot be used: {exc}") from None
+            raise ApiError(400, f"the upload {display_path(file.filename or '')!r} cannot be used: {exc}") from None
+        finally:
+            del data
         hits = engine.search(image=query, k=k, offset=offset, modality=modality, path_glob=path,
                              modified_after=after, modified_before=before)
         return page(request, hits, k, offset)
@@ -333,7 +386,8 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         row = unit_or_404(item_id)
         root = request.scope.get("root_path", "").rstrip("/")
         return ItemOut(
-            id=row.id, path=row.path, name=os.path.basename(row.path), modality=cast(Modality, row.modality),
+            id=row.id, path=display_path(row.path), name=display_path(os.path.basename(row.path)),
+            modality=cast(Modality, row.modality),
             start=row.start, end=row.end, text=row.text, size=row.size,
             modified=datetime.fromtimestamp(row.mtime_ns / 1e9, tz=timezone.utc),
             content_hash=row.content_hash, media_url=f"{root}/api/items/{row.id}/media",
@@ -350,7 +404,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         row = unit_or_404(item_id)
         if row.modality != "image":
             raise ApiError(415, f"item {item_id} is {row.modality}; only images have thumbnails")
-        source = servable(row.path)
+        source = servable(row)
         try:
             thumb = thumbnail(source, row.content_hash, int(size), thumbs_dir)
         except MediaDecodeError as exc:
@@ -367,12 +421,24 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
     def item_media(item_id: ItemId, range_header: Annotated[Optional[str], Header(alias="range", include_in_schema=False)] = None):
         """The original file; supports HTTP range requests (seeking audio and video)."""
         row = unit_or_404(item_id)
-        path = servable(row.path)
+        path = servable(row)
         if range_header is not None:
             check_range(range_header, path.stat().st_size)
-        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return FileResponse(path, media_type=media_type, filename=path.name,
+        name = os.path.basename(row.path)
+        media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return FileResponse(path, media_type=media_type, filename=display_path(name),
                             content_disposition_type="inline")
+
+    @api.post("/api/session", status_code=204, tags=["service"], response_class=Response,
+              responses={204: {"description": "A session cookie was set."}})
+    def start_session() -> Response:
+        """Trade the token (sent in the Authorization header) for an HttpOnly, SameSite=Strict
+        cookie, so that the page's media and thumbnail links need no token in their URLs."""
+        response = Response(status_code=204)
+        if api_token:
+            response.set_cookie(SESSION_COOKIE, session_value(api_token), httponly=True,
+                                samesite="strict", path="/")
+        return response
 
     @api.post("/api/index", response_model=JobOut, status_code=202, tags=["indexing"],
               responses={409: _ERRORS[409]})

@@ -1,16 +1,26 @@
-"""Decoding images: every format Pillow reads, HEIC/HEIF through pillow-heif, EXIF
-orientation applied, first frame of animations, RGB out."""
+"""Decoding images: JPEG, PNG, WebP, GIF, BMP, TIFF and HEIC/HEIF (pillow-heif) only, EXIF
+orientation applied, first frame of animations, RGB out, bounded in pixels and memory."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Callable, ContextManager, Iterator
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from searchengine.errors import InvalidInputError, MediaDecodeError
+from searchengine.errors import InvalidInputError, MediaDecodeError, MediaTooLargeError
+from searchengine.media.regular import open_regular
+from searchengine.pathnames import display_path
 
 _heif_registered = False
+
+# The formats we index (README, "What gets indexed"); nothing else is ever parsed, so an
+# exotic decoder (EPS, FITS, ...) cannot be reached by renaming a file to .jpg.
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF")
+MAX_SIDE = 1024  # models see 224-336 px and thumbnails are at most 512: never keep more
+DEFAULT_MAX_PIXELS = 120_000_000  # a 100-megapixel camera fits; a decompression bomb does not
 
 
 def _register_heif() -> None:
@@ -25,29 +35,73 @@ def _register_heif() -> None:
         _heif_registered = True
 
 
-MAX_SIDE = 1024  # models see 224-336 px and thumbnails are at most 512: never keep more
+class PixelBudget:
+    """At most ``total`` pixels being decoded at once across threads (an image over the
+    budget waits until it is alone). Bounds the memory of concurrent decodes."""
+
+    def __init__(self, total: int):
+        self.total, self._used = total, 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def reserve(self, pixels: int) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: self._used == 0 or self._used + pixels <= self.total)
+            self._used += pixels
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._used -= pixels
+                self._cond.notify_all()
+
+    @property
+    def in_use(self) -> int:
+        return self._used
 
 
-def load_image(path: Path | BinaryIO, max_pixels: int | None = None) -> Image.Image:
+def _name(path: Path | str | BinaryIO) -> str:
+    if isinstance(path, (str, Path)):
+        return display_path(path)
+    return display_path(str(getattr(path, "name", "the image")))
+
+
+def load_image(path: Path | str | BinaryIO, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+               pixel_gate: Callable[[int], ContextManager[object]] | None = None) -> Image.Image:
     """Decode ``path`` (a file or a binary stream) into an RGB image of at most ``MAX_SIDE``
-    pixels a side, or raise :class:`MediaDecodeError`. JPEGs are decoded at reduced scale
-    and everything is shrunk before colour conversion, so memory stays near the decoded
-    size. ``max_pixels`` refuses larger images before decoding them."""
+    pixels a side, or raise :class:`MediaDecodeError` naming the file. Only the formats in
+    ``FORMATS`` are parsed; a path must be a regular file (never a FIFO or device). JPEGs
+    are decoded at reduced scale and everything is shrunk in place before colour
+    conversion, so memory stays near the decoded size. ``max_pixels`` refuses larger images
+    from their header, before decoding; ``pixel_gate(pixels)`` (e.g.
+    :meth:`PixelBudget.reserve`) is held around the decode."""
     _register_heif()
-    name = path if isinstance(path, (str, Path)) else getattr(path, "name", "the image")
+    name = _name(path)
     try:
-        with Image.open(path) as img:
+        with contextlib.ExitStack() as stack:
+            stream = stack.enter_context(open_regular(path)) if isinstance(path, (str, Path)) else path
+            img = stack.enter_context(Image.open(stream, formats=FORMATS))
             img.seek(0)
-            if max_pixels is not None and img.width * img.height > max_pixels:
-                raise MediaDecodeError(
+            pixels = img.width * img.height
+            if max_pixels is not None and pixels > max_pixels:
+                raise MediaTooLargeError(
                     f"{name}: {img.width}x{img.height} pixels is more than the limit of "
                     f"{max_pixels / 1e6:.0f} million; use a smaller image"
                 )
+            stack.enter_context(pixel_gate(pixels) if pixel_gate else contextlib.nullcontext())
             orientation = img.getexif().get(0x0112, 1)
             img.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
             img.load()
-            small = img.copy() if img.mode in ("RGB", "L", "RGBA", "LA") else img.convert("RGBA")
-        small.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR)
+            if img.mode in ("P", "1", "PA"):  # palette: resizing needs real colours
+                small = img.convert("RGBA")
+                small.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR)
+            elif img.mode in ("RGB", "L", "RGBA", "LA"):
+                small = img.copy() if max(img.size) <= MAX_SIDE else img.resize(
+                    _fit(img.size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+            else:  # CMYK, I;16, F ...: shrink first, then convert the small one
+                small = img.resize(_fit(img.size), Image.Resampling.BILINEAR) if max(img.size) > MAX_SIDE else img.copy()
+                small = small.convert("RGBA") if "A" in small.mode else small.convert("RGB")
+            del img
         if orientation != 1:
             exif = Image.Exif()
             exif[0x0112] = orientation
@@ -59,15 +113,28 @@ def load_image(path: Path | BinaryIO, max_pixels: int | None = None) -> Image.Im
     except FileNotFoundError as exc:
         raise MediaDecodeError(f"{name}: file not found") from exc
     except UnidentifiedImageError as exc:
-        raise MediaDecodeError(f"{name}: not a readable image (unknown or corrupt format)") from exc
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise MediaDecodeError(f"{name}: cannot decode image: {exc}") from exc
+        raise MediaDecodeError(
+            f"{name}: not a readable image (unknown or corrupt format; read are "
+            f"{', '.join(FORMATS)})"
+        ) from exc
+    except Image.DecompressionBombError as exc:
+        raise MediaTooLargeError(f"{name}: too many pixels to decode safely: {exc}") from exc
+    except MemoryError as exc:
+        raise MediaTooLargeError(f"{name}: not enough memory to decode this image") from exc
+    except Exception as exc:  # any decoder failure (OSError, SyntaxError, struct.error, ...)
+        raise MediaDecodeError(f"{name}: cannot decode image: {type(exc).__name__}: {exc}") from exc
+
+
+def _fit(size: tuple[int, int]) -> tuple[int, int]:
+    w, h = size
+    scale = MAX_SIDE / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def load_query_image(path: Path) -> Image.Image:
     """Like :func:`load_image`, but a failure is the user's input error."""
     if not Path(path).is_file():
-        raise InvalidInputError(f"query image {path} does not exist or is not a file")
+        raise InvalidInputError(f"query image {display_path(path)} does not exist or is not a file")
     try:
         return load_image(path)
     except MediaDecodeError as exc:

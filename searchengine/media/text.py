@@ -6,6 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from searchengine.errors import MediaDecodeError
+from searchengine.media.regular import read_bounded
+from searchengine.pathnames import display_path
+
+# 16 MiB of text is some 3 million words, 10,000 chunks; anything bigger is a log or a dump,
+# not a note, and is refused with this reason rather than read whole into memory.
+MAX_TEXT_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -15,13 +21,17 @@ class TextChunk:
     text: str
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """The text of a regular file of at most ``max_bytes`` bytes (UTF-8, else cp1252, else
+    Latin-1), or :class:`MediaDecodeError` naming the file and why."""
     try:
-        raw = Path(path).read_bytes()
+        raw = read_bounded(path, max_bytes)
+    except MediaDecodeError:
+        raise
     except OSError as exc:
-        raise MediaDecodeError(f"{path}: cannot read: {exc}") from exc
+        raise MediaDecodeError(f"{display_path(path)}: cannot read: {exc.strerror or exc}") from exc
     if b"\x00" in raw[:8192]:
-        raise MediaDecodeError(f"{path}: looks binary (NUL bytes), not a text file")
+        raise MediaDecodeError(f"{display_path(path)}: looks binary (NUL bytes), not a text file")
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return raw.decode(encoding)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 from sqlalchemy import (
@@ -15,7 +16,55 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from searchengine.pathnames import display_path
+
+
+class FsPath(TypeDecorator[str]):
+    """A file name exactly as the OS gave it. A name that is valid UTF-8 is stored as TEXT;
+    one with bytes that are not (lone surrogates from ``os.fsdecode``) is stored as a BLOB
+    of its raw bytes, which SQLite keeps as they are in any column. Lossless both ways, and
+    the two never compare equal, so the unique constraint on paths still holds."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | bytes | None:
+        if value is None:
+            return None
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return os.fsencode(value)
+
+    def process_result_value(self, value: object, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return os.fsdecode(bytes(value))
+        return str(value)
+
+
+class SafeText(TypeDecorator[str]):
+    """Text for people (error messages) that may quote a file name: undecodable bytes and
+    control characters are stored escaped (see :func:`searchengine.pathnames.display_path`),
+    never refused."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return display_path(value)
 
 
 class Base(DeclarativeBase):
@@ -28,7 +77,7 @@ class Root(Base):
     __tablename__ = "roots"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[str] = mapped_column(String, unique=True)
+    path: Mapped[str] = mapped_column(FsPath, unique=True)
     added_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -38,14 +87,18 @@ class MediaFile(Base):
     __tablename__ = "media_files"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    path: Mapped[str] = mapped_column(String, unique=True)
+    path: Mapped[str] = mapped_column(FsPath, unique=True)
     modality: Mapped[str] = mapped_column(String(16), index=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), index=True)  # "indexed" | "failed"
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     indexed_at: Mapped[datetime] = mapped_column(DateTime)
+    # the file's st_dev / st_ino when indexed (None for rows from before revision 0003): the
+    # server serves a file only while it is still this one
+    device: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    inode: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     units: Mapped[list["Unit"]] = relationship(
         back_populates="file", cascade="all, delete-orphan", passive_deletes=True

@@ -4,6 +4,7 @@ FAISS file is checked against on open (see :mod:`searchengine.vectors.faiss_inde
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, Iterator, Sequence
@@ -12,9 +13,12 @@ import numpy as np
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from searchengine.pathnames import is_under
+from searchengine.pathnames import display_path, is_under
+from searchengine.store.database import writer
 from searchengine.store.models import IndexState, MediaFile, Root, Transcript, Unit
 from searchengine.transcribe.segments import Segment
+
+log = logging.getLogger(__name__)
 
 GENERATION_KEY = "generation"
 
@@ -29,6 +33,8 @@ class FileRecord:
     mtime_ns: int
     status: str
     error: str | None
+    device: int | None = None
+    inode: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,28 @@ class FileWrite:
     units: Sequence[NewUnit]
     status: str = "indexed"  # or "failed"
     error: str | None = None
+    device: int | None = None  # st_dev / st_ino of the file (FoundFile.device / .inode)
+    inode: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What :meth:`Repository.store_files_isolated` did with one :class:`FileWrite`.
+
+    ``error`` is None when the write was stored as given. Otherwise the write could not be
+    stored (its SQL was rolled back to a savepoint; the rest of the batch is unaffected) and
+    ``error`` says why; ``recorded_failed`` tells whether a "failed" row with that reason
+    could be stored in its place (then ``removed`` holds the old unit ids it replaced)."""
+
+    path: str
+    removed: list[int]
+    new_ids: list[int]
+    error: str | None = None
+    recorded_failed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 @dataclass(frozen=True)
@@ -65,6 +93,8 @@ class UnitRow:
     mtime_ns: int = 0
     size: int = 0
     content_hash: str = ""
+    device: int | None = None
+    inode: int | None = None
 
 
 def _now() -> datetime:
@@ -73,7 +103,8 @@ def _now() -> datetime:
 
 def _record(row: MediaFile) -> FileRecord:
     return FileRecord(
-        row.id, row.path, row.modality, row.content_hash, row.size, row.mtime_ns, row.status, row.error
+        row.id, row.path, row.modality, row.content_hash, row.size, row.mtime_ns, row.status, row.error,
+        row.device, row.inode,
     )
 
 
@@ -84,6 +115,7 @@ def vector_to_bytes(vector: np.ndarray) -> bytes:
 class Repository:
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._writer = writer(engine)  # write transactions take the lock at BEGIN
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -130,7 +162,8 @@ class Repository:
         with Session(self.engine) as s:
             rows = s.execute(
                 select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end,
-                       Unit.text, MediaFile.mtime_ns, MediaFile.size, MediaFile.content_hash)
+                       Unit.text, MediaFile.mtime_ns, MediaFile.size, MediaFile.content_hash,
+                       MediaFile.device, MediaFile.inode)
                 .join(MediaFile, MediaFile.id == Unit.file_id)
                 .where(Unit.id.in_(list(unit_ids)))
             ).all()
@@ -206,7 +239,7 @@ class Repository:
 
     def save_transcript(self, content_hash: str, source: str, segments: list[Segment],
                         language: str | None, duration: float) -> None:
-        with Session(self.engine) as s, s.begin():
+        with Session(self._writer) as s, s.begin():
             s.execute(delete(Transcript).where(Transcript.content_hash == content_hash,
                                                Transcript.source == source))
             s.add(Transcript(
@@ -226,7 +259,7 @@ class Repository:
             state.value = str(int(state.value) + 1)
 
     def add_roots(self, paths: Iterable[str]) -> None:
-        with Session(self.engine) as s, s.begin():
+        with Session(self._writer) as s, s.begin():
             known = set(s.scalars(select(Root.path)))
             for p in paths:
                 if p not in known:
@@ -251,37 +284,68 @@ class Repository:
         return row, removed
 
     def store_files(self, writes: Sequence["FileWrite"]) -> list[tuple[list[int], list[int]]]:
-        """Insert or replace each file with its units, all in one transaction. Returns
-        (removed unit ids, new unit ids) per file."""
-        out: list[tuple[list[int], list[int]]] = []
-        with Session(self.engine) as s, s.begin():
+        """Insert or replace each file with its units, in one transaction. Returns (removed
+        unit ids, new unit ids) per file. A write that cannot be stored does not lose the
+        others: see :meth:`store_files_isolated`, which this wraps (for such a write the
+        new ids are empty)."""
+        return [(r.removed, r.new_ids) for r in self.store_files_isolated(writes)]
+
+    def store_files_isolated(self, writes: Sequence["FileWrite"]) -> list[StoredFile]:
+        """Like :meth:`store_files`, each file under its own SAVEPOINT: a write that fails
+        (a constraint, an unstorable value) is rolled back alone, replaced where possible by
+        a "failed" row that gives the reason, and reported in its :class:`StoredFile`; the
+        rest of the batch and the generation bump are committed together."""
+        out: list[StoredFile] = []
+        with Session(self._writer) as s, s.begin():
             for w in writes:
-                row, removed = self._upsert_file(
-                    s, w.path, modality=w.modality, content_hash=w.content_hash, size=w.size,
-                    mtime_ns=w.mtime_ns, status=w.status, error=w.error,
-                )
-                new_rows = [
-                    Unit(file_id=row.id, ordinal=i, start=u.start, end=u.end, text=u.text,
-                         vector=vector_to_bytes(u.vector))
-                    for i, u in enumerate(w.units)
-                ]
-                s.add_all(new_rows)
-                s.flush()
-                out.append((removed, [u.id for u in new_rows]))
+                try:
+                    with s.begin_nested():
+                        removed, new_ids = self._store_one(s, w)
+                    out.append(StoredFile(w.path, removed, new_ids))
+                    continue
+                except Exception as exc:  # noqa: BLE001 - reported per file, never lost
+                    reason = (f"{display_path(w.path)}: could not be stored in the index: "
+                              f"{type(exc).__name__}: {exc}")
+                log.warning("%s", reason)
+                failed = FileWrite(path=w.path, modality=w.modality, content_hash=w.content_hash or "",
+                                   size=w.size, mtime_ns=w.mtime_ns, units=[], status="failed",
+                                   error=reason, device=w.device, inode=w.inode)
+                try:
+                    with s.begin_nested():
+                        removed, _ = self._store_one(s, failed)
+                    out.append(StoredFile(w.path, removed, [], reason, recorded_failed=True))
+                except Exception as exc2:  # noqa: BLE001
+                    log.warning("%s; and no failed row either: %s", reason, exc2)
+                    out.append(StoredFile(w.path, [], [], reason))
             self._bump(s)
         return out
 
+    def _store_one(self, s: Session, w: "FileWrite") -> tuple[list[int], list[int]]:
+        row, removed = self._upsert_file(
+            s, w.path, modality=w.modality, content_hash=w.content_hash, size=w.size,
+            mtime_ns=w.mtime_ns, status=w.status, error=w.error, device=w.device, inode=w.inode,
+        )
+        new_rows = [
+            Unit(file_id=row.id, ordinal=i, start=u.start, end=u.end, text=u.text,
+                 vector=vector_to_bytes(u.vector))
+            for i, u in enumerate(w.units)
+        ]
+        s.add_all(new_rows)
+        s.flush()
+        return removed, [u.id for u in new_rows]
+
     def copy_file(self, source_id: int, *, path: str, size: int, mtime_ns: int,
-                  dim: int) -> tuple[list[int], list[int], np.ndarray]:
+                  dim: int, device: int | None = None,
+                  inode: int | None = None) -> tuple[list[int], list[int], np.ndarray]:
         """Give ``path`` the units of an already indexed file with the same content (no
         re-embedding). Returns (removed unit ids, new unit ids, their vectors)."""
-        with Session(self.engine) as s, s.begin():
+        with Session(self._writer) as s, s.begin():
             src = s.get(MediaFile, source_id)
             assert src is not None
             src_units = list(s.scalars(select(Unit).where(Unit.file_id == source_id).order_by(Unit.ordinal)))
             row, removed = self._upsert_file(
                 s, path, modality=src.modality, content_hash=src.content_hash, size=size,
-                mtime_ns=mtime_ns, status="indexed", error=None,
+                mtime_ns=mtime_ns, status="indexed", error=None, device=device, inode=inode,
             )
             new_rows = [
                 Unit(file_id=row.id, ordinal=u.ordinal, start=u.start, end=u.end, text=u.text, vector=u.vector)
@@ -293,25 +357,30 @@ class Repository:
             vectors = np.frombuffer(b"".join(u.vector for u in src_units), dtype="<f4").reshape(-1, dim)
             return removed, [u.id for u in new_rows], vectors.astype(np.float32)
 
-    def move_file(self, file_id: int, *, path: str, size: int, mtime_ns: int) -> None:
+    def move_file(self, file_id: int, *, path: str, size: int, mtime_ns: int,
+                  device: int | None = None, inode: int | None = None) -> None:
         """A file found at a new path with the same content keeps its id and units."""
-        with Session(self.engine) as s, s.begin():
+        with Session(self._writer) as s, s.begin():
             s.execute(
                 update(MediaFile)
                 .where(MediaFile.id == file_id)
-                .values(path=path, size=size, mtime_ns=mtime_ns)
+                .values(path=path, size=size, mtime_ns=mtime_ns, device=device, inode=inode)
             )
             self._bump(s)
 
-    def touch_file(self, file_id: int, *, size: int, mtime_ns: int) -> None:
+    def touch_file(self, file_id: int, *, size: int, mtime_ns: int,
+                   device: int | None = None, inode: int | None = None) -> None:
         """Same content, new stat (e.g. ``touch``): remember the stat, keep everything."""
-        with Session(self.engine) as s, s.begin():
-            s.execute(update(MediaFile).where(MediaFile.id == file_id).values(size=size, mtime_ns=mtime_ns))
+        values: dict[str, int | None] = {"size": size, "mtime_ns": mtime_ns}
+        if device is not None:
+            values.update(device=device, inode=inode)
+        with Session(self._writer) as s, s.begin():
+            s.execute(update(MediaFile).where(MediaFile.id == file_id).values(**values))
 
     def forget(self, path: str) -> tuple[int, int, list[int]]:
         """Remove the root ``path``, roots under it, and every file under it. Returns
         (roots removed, files removed, unit ids removed)."""
-        with Session(self.engine) as s, s.begin():
+        with Session(self._writer) as s, s.begin():
             roots = [r for r in s.scalars(select(Root)) if is_under(r.path, path)]
             file_ids = [fid for fid, p in s.execute(select(MediaFile.id, MediaFile.path)) if is_under(p, path)]
             removed = list(s.scalars(select(Unit.id).where(Unit.file_id.in_(file_ids)))) if file_ids else []
@@ -327,7 +396,7 @@ class Repository:
         """Delete files and their units; returns the removed unit ids."""
         if not file_ids:
             return []
-        with Session(self.engine) as s, s.begin():
+        with Session(self._writer) as s, s.begin():
             removed = list(s.scalars(select(Unit.id).where(Unit.file_id.in_(list(file_ids)))))
             s.execute(delete(Unit).where(Unit.file_id.in_(list(file_ids))))
             s.execute(delete(MediaFile).where(MediaFile.id.in_(list(file_ids))))

@@ -2,17 +2,24 @@
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
-const ROOT = window.SEARCHENGINE_ROOT || "";  // the prefix the app is mounted under, if any
+// the prefix the app is mounted under, if any (a meta tag: the page runs no inline script)
+const ROOT = (document.querySelector('meta[name="searchengine-root"]') || {}).content || "";
 const params = new URLSearchParams(location.search);
-if (params.get("token")) localStorage.setItem("searchengine-token", params.get("token"));
+if (params.get("token")) {
+  // keep the token out of the address bar, history and Referer from now on
+  localStorage.setItem("searchengine-token", params.get("token"));
+  params.delete("token");
+  history.replaceState(null, "", location.pathname + (params.toString() ? "?" + params : "") + location.hash);
+}
 const token = localStorage.getItem("searchengine-token");
 const PAGE = 24;
 let lastQuery = null;  // {kind: "text"|"image"|"similar", value, offset}
 
-function authed(url) {
-  if (!token) return url;
-  return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
-}
+// Media and thumbnails are plain links: with a token, the server is asked once for an
+// HttpOnly same-site cookie, so that no URL the page builds ever carries the token.
+const session = token
+  ? fetch(ROOT + "/api/session", { method: "POST", headers: { "Authorization": "Bearer " + token } }).catch(() => null)
+  : Promise.resolve(null);
 
 async function api(url, options = {}) {
   const headers = Object.assign({}, options.headers || {});
@@ -70,7 +77,7 @@ function renderHit(hit, query) {
   node.querySelector(".meta").prepend(badge);
   if (hit.modality === "image") {
     const img = document.createElement("img");
-    img.src = authed(hit.thumbnail_url);
+    img.src = hit.thumbnail_url;
     img.alt = hit.name;
     img.loading = "lazy";
     media.appendChild(img);
@@ -80,7 +87,7 @@ function renderHit(hit, query) {
     const audio = document.createElement("audio");
     audio.controls = true;
     audio.preload = "metadata";
-    audio.src = authed(hit.media_url) + "#t=" + from.toFixed(2);
+    audio.src = hit.media_url + "#t=" + from.toFixed(2);
     audio.dataset.start = from;
     audio.addEventListener("loadedmetadata", () => {
       if (audio.currentTime < from - 0.5 || audio.currentTime > from + 0.5) audio.currentTime = from;
@@ -130,6 +137,7 @@ async function showTranscriptLines(hit, passage, audio, from, query) {
 }
 
 async function run(query, offset) {
+  await session;
   lastQuery = Object.assign({}, query, { offset });
   const modality = modalityParam();
   const started = performance.now();
