@@ -309,7 +309,7 @@ class Repository:
                 log.warning("%s", reason)
                 failed = FileWrite(path=w.path, modality=w.modality, content_hash=w.content_hash or "",
                                    size=w.size, mtime_ns=w.mtime_ns, units=[], status="failed",
-                                   error=reason, device=w.device, inode=w.inode)
+                                   error=reason)  # the least that can be stored
                 try:
                     with s.begin_nested():
                         removed, _ = self._store_one(s, failed)
