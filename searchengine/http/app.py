@@ -108,7 +108,7 @@ def check_range(header: str, size: int) -> None:
         m = re.fullmatch(r"\s*(\d*)\s*-\s*(\d*)\s*", part)
         if not m or not (m.group(1) or m.group(2)):
             raise ApiError(400, f"malformed Range header {_short(header)!r}: use e.g. 'bytes=0-1023'")
-        start, end = m.group(1).lstrip("0") or m.group(1)[:1], m.group(2).lstrip("0") or m.group(2)[:1]
+        start, end = m.group(1), m.group(2)
         if len(start) > MAX_RANGE_DIGITS or len(end) > MAX_RANGE_DIGITS:
             raise ApiError(416, f"the range {_short(part.strip())!r} is outside the file ({size} bytes)",
                            headers={"Content-Range": f"bytes */{size}"})

@@ -107,7 +107,8 @@ def _same_origin(origin: str, host: str, scope: dict) -> bool:
     parts = urlsplit(origin)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return False
-    return parts.netloc.lower() == host.strip().lower()
+    scheme = scope.get("scheme", "http")
+    return parts.scheme == scheme and parts.netloc.lower() == host.strip().lower()
 
 
 def _csp_for(rel: str) -> str:
