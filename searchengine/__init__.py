@@ -31,7 +31,7 @@ def __getattr__(name: str):  # lazy: keep `import searchengine` light
 
         return getattr(engine, name)
     if name == "IndexReport":
-        from searchengine.indexer import IndexReport
+        from searchengine.pipeline import IndexReport
 
         return IndexReport
     raise AttributeError(name)

@@ -33,6 +33,8 @@ EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INDEX = 1, 2, 3  # and 0: success
 IndexOpt = typer.Option("default", "--index", "-i", help="Index name (under the index root) or folder path.")
 ModelOpt = typer.Option(None, "--model", "-m", help="Model spec, e.g. open_clip:ViT-B-32/laion2b_s34b_b79k. "
                         "New indexes only; an existing index always uses its own model.")
+PrecisionOpt = typer.Option(None, "--precision", help="Encoder precision for a new index: auto (int8 "
+                            "on the CPU where quality holds, fp16 on CUDA), fp32, int8 or fp16 [env SEARCHENGINE_PRECISION].")
 RootOpt = typer.Option(None, "--index-root", help="Folder holding named indexes [env SEARCHENGINE_INDEX_ROOT; default ./indexes].")
 
 T = TypeVar("T")
@@ -75,6 +77,7 @@ def index(
     paths: List[Path] = typer.Argument(None, help="Folders or files; none re-indexes the index's folders."),
     index_name: str = IndexOpt,
     model: Optional[str] = ModelOpt,
+    precision: Optional[str] = PrecisionOpt,
     index_root: Optional[Path] = RootOpt,
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Items encoded per batch [32]."),
     asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition: base (default), tiny.en, or a CTranslate2 Whisper folder."),
@@ -86,7 +89,8 @@ def index(
     from searchengine.engine import SearchEngine
 
     def work():
-        settings = _settings(index_root, batch_size=batch_size, asr_model=asr_model, language=language)
+        settings = _settings(index_root, batch_size=batch_size, asr_model=asr_model, language=language,
+                             precision=precision)
         with SearchEngine.open(index_name, model=model, settings=settings, create=True) as engine:
             return engine, engine.index(paths or None, progress=sys.stderr.isatty(), retry_failed=retry_failed)
 
@@ -185,7 +189,7 @@ def status(
         typer.echo(json.dumps(data, indent=2))
         return
     typer.echo(f"Index     {st.name}  ({st.folder})")
-    typer.echo(f"Model     {st.model}  ({st.dim}-d, {st.metric})")
+    typer.echo(f"Model     {st.model}  ({st.dim}-d, {st.metric}, {st.precision})")
     typer.echo(f"FAISS     {st.index_type}, {st.vectors} vectors")
     typer.echo(f"Schema    revision {st.schema_revision}")
     typer.echo(f"On disk   {st.size_bytes / 1e6:.1f} MB")
@@ -259,6 +263,7 @@ def eval_command(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the full report as JSON to this file ('-' for stdout)."),
     compare: Optional[Tuple[Path, Path]] = typer.Option(None, "--compare", help="Show two JSON reports side by side."),
     asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition for audio items."),
+    precision: Optional[str] = PrecisionOpt,
 ) -> None:
     """Measure retrieval quality on a captioned collection: Recall@K in every direction."""
     from searchengine.evaluation.report import load_report, render_comparison, render_report
@@ -285,7 +290,7 @@ def eval_command(
     def work():
         from searchengine.evaluation.runner import run_eval
 
-        return run_eval(manifest, ks=ks, model=model, settings=_settings(None, asr_model=asr_model),
+        return run_eval(manifest, ks=ks, model=model, settings=_settings(None, asr_model=asr_model, precision=precision),
                         progress=sys.stderr.isatty())
 
     report = _run(work)

@@ -32,11 +32,15 @@ class Settings:
     chunk_overlap: int = 80
     checkpoint_seconds: float = 30.0
     device: str = "auto"
+    precision: str = "auto"  # auto | fp32 | int8 | fp16 (new indexes; see encoders.precision)
     asr_model: str = "base"
     language: str | None = None  # None: detected per recording
     cache_dir: Path = field(default_factory=_default_cache_dir)
 
     def __post_init__(self) -> None:
+        from searchengine.encoders.precision import check_precision
+
+        object.__setattr__(self, "precision", check_precision(self.precision))
         if self.batch_size < 1:
             raise InvalidInputError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.decode_workers < 1:

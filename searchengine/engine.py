@@ -18,6 +18,7 @@ from PIL import Image
 from searchengine.config import Settings
 from searchengine.encoders.base import Encoder, encode_images
 from searchengine.encoders.registry import AUTO, load_encoder, parse_spec, resolve_auto
+from searchengine.encoders.torch_device import resolve_device
 from searchengine.errors import (
     IndexBusyError,
     IndexDamagedError,
@@ -26,7 +27,7 @@ from searchengine.errors import (
     InvalidInputError,
 )
 from searchengine.hits import Hit
-from searchengine.indexer import Indexer, IndexReport
+from searchengine.pipeline import IndexReport, IndexRun
 from searchengine.layout import IndexLayout, resolve_index
 from searchengine.manifest import Manifest
 from searchengine.media.images import load_query_image
@@ -55,6 +56,7 @@ class IndexStatus:
     name: str
     folder: str
     model: str | None
+    precision: str
     dim: int | None
     metric: str
     index_type: str
@@ -142,6 +144,13 @@ class SearchEngine:
                     f"cannot be used with {model}. Leave out --model to use the index's own model, "
                     "or index into a new index (--index OTHER_NAME) to use another model"
                 )
+            wanted = settings.precision
+            if wanted != "auto" and wanted != manifest.precision:
+                raise IndexIncompatibleError(
+                    f"the index at {layout.folder} was built at precision {manifest.precision}; "
+                    f"it cannot be queried at {wanted}. Leave out --precision to use the index's "
+                    "own, or index into a new index (--index OTHER_NAME) at another precision"
+                )
         parse_spec(chosen)
         if encoder is not None and encoder.spec != chosen:
             raise InvalidInputError(f"the given encoder is {encoder.spec}, the index needs {chosen}")
@@ -166,13 +175,29 @@ class SearchEngine:
         with self._load_lock:
             return self._load_encoder()
 
+    @property
+    def precision(self) -> str:
+        """The precision this index's vectors are made at (``auto`` until a new index has
+        loaded its model)."""
+        return self._manifest.precision if self._manifest else self.settings.precision
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._encoder is not None
+
     def _load_encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = load_encoder(self.model, self.settings.device)
+            device, precision = self.settings.device, self.precision
+            if precision == "int8":  # int8 graphs run on the CPU, whatever else is present
+                device = "cpu"
+            elif precision == "fp16" and resolve_device(device) == "cpu":
+                log.info("index %s was built in fp16 on a GPU; querying it in fp32 on the CPU", self.name)
+                precision = "fp32"
+            self._encoder = load_encoder(self.model, device, precision, self.settings.cache_dir)
         if self._manifest is None:
             self._manifest = Manifest(
                 model=self.model, dim=self._encoder.dim, metric=METRIC,
-                index_type=INDEX_TYPE, schema_revision=head_revision(),
+                index_type=INDEX_TYPE, schema_revision=head_revision(), precision=self._encoder.precision,
             )
             self._manifest.save(self.layout.manifest)
         elif self._manifest.dim != self._encoder.dim:
@@ -187,7 +212,7 @@ class SearchEngine:
         """The FAISS index; rebuilt from SQL on open when the saved file is stale."""
         with self._lock:
             if self._vectors is None:
-                dim = self._manifest.dim if self._manifest else self.encoder.dim
+                dim = self._manifest.dim if self._manifest else self.encoder.dim  # no model load when known
                 generation, count = self.repo.generation(), self.repo.unit_count()
                 index = load_vector_index(self.layout.vectors, dim, generation, count)
                 if index is None:
@@ -274,11 +299,11 @@ class SearchEngine:
                 raise InvalidInputError("nothing to index: give at least one folder or file")
         with self._write_lock():
             self._sync_vectors(force=True)
-            indexer = Indexer(
-                self.repo, self.vectors, self.encoder, self.settings, self._save_vectors,
+            run = IndexRun(
+                self.repo, self.vectors, lambda: self.encoder, self.settings, self._save_vectors,
                 exclude=[self.layout.folder], transcriber=self._get_transcriber, lock=self._lock,
             )
-            report = indexer.run(roots, progress=progress, on_progress=on_progress, retry_failed=retry_failed)
+            report = run.run(roots, progress=progress, on_progress=on_progress, retry_failed=retry_failed)
             report.missing_roots = missing_roots
             return report
 
@@ -395,6 +420,7 @@ class SearchEngine:
             name=self.name,
             folder=str(self.layout.folder),
             model=self.model,
+            precision=self.precision,
             dim=m.dim if m else None,
             metric=m.metric if m else METRIC,
             index_type=m.index_type if m else INDEX_TYPE,

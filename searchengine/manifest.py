@@ -33,6 +33,7 @@ class Manifest:
     metric: str
     index_type: str
     schema_revision: str
+    precision: str = "fp32"  # what the encoder ran at; indexes from before 0.2 were fp32
     format: int = MANIFEST_FORMAT
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     libraries: dict[str, str] = field(default_factory=library_versions)
@@ -60,6 +61,7 @@ class Manifest:
                 metric=data["metric"],
                 index_type=data["index_type"],
                 schema_revision=data["schema_revision"],
+                precision=str(data.get("precision", "fp32")),
                 format=fmt,
                 created_at=data.get("created_at", ""),
                 libraries=dict(data.get("libraries", {})),

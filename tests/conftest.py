@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ from tiny_clip import write_tiny_clip  # noqa: E402
 # Tests never reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Exported ONNX graphs go to one throw-away cache per test session, not the user's cache.
+os.environ.setdefault("SEARCHENGINE_CACHE_DIR", tempfile.mkdtemp(prefix="searchengine-test-cache-"))
 
 
 

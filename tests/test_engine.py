@@ -145,7 +145,7 @@ def test_interrupted_run_resumes_without_redoing_finished_files(open_engine, set
     for i in range(6, 14):
         make_image(media / f"more{i}.png", seed=i)
     engine = open_engine()
-    from searchengine.encoders.open_clip_backend import OpenClipEncoder
+    from searchengine.encoders.open_clip_backend import OpenClipOnnxEncoder as OpenClipEncoder
 
     calls = {"n": 0}
     real = OpenClipEncoder.encode_prepared_images

@@ -18,6 +18,7 @@ class Encoder(Protocol):
 
     spec: str
     dim: int
+    precision: str  # concrete: fp32, int8 or fp16 (see searchengine.encoders.precision)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
 

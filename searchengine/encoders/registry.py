@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from pathlib import Path
 from typing import Callable
 
 from searchengine.encoders.base import Encoder
@@ -30,7 +31,7 @@ AUTO = "auto"
 DEFAULT_OPEN_CLIP = "open_clip:ViT-B-32/laion2b_s34b_b79k"
 OFFLINE_PROFILE = "offline:minilm-effnet"
 
-_CACHE: dict[tuple[str, str], Encoder] = {}
+_CACHE: dict[tuple[str, str, str, str], Encoder] = {}
 _LOAD_LOCK = threading.Lock()  # one load per spec, even when threads ask at once
 
 
@@ -65,15 +66,18 @@ def parse_spec(spec: str) -> tuple[str, str]:
     return backend, rest
 
 
-def load_encoder(spec: str, device: str = "auto") -> Encoder:
-    """Load (once per process, whichever threads ask) the encoder for ``spec``."""
+def load_encoder(spec: str, device: str = "auto", precision: str = "auto",
+                 cache_dir: Path | None = None) -> Encoder:
+    """Load (once per process, whichever threads ask) the encoder for ``spec`` at
+    ``precision`` (see :mod:`searchengine.encoders.precision`); exported graphs live under
+    ``cache_dir``. Towers load lazily, on their first use."""
     backend, rest = parse_spec(spec)
-    key = (spec.strip(), device)
+    key = (spec.strip(), device, precision, str(cache_dir))
     with _LOAD_LOCK:
         if key not in _CACHE:
             module_name, _, factory_name = BACKENDS[backend].partition(":")
             module = importlib.import_module(module_name)
-            factory: Callable[[str, str, str], Encoder] = getattr(module, factory_name)
-            log.info("loading model %s", spec)
-            _CACHE[key] = factory(spec.strip(), rest, device)
+            factory: Callable[..., Encoder] = getattr(module, factory_name)
+            log.info("loading model %s (%s)", spec, precision)
+            _CACHE[key] = factory(spec.strip(), rest, device, precision, cache_dir)
         return _CACHE[key]

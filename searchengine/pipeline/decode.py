@@ -1,0 +1,123 @@
+"""Stage 2, decode: turn one file into what the encoder takes. Images are decoded (JPEG at
+reduced scale) and prepared (resize, crop, normalise) here, in worker threads, so that the
+encoder never waits for them; text is chunked; recordings get their transcript (sidecar,
+cache or speech recognition). A file that cannot be decoded comes out with its reason."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from tqdm import tqdm
+
+from searchengine.config import Settings
+from searchengine.encoders.base import Encoder
+from searchengine.errors import MediaDecodeError, ModelUnavailableError
+from searchengine.media.audio import SAMPLE_RATE, decode_audio, probe_duration
+from searchengine.media.images import load_image
+from searchengine.media.sidecar import parse_sidecar
+from searchengine.media.text import chunk_text, read_text
+from searchengine.pathnames import display_path
+from searchengine.pipeline.plan import Work
+from searchengine.store.repository import Repository
+from searchengine.transcribe.segments import Segment, group_windows
+from searchengine.transcribe.whisper import WhisperTranscriber
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Decoded:
+    work: Work
+    images: list[Any] = field(default_factory=list)  # prepared by the encoder
+    chunks: list[tuple[float | None, float | None, str]] = field(default_factory=list)
+    error: str | None = None
+    decode_seconds: float = 0.0
+    preprocess_seconds: float = 0.0
+    transcribed_seconds: float | None = None  # set when speech recognition ran
+    transcript_cached: bool = False
+
+
+class Decoder:
+    """Thread-safe: one instance serves all decode workers."""
+
+    def __init__(self, repo: Repository, settings: Settings, encoder: Callable[[], Encoder],
+                 transcriber: Callable[[], WhisperTranscriber] | None = None):
+        self.repo = repo
+        self.settings = settings
+        self._encoder = encoder
+        self._transcriber = transcriber
+        self.asr_bar: tqdm | None = None
+
+    @property
+    def asr_source(self) -> str:
+        return f"asr:{self.settings.asr_model}"
+
+    def __call__(self, work: Work) -> Decoded:
+        t0 = time.perf_counter()
+        f = work.found
+        out = Decoded(work)
+        try:
+            if f.size == 0:
+                raise MediaDecodeError(f"{display_path(f.path)}: empty file (0 bytes)")
+            if f.modality == "image":
+                image = load_image(f.path)
+                t1 = time.perf_counter()
+                out.images.append(self._encoder().prepare_image(image))
+                out.preprocess_seconds = time.perf_counter() - t1
+            elif f.modality == "text":
+                chunks = chunk_text(read_text(f.path), self.settings.chunk_chars, self.settings.chunk_overlap)
+                if not chunks:
+                    raise MediaDecodeError(f"{display_path(f.path)}: no text in file")
+                out.chunks = [(float(c.start), float(c.end), c.text) for c in chunks]
+            elif f.modality == "audio":
+                segments = self._transcript(work, out)
+                out.chunks = [(w.start, w.end, w.text) for w in group_windows(segments)]
+            else:  # pragma: no cover - discover only yields known modalities
+                raise MediaDecodeError(f"{display_path(f.path)}: unsupported modality {f.modality}")
+        except MediaDecodeError as exc:
+            out.error = str(exc)
+        except ModelUnavailableError:
+            raise  # not this file's fault: stop the run with the reason
+        except Exception as exc:  # a decoder bug or an exotic file must not stop the run
+            log.exception("unexpected error decoding %s", display_path(f.path))
+            out.error = f"{display_path(f.path)}: unexpected error while decoding: {type(exc).__name__}: {exc}"
+        out.decode_seconds = time.perf_counter() - t0 - out.preprocess_seconds
+        return out
+
+    def asr_seconds(self, work: list[Work]) -> float:
+        """Seconds of audio that speech recognition will get, for the progress bar."""
+        total = 0.0
+        for w in work:
+            f = w.found
+            if f.modality == "audio" and f.sidecar is None and self.repo.transcript(w.content_hash, self.asr_source) is None:
+                try:
+                    total += probe_duration(f.path)
+                except MediaDecodeError:
+                    pass  # decoding will say why
+        return total
+
+    def _transcript(self, work: Work, out: Decoded) -> list[Segment]:
+        """Timed segments: from the sidecar, from the cache, or from speech recognition."""
+        f, digest = work.found, work.content_hash
+        source = "sidecar" if f.sidecar is not None else self.asr_source
+        cached = self.repo.transcript(digest, source)
+        if cached is not None:
+            out.transcript_cached = True
+            return cached[0]
+        if f.sidecar is not None:
+            duration = probe_duration(f.path)
+            segments, language = parse_sidecar(f.sidecar, duration), None
+        else:
+            assert self._transcriber is not None, "the engine always gives the pipeline a transcriber"
+            audio = decode_audio(f.path)
+            duration = len(audio) / SAMPLE_RATE
+            bar = self.asr_bar
+            segments, language = self._transcriber().transcribe(
+                audio, on_progress=(lambda s: bar.update(round(s, 1))) if bar is not None else None
+            )
+            out.transcribed_seconds = duration
+        self.repo.save_transcript(digest, source, segments, language, duration)
+        return segments

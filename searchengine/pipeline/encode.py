@@ -1,0 +1,35 @@
+"""Stage 3, encode: one batch of decoded files through the encoder, images and texts each
+in one call, vectors handed back per file in order."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from searchengine.encoders.base import Encoder
+from searchengine.pipeline.decode import Decoded
+
+
+def encode_batch(encoder: Callable[[], Encoder], batch: Sequence[Decoded], dim: int,
+                 text_batch: int) -> list[np.ndarray]:
+    """The vectors of each file of ``batch`` (images first, then chunks, as decoded); an
+    empty array for a file that failed to decode. ``encoder()`` is called only when there
+    is something to encode."""
+    ok = [d for d in batch if d.error is None]
+    images = [img for d in ok for img in d.images]
+    texts = [c[2] for d in ok for c in d.chunks]
+    image_vecs = encoder().encode_prepared_images(images) if images else np.zeros((0, dim), np.float32)
+    text_vecs = (np.concatenate([encoder().encode_texts(texts[i : i + text_batch]) for i in range(0, len(texts), text_batch)])
+                 if texts else np.zeros((0, dim), np.float32))
+    out: list[np.ndarray] = []
+    ii = ti = 0
+    for d in batch:
+        if d.error is not None:
+            out.append(np.zeros((0, dim), np.float32))
+            continue
+        n_img, n_txt = len(d.images), len(d.chunks)
+        out.append(np.concatenate([image_vecs[ii : ii + n_img], text_vecs[ti : ti + n_txt]]))
+        ii += n_img
+        ti += n_txt
+    return out

@@ -1,0 +1,159 @@
+"""Stage 1, plan: walk the roots, stat, hash what changed, and decide for every file what to
+do. No model, no decoding: a run where nothing changed ends here."""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from tqdm import tqdm
+
+from searchengine.media.discover import FoundFile, SkippedEntry, walk_media
+from searchengine.media.hashing import content_hash
+from searchengine.pathnames import display_path, is_under
+from searchengine.store.repository import FileRecord, Repository
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Work:
+    """A file to decode and embed."""
+
+    found: FoundFile
+    content_hash: str
+    known: FileRecord | None  # its row before this run (a changed file), or None (new)
+
+
+@dataclass
+class Plan:
+    found: list[FoundFile] = field(default_factory=list)
+    skipped: list[SkippedEntry] = field(default_factory=list)
+    unchanged: int = 0
+    touch: list[tuple[FileRecord, FoundFile]] = field(default_factory=list)  # same content, new stat
+    moves: list[tuple[FileRecord, FoundFile]] = field(default_factory=list)  # (vanished row, new place)
+    copies: list[tuple[FileRecord, FoundFile]] = field(default_factory=list)  # (indexed source, copy)
+    embed: list[Work] = field(default_factory=list)
+    unreadable_new: list[tuple[FoundFile, str]] = field(default_factory=list)  # new files: failed rows
+    kept: list[tuple[str, str]] = field(default_factory=list)  # indexed, unavailable now: kept as is
+    deletions: list[FileRecord] = field(default_factory=list)
+
+
+def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path] = (),
+              retry_failed: bool = False, workers: int = 2, progress: bool = False,
+              on_progress: Progress = lambda stage, done, total: None) -> Plan:
+    plan = Plan()
+    plan.found = list(walk_media(roots, exclude=exclude, boundary=[Path(r) for r in repo.roots()],
+                                 on_skip=plan.skipped.append))
+    known = repo.files()
+    found_paths = {str(f.path) for f in plan.found}
+    missing = {p: rec for p, rec in known.items()
+               if p not in found_paths and any(is_under(p, str(r)) for r in roots)}
+    _keep_unavailable(plan, missing)
+
+    candidates: list[FoundFile] = []
+    for f in plan.found:
+        rec = known.get(str(f.path))
+        if rec and rec.size == f.size and rec.mtime_ns == f.mtime_ns and not (retry_failed and rec.status == "failed"):
+            plan.unchanged += 1
+        else:
+            candidates.append(f)
+
+    missing_by_hash: dict[str, FileRecord] = {}
+    indexed_by_hash: dict[str, FileRecord] = {}
+    for rec in known.values():
+        if rec.status == "indexed":
+            indexed_by_hash.setdefault(rec.content_hash, rec)
+            if rec.path in missing:
+                missing_by_hash.setdefault(rec.content_hash, rec)
+
+    for f, digest in _hash_all(candidates, workers, progress, on_progress):
+        path = str(f.path)
+        rec = known.get(path)
+        if isinstance(digest, OSError):
+            reason = f"{display_path(path)}: cannot read: {digest.strerror or digest}"
+            if rec is not None and rec.status == "indexed":  # perhaps for a moment: keep, retry
+                plan.kept.append((path, reason + "; its indexed version is kept and it is tried again next run"))
+            else:
+                plan.unreadable_new.append((f, reason))
+        elif rec and rec.content_hash == digest and rec.status == "indexed":
+            plan.touch.append((rec, f))
+            plan.unchanged += 1
+        elif digest in missing_by_hash and rec is None:
+            old = missing_by_hash.pop(digest)
+            missing.pop(old.path, None)
+            plan.moves.append((old, f))
+        elif (source := indexed_by_hash.get(digest)) is not None and source.path != path:
+            plan.copies.append((source, f))
+        else:
+            plan.embed.append(Work(f, digest, rec))
+    plan.deletions = list(missing.values())
+    return plan
+
+
+def _keep_unavailable(plan: Plan, missing: dict[str, FileRecord]) -> None:
+    """Indexed files that are only unavailable are kept, not deleted: under an unreadable
+    folder or a dangling folder link (perhaps a drive unplugged for a moment), or on a
+    filesystem that is no longer mounted (the nearest folder that still exists is on
+    another device than the file was)."""
+    unavailable = [str(s.path) for s in plan.skipped if s.unavailable]
+    device_of: dict[str, int | None] = {}
+    for path, rec in list(missing.items()):
+        under = next((u for u in unavailable if is_under(path, u)), None)
+        if under is not None:
+            why = f"{display_path(path)}: {display_path(under)} cannot be read now; its items are kept"
+        elif rec.device and _device_of_nearest_folder(path, device_of) not in (None, rec.device):
+            why = f"{display_path(path)}: its drive is not mounted (the folder is on another device now); kept"
+        else:
+            continue
+        del missing[path]
+        plan.kept.append((path, why))
+
+
+def _device_of_nearest_folder(path: str, cache: dict[str, int | None]) -> int | None:
+    folder = os.path.dirname(path)
+    chain = []
+    while folder not in cache:
+        chain.append(folder)
+        try:
+            cache[folder] = os.stat(folder).st_dev
+        except OSError:
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                cache[folder] = None
+            else:
+                folder = parent
+                continue
+        break
+    device = cache[folder]
+    for f in chain:
+        cache[f] = device
+    return device
+
+
+def _hash_all(files: list[FoundFile], workers: int, progress: bool,
+              on_progress: Progress) -> list[tuple[FoundFile, str | OSError]]:
+    if not files:
+        return []
+    out: list[tuple[FoundFile, str | OSError]] = []
+    with ThreadPoolExecutor(workers) as pool, tqdm(
+        total=len(files), desc="hashing", unit="file", disable=not progress, leave=False
+    ) as bar:
+        for n, (f, digest) in enumerate(zip(files, pool.map(_safe_hash, files)), 1):
+            bar.update(1)
+            on_progress("hashing", n, len(files))
+            out.append((f, digest))
+    return out
+
+
+def _safe_hash(f: FoundFile) -> str | OSError:
+    try:
+        return content_hash(f.path, f.sidecar)
+    except OSError as exc:
+        return exc

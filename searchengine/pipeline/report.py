@@ -1,0 +1,50 @@
+"""What one indexing run did, with the time each stage took."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage. ``decode`` and ``preprocess`` are summed over the worker
+    threads (they overlap with encoding); ``waiting`` is how long the encoder sat idle
+    waiting for decoded files, the measure of a pipeline that cannot keep the model busy."""
+
+    plan: float = 0.0
+    decode: float = 0.0
+    preprocess: float = 0.0
+    encode: float = 0.0
+    write: float = 0.0
+    waiting: float = 0.0
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did."""
+
+    scanned: int = 0
+    unchanged: int = 0
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    reused: int = 0  # new paths whose content was already indexed: vectors copied
+    deleted: int = 0
+    failed: int = 0
+    units_added: int = 0
+    transcribed_files: int = 0  # recordings run through speech recognition this time
+    transcribed_seconds: float = 0.0  # seconds of audio they held
+    transcript_cache_hits: int = 0  # recordings whose transcript was already known
+    seconds: float = 0.0
+    decode_seconds: float = 0.0  # decode + preprocess, summed over workers
+    encode_seconds: float = 0.0
+    model_loaded: bool = False  # whether this run needed the model at all
+    stages: StageTimes = field(default_factory=StageTimes)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), not indexed
+    kept: list[tuple[str, str]] = field(default_factory=list)  # unavailable now; items kept
+    missing_roots: list[str] = field(default_factory=list)  # indexed folders gone from disk, kept
+
+    @property
+    def embedded_files(self) -> int:
+        return self.added + self.updated

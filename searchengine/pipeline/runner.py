@@ -1,0 +1,155 @@
+"""The run: plan, then the files to embed stream through decode (worker threads) -> a bounded
+queue -> encode -> write, in order, with each stage's time in the report."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from tqdm import tqdm
+
+from searchengine.config import Settings
+from searchengine.encoders.base import Encoder
+from searchengine.pipeline.decode import Decoded, Decoder
+from searchengine.pipeline.encode import encode_batch
+from searchengine.pipeline.plan import Plan, Work, make_plan
+from searchengine.pipeline.report import IndexReport
+from searchengine.pipeline.write import Writer
+from searchengine.store.repository import Repository
+from searchengine.transcribe.whisper import WhisperTranscriber
+from searchengine.vectors.faiss_index import VectorIndex
+
+log = logging.getLogger(__name__)
+
+QUEUE_BATCHES = 3  # decoded batches kept ready ahead of the encoder (bounds memory)
+
+
+class IndexRun:
+    """One indexing run over ``roots``. ``encoder`` and ``transcriber`` are called when the
+    first file needs them (never, when nothing changed); ``save`` writes FAISS to disk."""
+
+    def __init__(
+        self,
+        repo: Repository,
+        vectors: VectorIndex,
+        encoder: Callable[[], Encoder],
+        settings: Settings,
+        save: Callable[[], None],
+        exclude: Sequence[Path] = (),
+        transcriber: Callable[[], WhisperTranscriber] | None = None,
+        lock: threading.RLock | None = None,
+    ):
+        self.repo = repo
+        self.vectors = vectors
+        self.settings = settings
+        self._save = save
+        self._exclude = list(exclude)
+        self._lock = lock or threading.RLock()
+        self.report = IndexReport()
+        self._get_encoder = encoder
+        self._decoder = Decoder(repo, settings, self._encoder, transcriber)
+
+    def _encoder(self) -> Encoder:
+        self.report.model_loaded = True
+        return self._get_encoder()
+
+    def run(self, roots: Iterable[Path], progress: bool = True,
+            on_progress: Callable[[str, int, int], None] | None = None,
+            retry_failed: bool = False) -> IndexReport:
+        """``progress`` draws bars on the terminal; ``on_progress(stage, done, total)`` is
+        called as work advances (stages: scanning, hashing, indexing)."""
+        report, stages = self.report, self.report.stages
+        notify = on_progress or (lambda stage, done, total: None)
+        notify("scanning", 0, 0)
+        t0 = time.perf_counter()
+        roots = [Path(r).expanduser().absolute() for r in roots]
+        self.repo.add_roots(str(r) for r in roots)
+        plan = make_plan(self.repo, roots, exclude=self._exclude, retry_failed=retry_failed,
+                         workers=self.settings.decode_workers, progress=progress, on_progress=notify)
+        stages.plan = time.perf_counter() - t0
+        report.scanned, report.unchanged = len(plan.found), plan.unchanged
+        report.skipped = [(str(s.path), s.reason) for s in plan.skipped]
+        report.kept = list(plan.kept)
+
+        writer = Writer(self.repo, self.vectors, self._lock, report)
+        self._apply_decisions(plan, writer)
+        with tqdm(total=round(self._decoder.asr_seconds(plan.embed)), desc="transcribing", unit="s",
+                  disable=not progress or not plan.embed, leave=False) as bar:
+            self._decoder.asr_bar = bar
+            self._stream(plan.embed, writer, progress, notify)
+            self._decoder.asr_bar = None
+        writer.delete(plan.deletions)
+        self._save()  # takes the lock only to snapshot the index; skipped when nothing changed
+        report.decode_seconds = stages.decode + stages.preprocess
+        report.encode_seconds = stages.encode
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _apply_decisions(self, plan: Plan, writer: Writer) -> None:
+        t0 = time.perf_counter()
+        for rec, f in plan.touch:
+            writer.touch(rec, f)
+        for old, f in plan.moves:
+            writer.move(old, f)
+        for source, f in plan.copies:
+            writer.copy(source, f)
+        for f, reason in plan.unreadable_new:
+            writer.failure(f, reason)
+        self.report.stages.write += time.perf_counter() - t0
+
+    def _stream(self, work: list[Work], writer: Writer, progress: bool,
+                notify: Callable[[str, int, int], None]) -> None:
+        """decode (threads) -> bounded queue -> encode -> write, in the files' order."""
+        if not work:
+            return
+        stages, size = self.report.stages, self.settings.batch_size
+        todo = iter(work)
+        queue: deque[Future[Decoded]] = deque()
+        last_save, done = time.monotonic(), 0
+        with ThreadPoolExecutor(self.settings.decode_workers) as pool, tqdm(
+            total=len(work), desc="indexing", unit="file", disable=not progress
+        ) as bar:
+            def refill() -> None:
+                while len(queue) < QUEUE_BATCHES * size:
+                    item = next(todo, None)
+                    if item is None:
+                        return
+                    queue.append(pool.submit(self._decoder, item))
+
+            refill()
+            while queue:
+                batch: list[Decoded] = []
+                t_wait = time.perf_counter()
+                while queue and len(batch) < size:
+                    batch.append(queue.popleft().result())
+                    refill()
+                stages.waiting += time.perf_counter() - t_wait
+                self._account(batch)
+                t1 = time.perf_counter()
+                vectors = encode_batch(self._encoder, batch, self.vectors.dim, size)
+                t2 = time.perf_counter()
+                writer.files(batch, vectors)
+                stages.encode += t2 - t1
+                stages.write += time.perf_counter() - t2
+                done += len(batch)
+                bar.update(len(batch))
+                notify("indexing", done, len(work))
+                if time.monotonic() - last_save > self.settings.checkpoint_seconds:
+                    self._save()
+                    last_save = time.monotonic()
+
+    def _account(self, batch: list[Decoded]) -> None:
+        report, stages = self.report, self.report.stages
+        for d in batch:
+            stages.decode += d.decode_seconds
+            stages.preprocess += d.preprocess_seconds
+            report.transcript_cache_hits += d.transcript_cached
+            if d.transcribed_seconds is not None:
+                report.transcribed_files += 1
+                report.transcribed_seconds += d.transcribed_seconds
+
