@@ -43,3 +43,9 @@ def test_an_index_at_an_older_revision_is_upgraded_on_open(tmp_path, settings):
         assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
         db.execute("SELECT count(*) FROM transcripts").fetchone()
         db.execute("SELECT device, inode FROM media_files").fetchall()
+
+
+def test_head_revision_from_file_names_is_alembics():
+    from searchengine.store.database import alembic_head_revision, head_revision
+
+    assert head_revision() == alembic_head_revision()
