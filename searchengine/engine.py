@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -27,7 +27,6 @@ from searchengine.errors import (
     InvalidInputError,
 )
 from searchengine.hits import Hit
-from searchengine.pipeline import IndexReport, IndexRun
 from searchengine.layout import IndexLayout, resolve_index
 from searchengine.manifest import Manifest
 from searchengine.media.images import load_query_image
@@ -37,6 +36,10 @@ from searchengine.store.database import head_revision, open_database
 from searchengine.store.repository import Repository
 from searchengine.transcribe.moment import best_moment
 from searchengine.transcribe.whisper import WhisperTranscriber, check_asr_model
+
+if TYPE_CHECKING:
+    from searchengine.pipeline import IndexReport
+
 from searchengine.vectors.faiss_index import (
     INDEX_TYPE,
     METRIC,
@@ -271,7 +274,7 @@ class SearchEngine:
 
     def index(self, paths: Sequence[str | Path] | None = None, *, progress: bool = False,
               on_progress: Callable[[str, int, int], None] | None = None,
-              retry_failed: bool = False) -> IndexReport:
+              retry_failed: bool = False) -> "IndexReport":
         """Index ``paths`` (files or folders, recursively); with none, re-index the folders
         indexed before (a folder that is gone is skipped and kept: an unplugged drive must
         not empty the index; :meth:`forget` removes one). Unchanged files are skipped, moved
@@ -299,8 +302,10 @@ class SearchEngine:
                 raise InvalidInputError("nothing to index: give at least one folder or file")
         with self._write_lock():
             self._sync_vectors(force=True)
+            from searchengine.pipeline import IndexRun
+
             run = IndexRun(
-                self.repo, self.vectors, lambda: self.encoder, self.settings, self._save_vectors,
+                self.repo, lambda: self.vectors, lambda: self.encoder, self.settings, self._save_vectors,
                 exclude=[self.layout.folder], transcriber=self._get_transcriber, lock=self._lock,
             )
             report = run.run(roots, progress=progress, on_progress=on_progress, retry_failed=retry_failed)
@@ -336,7 +341,9 @@ class SearchEngine:
         """Save the FAISS index when it changed since the last save. The lock is held only
         to snapshot it, so searches do not wait for the disk."""
         with self._lock:
-            index = self.vectors
+            if self._vectors is None:  # never loaded, so never changed
+                return
+            index = self._vectors
             if index.generation == self._saved_generation and self.layout.vectors.is_file():
                 return
             data, generation, ntotal = index.to_bytes(), index.generation, index.ntotal
@@ -425,7 +432,7 @@ class SearchEngine:
             metric=m.metric if m else METRIC,
             index_type=m.index_type if m else INDEX_TYPE,
             schema_revision=head_revision(),
-            vectors=self.vectors.ntotal if m else 0,
+            vectors=(self._vectors.ntotal if self._vectors is not None else self.repo.unit_count()) if m else 0,
             size_bytes=self.layout.size_on_disk(),
             roots=self.repo.roots(),
             modalities=self.repo.stats(),

@@ -30,13 +30,14 @@ QUEUE_BATCHES = 3  # decoded batches kept ready ahead of the encoder (bounds mem
 
 
 class IndexRun:
-    """One indexing run over ``roots``. ``encoder`` and ``transcriber`` are called when the
-    first file needs them (never, when nothing changed); ``save`` writes FAISS to disk."""
+    """One indexing run over ``roots``. ``vectors`` (the FAISS index), ``encoder`` and
+    ``transcriber`` are called when the first file needs them (never, when nothing changed);
+    ``save`` writes FAISS to disk."""
 
     def __init__(
         self,
         repo: Repository,
-        vectors: VectorIndex,
+        vectors: Callable[[], VectorIndex],
         encoder: Callable[[], Encoder],
         settings: Settings,
         save: Callable[[], None],
@@ -131,7 +132,7 @@ class IndexRun:
                 stages.waiting += time.perf_counter() - t_wait
                 self._account(batch)
                 t1 = time.perf_counter()
-                vectors = encode_batch(self._encoder, batch, self.vectors.dim, size)
+                vectors = encode_batch(self._encoder, batch, self.vectors().dim, size)
                 t2 = time.perf_counter()
                 writer.files(batch, vectors)
                 stages.encode += t2 - t1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -20,11 +20,16 @@ log = logging.getLogger(__name__)
 
 
 class Writer:
-    def __init__(self, repo: Repository, vectors: VectorIndex, lock: threading.RLock, report: IndexReport):
+    def __init__(self, repo: Repository, vectors: Callable[[], VectorIndex], lock: threading.RLock,
+                 report: IndexReport):
         self.repo = repo
-        self.vectors = vectors
+        self._vectors = vectors  # loaded on the first change that FAISS must mirror
         self._lock = lock
         self._report = report
+
+    @property
+    def vectors(self) -> VectorIndex:
+        return self._vectors()
 
     def touch(self, rec: FileRecord, f: FoundFile) -> None:
         self.repo.touch_file(rec.id, size=f.size, mtime_ns=f.mtime_ns, device=f.device, inode=f.inode)
