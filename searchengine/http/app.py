@@ -55,6 +55,7 @@ from searchengine.http.schemas import (
     SearchResponse,
     StatusOut,
 )
+from searchengine.http.memory import bound_heap
 from searchengine.http.security import MIN_TOKEN_LENGTH, OriginGuard
 from searchengine.http.thumbnails import thumbnail
 from searchengine.media.images import PixelBudget, load_image
@@ -184,6 +185,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
     jobs = IndexJobs(engine)
     thumbs_dir = engine.layout.folder / "thumbnails"
     pixel_budget = PixelBudget(UPLOAD_PIXEL_BUDGET)
+    bound_heap()  # memory of big decodes goes back to the OS (benchmarks/bench_upload_bombs.py)
 
     # -- errors: one shape ------------------------------------------------------------
 
