@@ -14,6 +14,7 @@ from typing import Callable, List, Optional, Tuple, TypeVar
 import typer
 
 from searchengine.config import Settings
+from searchengine.pathnames import display_path
 from searchengine.errors import (
     IndexUnavailableError,
     InvalidInputError,
@@ -96,15 +97,20 @@ def index(
 
     engine, report = _run(work)
     if json_out:
-        data = {k: v for k, v in vars(report).items()}
-        typer.echo(json.dumps(data, indent=2))
+        from dataclasses import asdict
+
+        typer.echo(json.dumps(asdict(report), indent=2, default=str))
         return
     typer.echo(
         f"Indexed {report.scanned} files in {report.seconds:.1f}s into {engine.layout.folder}: "
         f"{report.added} new, {report.updated} changed, {report.moved} moved, {report.reused} reused, "
-        f"{report.unchanged} unchanged, {report.deleted} deleted, {report.failed} failed "
-        f"({report.units_added} vectors added)."
+        f"{report.unchanged} unchanged, {report.deleted} deleted, {report.failed} failed, "
+        f"{len(report.skipped)} skipped ({report.units_added} vectors added)."
     )
+    if report.kept:
+        typer.echo(f"Kept {len(report.kept)} indexed files that cannot be read now (tried again next run):", err=True)
+        for _, reason in report.kept[:10]:
+            typer.echo(f"  kept: {reason}", err=True)
     if report.transcribed_files or report.transcript_cache_hits:
         typer.echo(
             f"Transcribed {report.transcribed_files} recordings ({report.transcribed_seconds:.0f}s of audio); "
@@ -149,7 +155,8 @@ def search(
 
     hits = _run(work)
     if json_out:
-        typer.echo(json.dumps([h.to_dict() for h in hits], indent=2, ensure_ascii=False))
+        rows = [{**h.to_dict(), "path": display_path(h.path)} for h in hits]  # valid UTF-8 always
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if not hits:
         typer.echo("No matches.")
@@ -161,7 +168,7 @@ def search(
             where = f"  [chars {int(h.start)}-{int(h.end)}]" if h.modality == "text" else f"  [{_clock(h.start)}-{_clock(h.end)}]"
             if h.moment is not None:
                 where += f" said at {_clock(h.moment)}"
-        typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {h.path}{where}")
+        typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{where}")
         if h.text:
             snippet = " ".join(h.text.split())
             typer.echo(f"{'':>30}{snippet[:100]}{'…' if len(snippet) > 100 else ''}")

@@ -1,0 +1,42 @@
+"""The indexing pipeline's decisions and reports: per-stage times, unavailable files kept,
+deleted files removed."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from conftest import assert_consistent, make_image
+
+
+def test_report_has_stage_times_and_skips(open_engine, tmp_path):
+    media = tmp_path / "m"
+    for i in range(5):
+        make_image(media / f"{i}.png", seed=i)
+    (media / "notes.xyz").write_text("not indexed")
+    report = open_engine("stages").index([media])
+    st = report.stages
+    assert report.added == 5 and report.model_loaded
+    assert st.plan > 0 and st.decode > 0 and st.preprocess > 0 and st.encode > 0 and st.write > 0
+    assert any(p.endswith("notes.xyz") for p, _ in report.skipped)
+
+
+def test_files_on_a_filesystem_that_is_gone_are_kept(open_engine, tmp_path):
+    media = tmp_path / "m"
+    for i in range(3):
+        make_image(media / "usb" / f"{i}.png", seed=i)
+    make_image(media / "local.png", seed=9)
+    engine = open_engine("mounts")
+    engine.index([media])
+    # the files under usb/ were indexed from another device (a drive mounted there)
+    with engine.repo.engine.begin() as conn:
+        conn.execute(text("UPDATE media_files SET device = device + 12345 WHERE path LIKE '%/usb/%'"))
+    for p in (media / "usb").iterdir():
+        p.unlink()  # unmounted: the mount point is there, empty, on the parent's device
+    (media / "local.png").unlink()  # deleted for real: same device as its folder
+    report = engine.index([media])
+    assert report.deleted == 1
+    assert len(report.kept) == 3 and all("not mounted" in why for _, why in report.kept)
+    left = sorted(engine.repo.files())
+    assert len(left) == 3 and all("/usb/" in p for p in left)
+    assert engine.repo.unit_count() == 3
+    assert_consistent(engine)
