@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,11 @@ from pathlib import Path
 from searchengine.errors import InvalidInputError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# what an index folder may hold: its files, SQLite's companions, and the temp files of an
+# atomic write or of a database being created (see searchengine.store.database)
+_OWN = ("metadata.sqlite", "metadata.sqlite-wal", "metadata.sqlite-shm", "metadata.sqlite-journal",
+        "vectors.faiss", "vectors.faiss.stamp.json", "manifest.json", "write.lock", "thumbnails",
+        ".metadata.sqlite.*.creating*", ".*.tmp")
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,15 @@ class IndexLayout:
 
     def exists(self) -> bool:
         return self.database.is_file()
+
+    def foreign_entries(self) -> list[str]:
+        """Names in the folder that no index puts there (empty for a new folder, an index,
+        or one that another process is creating right now). Use this, not "the folder is
+        not empty", to refuse a folder that is not an index."""
+        if not self.folder.is_dir():
+            return []
+        return sorted(p.name for p in self.folder.iterdir()
+                      if not any(fnmatch.fnmatchcase(p.name, pattern) for pattern in _OWN))
 
     def size_on_disk(self) -> int:
         if not self.folder.is_dir():

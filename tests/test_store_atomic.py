@@ -204,3 +204,20 @@ def test_wal_is_on_and_a_fresh_index_file_is_whole(tmp_path):
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     engine.dispose()
+
+
+def test_an_index_folder_being_created_is_not_taken_for_a_foreign_one(tmp_path):
+    from searchengine.layout import IndexLayout
+
+    layout = IndexLayout(tmp_path / "idx")
+    assert layout.foreign_entries() == []
+    layout.folder.mkdir()
+    for name in ("write.lock", ".metadata.sqlite.abc123.creating", ".metadata.sqlite.abc123.creating-journal",
+                 ".manifest.json.x1.tmp"):
+        (layout.folder / name).write_bytes(b"")
+    assert layout.foreign_entries() == []
+    open_database(layout.database).dispose()
+    (layout.folder / "thumbnails").mkdir()
+    assert layout.foreign_entries() == []
+    (layout.folder / "holiday.jpg").write_bytes(b"x")
+    assert layout.foreign_entries() == ["holiday.jpg"]
