@@ -24,9 +24,10 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from searchengine.errors import IndexBusyError, IndexDamagedError, IndexIncompatibleError, IndexUnavailableError
 
@@ -85,10 +86,10 @@ def make_engine(path: Path | str, *, wal: bool = True) -> Engine:
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # no implicit BEGIN/COMMIT: ours, below
         cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL may wait for a lock
         cur.execute(f"PRAGMA journal_mode={'WAL' if wal else 'DELETE'}")
         cur.execute("PRAGMA synchronous=NORMAL" if wal else "PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -125,21 +126,62 @@ def open_database(path: Path, lock_path: Path | None = None) -> Engine:
             current = _read_revision(engine, path)  # another process may have done it
             if current != head_revision():
                 log.info("upgrading index schema %s -> %s", current or "(new)", head_revision())
-                _upgrade(engine)
+                _retry_busy(lambda: _upgrade(engine), path)
     _check_tables(engine, path)
     return engine
 
 
 def _read_revision(engine: Engine, path: Path) -> str | None:
-    try:
-        with engine.connect() as conn:
-            return _current_revision(conn)
-    except Exception as exc:
-        engine.dispose()
-        raise IndexDamagedError(
-            f"the metadata file {path} cannot be read ({exc}); restore it from a backup or "
-            "delete the index folder and index again"
-        ) from exc
+    """The schema revision. SQLite answers "database is locked" at once, without waiting,
+    in a few cases (recovering after a writer was killed, switching the journal mode while
+    another process migrates): those are retried, then reported as busy, never as damage."""
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    while True:
+        try:
+            with engine.connect() as conn:
+                return _current_revision(conn)
+        except OperationalError as exc:
+            if not _is_busy(exc):
+                engine.dispose()
+                raise _damaged(path, exc) from exc
+            engine.dispose()
+            if time.monotonic() > deadline:
+                raise IndexBusyError(
+                    f"the metadata file {path} stayed locked for {LOCK_TIMEOUT_S:.0f} s; another "
+                    "process is writing it; try again when it has finished"
+                ) from exc
+            time.sleep(0.05)
+        except Exception as exc:
+            engine.dispose()
+            raise _damaged(path, exc) from exc
+
+
+def _retry_busy(step: Callable[[], None], path: Path) -> None:
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    while True:
+        try:
+            step()
+            return
+        except (OperationalError, IndexDamagedError) as exc:
+            cause = exc if isinstance(exc, OperationalError) else exc.__cause__
+            if not isinstance(cause, OperationalError) or not _is_busy(cause):
+                raise
+            if time.monotonic() > deadline:
+                raise IndexBusyError(f"the metadata file {path} stayed locked for {LOCK_TIMEOUT_S:.0f} s; "
+                                     "try again when the other process has finished") from exc
+            time.sleep(0.05)
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    text = str(exc.orig if exc.orig is not None else exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _damaged(path: Path, exc: Exception) -> IndexDamagedError:
+    return IndexDamagedError(
+        f"the metadata file {path} cannot be read ({exc}); restore it from a backup or "
+        "delete the index folder and index again"
+    )
 
 
 def _upgrade(engine: Engine) -> None:
@@ -173,7 +215,7 @@ def _create(path: Path) -> None:
     try:
         engine = make_engine(tmp, wal=False)
         try:
-            _upgrade(engine)
+            _retry_busy(lambda: _upgrade(engine), path)
         finally:
             engine.dispose()
         with open(tmp, "rb") as handle:
