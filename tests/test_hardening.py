@@ -218,3 +218,111 @@ def _run_with_timeout(call, seconds: float):
     if hasattr(value, "close") and not hasattr(value, "found"):
         value.close()  # type: ignore[union-attr]
     return value
+
+
+# -- limits and helpers, one by one ------------------------------------------------------------
+
+def test_decoders_refuse_what_is_over_their_limits(tmp_path):
+    import io
+    import wave
+
+    from searchengine.errors import MediaTooLargeError
+
+    text = tmp_path / "big.txt"
+    text.write_bytes(b"word " * 100)
+    assert read_text(text, max_bytes=500) == "word " * 100
+    with pytest.raises(MediaTooLargeError, match=r"big\.txt: larger than the limit of 499 bytes"):
+        read_text(text, max_bytes=499)
+
+    sound = tmp_path / "two.wav"
+    with wave.open(str(sound), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes(b"\x10\x00" * 32000)  # 2 s
+    assert decode_audio(sound, max_seconds=3).size == 32000
+    with pytest.raises(MediaTooLargeError, match=r"two\.wav: longer than the limit"):
+        decode_audio(sound, max_seconds=1)
+    with pytest.raises(MediaTooLargeError, match=r"two\.wav: decoding took more than"):
+        decode_audio(sound, max_decode_seconds=-1)
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 200)).save(buf, "PNG")
+    picture = tmp_path / "p.png"
+    picture.write_bytes(buf.getvalue())
+    assert load_image(picture, max_pixels=60_000).size == (300, 200)
+    with pytest.raises(MediaTooLargeError, match=r"p\.png: 300x200 pixels is more than the limit"):
+        load_image(picture, max_pixels=59_999)
+    eps = tmp_path / "drawing.jpg"
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n")
+    with pytest.raises(MediaDecodeError, match=r"drawing\.jpg: not a readable image"):
+        load_image(eps)  # Pillow could read EPS (through Ghostscript): it is never tried
+
+
+def test_the_pixel_budget_queues_decodes_that_would_add_up():
+    import time
+
+    from searchengine.media.images import PixelBudget
+
+    budget = PixelBudget(100)
+    order: list[str] = []
+    first_in = threading.Event()
+
+    def first() -> None:
+        with budget.reserve(60):
+            first_in.set()
+            time.sleep(0.3)
+            order.append("first done")
+
+    def second() -> None:
+        first_in.wait()
+        with budget.reserve(60):
+            order.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert order == ["first done", "second in"] and budget.in_use == 0
+    with budget.reserve(500):  # bigger than the budget: allowed alone
+        assert budget.in_use == 500
+
+
+@pytest.mark.parametrize("raw,shown", [
+    ("plain/name.png", "plain/name.png"),
+    (os.fsdecode(b"bad\xff\xfe.png"), "bad\\xff\\xfe.png"),
+    ("new\nline\ttab\rcr.md", "new\\nline\\ttab\\rcr.md"),
+    ("esc\x1b[31m.txt", "esc\\x1b[31m.txt"),
+    ("bidi\u202egnp.txt", "bidi\\u202egnp.txt"),
+    ("caf\u00e9 \U0001f600.md", "caf\u00e9 \U0001f600.md"),
+    ("c1\x85.md", "c1\\x85.md"),
+])
+def test_display_path_is_one_printable_utf8_line(raw, shown):
+    out = display_path(raw)
+    assert out == shown
+    assert out.isprintable() and "\n" not in out
+    out.encode("utf-8")  # never raises
+
+
+def test_following_links_outside_is_an_option_and_still_refuses_devices(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "far.md").write_text("far away")
+    os.mkfifo(outside / "pipe.md")
+    os.symlink(outside / "far.md", root / "far.md")
+    os.symlink(outside / "pipe.md", root / "pipe.md")
+    os.symlink("/dev/zero", root / "zero.txt")
+    os.symlink(outside, root / "there")
+    default = disc.discover([root])
+    assert default.found == [] and {s.code for s in default.skipped} == {disc.OUTSIDE}
+    allowed = disc.discover([root], follow_outside=True)
+    assert [str(f.path) for f in allowed.found] == [str(root / "far.md")]
+    codes = {str(s.path): s.code for s in allowed.skipped}
+    assert codes[str(root / "pipe.md")] == disc.SPECIAL and codes[str(root / "zero.txt")] == disc.SPECIAL
+    assert codes[str(root / "there" / "far.md")] == disc.DUPLICATE  # the same file, reached twice
+    assert codes[str(root / "there" / "pipe.md")] == disc.SPECIAL
+    # a second indexed root counts as inside
+    inside_other = disc.discover([root], boundary=[outside])
+    assert str(root / "far.md") in {str(f.path) for f in inside_other.found}
