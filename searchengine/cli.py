@@ -233,6 +233,8 @@ def serve(
     token: Optional[str] = typer.Option(None, "--token", envvar="SEARCHENGINE_API_TOKEN",
                                         help="API token required in 'Authorization: Bearer' [env SEARCHENGINE_API_TOKEN]."),
     max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.1, help="Largest accepted upload."),
+    allowed_host: Optional[List[str]] = typer.Option(None, "--allowed-host", help="Also accept requests "
+                                                     "addressed to this host name (repeatable); loopback names always are."),
 ) -> None:
     """Serve the HTTP API and the web page for one index (model loaded once, kept warm)."""
     import ipaddress
@@ -258,7 +260,13 @@ def serve(
 
     engine = _run(work)
     typer.echo(f"Serving index {engine.name} ({engine.model}) on http://{host}:{port}/", err=True)
-    uvicorn.run(create_app(engine, api_token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024)),
+    hosts = list(allowed_host or [])
+    if not hosts and not loopback:
+        # a concrete address is its own name; a wildcard bind behind a token accepts any name
+        # (a DNS-rebinding page has neither the token nor the session cookie)
+        hosts = ["*"] if host in ("0.0.0.0", "::") else [host]
+    uvicorn.run(create_app(engine, api_token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+                           allowed_hosts=hosts),
                 host=host, port=port, log_level="warning")
 
 

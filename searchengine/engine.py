@@ -119,7 +119,7 @@ class SearchEngine:
                     f"no index at {layout.folder}; build one with "
                     f"`searchengine index --index {name} FOLDER...`"
                 )
-            if layout.folder.is_dir() and any(layout.folder.iterdir()):
+            if layout.folder.is_dir() and layout.foreign_entries():
                 raise IndexUnavailableError(
                     f"{layout.folder} exists and is not a searchengine index; give a new or "
                     "empty folder (or a name) for --index"
