@@ -60,6 +60,9 @@ def build_once(folder: Path, build: Callable[[Path], dict]) -> dict:
         meta = read_meta(folder)
         if meta is not None:
             return meta
+        for stale in folder.parent.glob(f".{folder.name}.*"):  # a killed export's leftovers
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:
             log.warning("exporting %s to ONNX once (%s); later runs load it from there", folder.name, folder)
