@@ -84,6 +84,8 @@ def index(
     asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition: base (default), tiny.en, or a CTranslate2 Whisper folder."),
     language: Optional[str] = typer.Option(None, "--language", help="Spoken language code (e.g. en); detected when not set."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try again files that failed before, even if unchanged."),
+    follow_outside: bool = typer.Option(False, "--follow-symlinks-outside", help="Also follow symlinks whose target "
+                                        "is outside the indexed folders [env SEARCHENGINE_FOLLOW_SYMLINKS_OUTSIDE]."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Index folders of photos, recordings and documents (recursive, incremental)."""
@@ -91,7 +93,7 @@ def index(
 
     def work():
         settings = _settings(index_root, batch_size=batch_size, asr_model=asr_model, language=language,
-                             precision=precision)
+                             precision=precision, follow_symlinks_outside=follow_outside or None)
         with SearchEngine.open(index_name, model=model, settings=settings, create=True) as engine:
             return engine, engine.index(paths or None, progress=sys.stderr.isatty(), retry_failed=retry_failed)
 
@@ -99,7 +101,11 @@ def index(
     if json_out:
         from dataclasses import asdict
 
-        typer.echo(json.dumps(asdict(report), indent=2, default=str))
+        data = asdict(report)
+        for key in ("failures", "skipped", "kept"):
+            data[key] = [(display_path(p), reason) for p, reason in data[key]]
+        data["missing_roots"] = [display_path(p) for p in data["missing_roots"]]
+        typer.echo(json.dumps(data, indent=2))
         return
     typer.echo(
         f"Indexed {report.scanned} files in {report.seconds:.1f}s into {engine.layout.folder}: "
@@ -117,7 +123,7 @@ def index(
             f"{report.transcript_cache_hits} transcripts reused."
         )
     for gone in report.missing_roots:
-        typer.echo(f"  missing folder kept: {gone} (remove it with `searchengine forget {gone}`)", err=True)
+        typer.echo(f"  missing folder kept: {display_path(gone)} (remove it with `searchengine forget {display_path(gone)}`)", err=True)
     for path, reason in report.failures[:20]:
         typer.echo(f"  failed: {reason}", err=True)
     if len(report.failures) > 20:
@@ -192,7 +198,8 @@ def status(
     st, failures = _run(work)
     if json_out:
         data = asdict(st)
-        data["failures"] = [{"path": f.path, "error": f.error} for f in failures]
+        data["roots"] = [display_path(r) for r in st.roots]
+        data["failures"] = [{"path": display_path(f.path), "error": f.error} for f in failures]
         typer.echo(json.dumps(data, indent=2))
         return
     typer.echo(f"Index     {st.name}  ({st.folder})")
@@ -200,7 +207,7 @@ def status(
     typer.echo(f"FAISS     {st.index_type}, {st.vectors} vectors")
     typer.echo(f"Schema    revision {st.schema_revision}")
     typer.echo(f"On disk   {st.size_bytes / 1e6:.1f} MB")
-    typer.echo("Folders   " + (", ".join(r + ("" if Path(r).exists() else " (missing)") for r in st.roots) or "-"))
+    typer.echo("Folders   " + (", ".join(display_path(r) + ("" if Path(r).exists() else " (missing)") for r in st.roots) or "-"))
     for modality, counts in sorted(st.modalities.items()):
         typer.echo(f"  {modality:<6} {counts['files']:>7} files  {counts['units']:>8} vectors  {counts['failed']:>5} failed")
     for f in failures[:10]:
@@ -221,7 +228,7 @@ def forget(
             return engine.forget(path)
 
     removed = _run(work)
-    typer.echo(f"Removed {removed} files under {path.expanduser().absolute()} from the index.")
+    typer.echo(f"Removed {removed} files under {display_path(path.expanduser().absolute())} from the index.")
 
 
 @app.command()
@@ -266,7 +273,7 @@ def serve(
         # (a DNS-rebinding page has neither the token nor the session cookie)
         hosts = ["*"] if host in ("0.0.0.0", "::") else [host]
     uvicorn.run(create_app(engine, api_token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-                           allowed_hosts=hosts),
+                           allowed_hosts=hosts, serve_outside_roots=engine.settings.follow_symlinks_outside),
                 host=host, port=port, log_level="warning")
 
 

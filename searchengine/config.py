@@ -32,6 +32,7 @@ class Settings:
     chunk_overlap: int = 80
     checkpoint_seconds: float = 30.0
     device: str = "auto"
+    follow_symlinks_outside: bool = False  # follow links whose target leaves the indexed folders
     precision: str = "auto"  # auto | fp32 | int8 | fp16 (new indexes; see encoders.precision)
     asr_model: str = "base"
     language: str | None = None  # None: detected per recording
@@ -75,6 +76,12 @@ class Settings:
 
 def _convert(name: str, type_name: object, raw: str) -> object:
     kind = str(type_name)
+    if kind == "bool":
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise InvalidInputError(f"environment variable SEARCHENGINE_{name.upper()}={raw!r} is not 1/0 or true/false")
     try:
         if kind == "int":
             return int(raw)

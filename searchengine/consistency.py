@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from searchengine.layout import IndexLayout
+from searchengine.vectors.faiss_index import VectorIndex
 
 
 @dataclass(frozen=True)
@@ -44,5 +45,5 @@ def read_disk_state(folder: Path) -> DiskState:
 
     stamp = json.loads(stamp_path.read_text())
     index = faiss.read_index(str(layout.vectors))
-    faiss_ids = frozenset(int(i) for i in faiss.vector_to_array(index.id_map)) if index.ntotal else frozenset()
+    faiss_ids = frozenset(int(i) for i in VectorIndex(index.d, index).ids())
     return DiskState(ids, generation, faiss_ids, int(stamp.get("generation", -1)))

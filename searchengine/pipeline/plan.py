@@ -46,11 +46,11 @@ class Plan:
 
 
 def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path] = (),
-              retry_failed: bool = False, workers: int = 2, progress: bool = False,
+              retry_failed: bool = False, follow_outside: bool = False, workers: int = 2, progress: bool = False,
               on_progress: Progress = lambda stage, done, total: None) -> Plan:
     plan = Plan()
     plan.found = list(walk_media(roots, exclude=exclude, boundary=[Path(r) for r in repo.roots()],
-                                 on_skip=plan.skipped.append))
+                                 follow_outside=follow_outside, on_skip=plan.skipped.append))
     known = repo.files()
     found_paths = {str(f.path) for f in plan.found}
     missing = {p: rec for p, rec in known.items()

@@ -71,6 +71,7 @@ class IndexRun:
         roots = [Path(r).expanduser().absolute() for r in roots]
         self.repo.add_roots(str(r) for r in roots)
         plan = make_plan(self.repo, roots, exclude=self._exclude, retry_failed=retry_failed,
+                         follow_outside=self.settings.follow_symlinks_outside,
                          workers=self.settings.decode_workers, progress=progress, on_progress=notify)
         stages.plan = time.perf_counter() - t0
         report.scanned, report.unchanged = len(plan.found), plan.unchanged
