@@ -40,3 +40,17 @@ def test_files_on_a_filesystem_that_is_gone_are_kept(open_engine, tmp_path):
     assert len(left) == 3 and all("/usb/" in p for p in left)
     assert engine.repo.unit_count() == 3
     assert_consistent(engine)
+
+
+def test_links_out_of_the_folder_are_followed_only_when_asked(open_engine, settings, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("the secret recipe for a chocolate cake")
+    media = tmp_path / "m"
+    make_image(media / "a.png", seed=1)
+    (media / "recipe.txt").symlink_to(outside / "secret.txt")
+    report = open_engine("boundary").index([media])
+    assert report.added == 1
+    assert any(p.endswith("recipe.txt") and "outside" in why for p, why in report.skipped)
+    report = open_engine("boundary-open", settings=settings.with_(follow_symlinks_outside=True)).index([media])
+    assert report.added == 2
