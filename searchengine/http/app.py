@@ -305,7 +305,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
     @app.get("/api/health", response_model=HealthOut, tags=["service"])
     def health() -> HealthOut:
         """Liveness; needs no token."""
-        return HealthOut(status="ok", model_loaded=engine._encoder is not None)
+        return HealthOut(status="ok", model_loaded=engine.model_loaded)
 
     @api.get("/api/status", response_model=StatusOut, tags=["service"])
     def status() -> StatusOut:
