@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -17,7 +19,10 @@ from tiny_clip import write_tiny_clip  # noqa: E402
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Exported ONNX graphs go to one throw-away cache per test session, not the user's cache.
-os.environ.setdefault("SEARCHENGINE_CACHE_DIR", tempfile.mkdtemp(prefix="searchengine-test-cache-"))
+if "SEARCHENGINE_CACHE_DIR" not in os.environ:
+    os.environ["SEARCHENGINE_CACHE_DIR"] = tempfile.mkdtemp(prefix="searchengine-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["SEARCHENGINE_CACHE_DIR"], ignore_errors=True)
+CACHE_DIR = Path(os.environ["SEARCHENGINE_CACHE_DIR"])
 
 
 
@@ -31,7 +36,7 @@ def tiny_clip(tmp_path_factory) -> str:
 def settings(tmp_path, tiny_clip):
     from searchengine import Settings
 
-    return Settings(index_root=tmp_path / "indexes", model=tiny_clip, batch_size=4)
+    return Settings(index_root=tmp_path / "indexes", model=tiny_clip, batch_size=4, cache_dir=CACHE_DIR)
 
 
 @pytest.fixture
@@ -77,7 +82,7 @@ def offline_settings(tmp_path_factory):
     from searchengine import Settings
 
     return Settings(index_root=tmp_path_factory.mktemp("offline-indexes"), model="offline:minilm-effnet",
-                    asr_model="tiny.en", cache_dir=tmp_path_factory.mktemp("cache"))
+                    asr_model="tiny.en", cache_dir=CACHE_DIR)
 
 
 @pytest.fixture(scope="session")

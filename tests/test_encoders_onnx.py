@@ -189,3 +189,10 @@ def test_fresh_text_query_process_imports_no_torch(offline_settings, samples_eng
     top, imported = out.stdout.strip().splitlines()
     assert top.endswith("cat.txt") or top.endswith("chelsea.png")
     assert imported == "[]"
+
+
+def test_auto_precision_per_backend(offline_settings, tiny_clip):
+    from searchengine.encoders.registry import load_encoder
+
+    assert load_encoder("offline:minilm-effnet", "cpu", "auto", offline_settings.cache_dir).precision == "fp32"
+    assert load_encoder(tiny_clip, "cpu", "auto", offline_settings.cache_dir).precision == "int8"

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from conftest import assert_consistent, make_image
+from conftest import CACHE_DIR, assert_consistent, make_image
 from searchengine import (
     IndexDamagedError,
     IndexIncompatibleError,
@@ -210,7 +210,7 @@ def test_index_folder_inside_media_is_skipped(tiny_clip, tmp_path):
     from searchengine import Settings
 
     make_image(tmp_path / "a.png", 1)
-    settings = Settings(index_root=tmp_path / "indexes", model=tiny_clip)
+    settings = Settings(index_root=tmp_path / "indexes", model=tiny_clip, cache_dir=CACHE_DIR)
     with SearchEngine.open("inside", settings=settings) as engine:
         report = engine.index([tmp_path])
         assert report.scanned == 1

@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-from conftest import make_image  # noqa: E402
+from conftest import CACHE_DIR, make_image  # noqa: E402
 from searchengine.http.app import create_app  # noqa: E402
 
 
@@ -27,7 +27,8 @@ def api_schema(tmp_path_factory, tiny_clip):
     for i in range(3):
         make_image(media / f"p{i}.png", seed=i)
     (media / "note.md").write_text("a dog running on a beach")
-    engine = SearchEngine.open("schema", settings=Settings(index_root=base / "indexes", model=tiny_clip, batch_size=4))
+    engine = SearchEngine.open("schema", settings=Settings(index_root=base / "indexes", model=tiny_clip, batch_size=4,
+                                                                  cache_dir=CACHE_DIR))
     engine.index([media])
     app = create_app(engine, max_upload_bytes=200_000, allowed_hosts=["testserver"])  # the ASGI client's Host
     yield schemathesis.openapi.from_asgi("/openapi.json", app)

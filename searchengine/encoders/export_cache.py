@@ -23,7 +23,7 @@ from searchengine.errors import ModelUnavailableError
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMAT = 3  # bump when the exported graphs or their meta change shape
+EXPORT_FORMAT = 4  # bump when the exported graphs or their meta change shape
 
 
 def export_folder(cache_dir: Path, spec: str, identity: str = "") -> Path:

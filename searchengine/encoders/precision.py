@@ -3,7 +3,8 @@
 ``fp32``  full precision: ONNX Runtime on the CPU, torch on CUDA
 ``int8``  ONNX Runtime with dynamically quantised weights (CPU only)
 ``fp16``  torch half precision (CUDA only)
-``auto``  int8 on the CPU where the backend's measured quality holds (else fp32), fp16 on CUDA
+``auto``  int8 on the CPU where the backend's measured quality holds (open_clip), else fp32
+          (the offline profile), fp16 on CUDA
 
 An index records the concrete precision it was built with; its queries use the same.
 """
