@@ -166,7 +166,7 @@ def main() -> None:
               f"  failed {first.failed}")
         print(f"  encoder alone         {raw_rate:.1f} img/s;  pipeline efficiency {rate / raw_rate:.2f}")
         print(f"  stages (s)            plan {st.plan:.2f}  decode {st.decode:.2f}  preprocess {st.preprocess:.2f}"
-              f"  (in {2} worker threads, overlapped)  encode {st.encode:.2f}  write {st.write:.2f}"
+              f"  (in worker threads, overlapped)  encode {st.encode:.2f}  write {st.write:.2f}"
               f"  encoder waiting {st.waiting:.2f}")
         print(f"  unchanged re-index    {r['second'].seconds * 1000:.1f} ms (model needed: {r['second'].model_loaded})")
         for kind in ("text", "image"):

@@ -13,7 +13,6 @@ import numpy as np
 from torchvision import transforms
 
 from searchengine.encoders.offline_backend import IMAGE_SIZE
-from searchengine.encoders.registry import load_encoder
 from searchengine.media.images import load_image
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -46,7 +45,11 @@ def recall(sim, truth, k):
 
 
 def main():
-    enc = load_encoder("offline:minilm-effnet")
+    # the torch implementation: it can re-embed the class names with other prompts and
+    # expose the classifier's probabilities (the ONNX one ships them precomputed)
+    from searchengine.encoders.offline_backend import OfflineEncoder, _load_torch_models
+
+    enc = OfflineEncoder("offline:minilm-effnet", *_load_torch_models("offline:minilm-effnet", "cpu"), "cpu")
     inet_folder, inet = manifest("imagenet-dev")
     coco_folder, coco = manifest("coco-dev")
     labels = [r["label"] for r in inet]

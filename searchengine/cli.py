@@ -14,7 +14,7 @@ from typing import Callable, List, Optional, Tuple, TypeVar
 import typer
 
 from searchengine.config import Settings
-from searchengine.pathnames import display_path
+from searchengine.pathnames import display_path, has_undecodable
 from searchengine.errors import (
     IndexUnavailableError,
     InvalidInputError,
@@ -103,8 +103,8 @@ def index(
 
         data = asdict(report)
         for key in ("failures", "skipped", "kept"):
-            data[key] = [(display_path(p), reason) for p, reason in data[key]]
-        data["missing_roots"] = [display_path(p) for p in data["missing_roots"]]
+            data[key] = [(json_path(p), reason) for p, reason in data[key]]
+        data["missing_roots"] = [json_path(p) for p in data["missing_roots"]]
         typer.echo(json.dumps(data, indent=2))
         return
     typer.echo(
@@ -161,7 +161,7 @@ def search(
 
     hits = _run(work)
     if json_out:
-        rows = [{**h.to_dict(), "path": display_path(h.path)} for h in hits]  # valid UTF-8 always
+        rows = [{**h.to_dict(), "path": json_path(h.path)} for h in hits]
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if not hits:
@@ -198,8 +198,8 @@ def status(
     st, failures = _run(work)
     if json_out:
         data = asdict(st)
-        data["roots"] = [display_path(r) for r in st.roots]
-        data["failures"] = [{"path": display_path(f.path), "error": f.error} for f in failures]
+        data["roots"] = [json_path(r) for r in st.roots]
+        data["failures"] = [{"path": json_path(f.path), "error": f.error} for f in failures]
         typer.echo(json.dumps(data, indent=2))
         return
     typer.echo(f"Index     {st.name}  ({st.folder})")
@@ -323,6 +323,12 @@ def eval_command(
             return
         json_path.write_text(text + "\n")
     typer.echo(render_report(report))
+
+
+def json_path(path: str) -> str:
+    """A path as JSON can carry it: unchanged when it is valid UTF-8 (newlines and all, JSON
+    escapes those), escaped for display only when it holds bytes that are not UTF-8."""
+    return display_path(path) if has_undecodable(path) else path
 
 
 def _clock(seconds: float) -> str:

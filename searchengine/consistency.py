@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ class DiskState:
 
 def read_disk_state(folder: Path) -> DiskState:
     layout = IndexLayout(Path(folder))
-    with sqlite3.connect(f"file:{layout.database}?mode=ro", uri=True, timeout=30) as conn:
+    with closing(sqlite3.connect(f"file:{layout.database}?mode=ro", uri=True, timeout=30)) as conn:
         ids = frozenset(int(r[0]) for r in conn.execute("SELECT id FROM units"))
         row = conn.execute("SELECT value FROM index_state WHERE key = 'generation'").fetchone()
     generation = int(row[0]) if row else 0

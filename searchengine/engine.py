@@ -193,7 +193,7 @@ class SearchEngine:
             device, precision = self.settings.device, self.precision
             if precision == "int8":  # int8 graphs run on the CPU, whatever else is present
                 device = "cpu"
-            elif precision == "fp16" and resolve_device(device) == "cpu":
+            elif precision == "fp16" and self._manifest is not None and resolve_device(device) == "cpu":
                 log.info("index %s was built in fp16 on a GPU; querying it in fp32 on the CPU", self.name)
                 precision = "fp32"
             self._encoder = load_encoder(self.model, device, precision, self.settings.cache_dir)

@@ -22,14 +22,17 @@ class KillLoopResult:
     finished_before_kill: int = 0
     inconsistent: list[str] = field(default_factory=list)
     progress: list[int] = field(default_factory=list)  # units on disk after each kill
+    faiss_current: int = 0  # kills after which the FAISS file claimed to be current (ids compared)
 
 
 def kill_loop(media: Path, index_dir: Path, env: dict[str, str], rounds: int, kills: int | None = None, seed: int = 0,
               min_delay: float = 0.05, max_delay: float = 4.0,
-              change: Callable[[int], None] | None = None) -> KillLoopResult:
+              change: Callable[[int], None] | None = None,
+              verify: Callable[[Path], None] | None = None) -> KillLoopResult:
     """``change(round)`` edits the media before each run (new, changed, deleted files), so
-    that every run has work for the kill to interrupt. Stops after ``rounds`` runs, or once
-    ``kills`` of them were killed."""
+    that every run has work for the kill to interrupt; ``verify(index_dir)`` checks the index
+    after each kill beyond what the files show (e.g. opened through the engine). Stops after
+    ``rounds`` runs, or once ``kills`` of them were killed."""
     rng = random.Random(seed)
     result = KillLoopResult()
     cmd = [sys.executable, "-m", "searchengine.cli", "index", str(media), "--index", str(index_dir)]
@@ -50,6 +53,9 @@ def kill_loop(media: Path, index_dir: Path, env: dict[str, str], rounds: int, ki
             continue  # killed before the database was in place: nothing to check yet
         state = read_disk_state(index_dir)
         result.progress.append(len(state.sql_ids))
+        result.faiss_current += state.faiss_current
+        if verify is not None:
+            verify(index_dir)
         if not state.consistent:
             result.inconsistent.append(
                 f"round {n}: FAISS stamp says generation {state.faiss_generation} (current) but holds "

@@ -37,8 +37,12 @@ def test_twenty_random_sigkills_never_leave_sql_and_faiss_apart(tmp_path, settin
     t0 = time.monotonic()
     subprocess.run(timing, env=env, check=True, capture_output=True)
     run_s = time.monotonic() - t0
+    def opens_consistent(folder) -> None:  # stale FAISS files are rebuilt, then must match SQL
+        with SearchEngine.open(folder, settings=settings, create=False) as engine:
+            assert_consistent(engine)
+
     result = kill_loop(media, index_dir, env, rounds=45, kills=22, seed=1, min_delay=0.3 * run_s,
-                       max_delay=0.9 * run_s, change=change)
+                       max_delay=0.9 * run_s, change=change, verify=opens_consistent)
     assert result.kills >= 20, result
     assert not result.inconsistent, result.inconsistent
     assert max(result.progress) > 0  # kills landed after work had been committed

@@ -43,7 +43,9 @@ def read_meta(folder: Path) -> dict | None:
 
 
 def build_once(folder: Path, build: Callable[[Path], dict]) -> dict:
-    """The folder's meta, building it with ``build(tmp_folder) -> meta`` if it is missing."""
+    """The folder's meta, building it with ``build(tmp_folder) -> meta`` if it is missing.
+    A model whose graphs cannot be exported comes back as ``{"onnx": False, "why_not": ...}``
+    (see :func:`exported_or_why_not`), and runs on torch."""
     meta = read_meta(folder)
     if meta is not None:
         return meta
@@ -66,7 +68,13 @@ def build_once(folder: Path, build: Callable[[Path], dict]) -> dict:
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:
             log.warning("exporting %s to ONNX once (%s); later runs load it from there", folder.name, folder)
-            meta = dict(build(tmp))
+            try:
+                meta = dict(build(tmp))
+            except OSError as exc:  # a full disk, a read-only cache: say where and what to do
+                raise ModelUnavailableError(
+                    f"cannot write the ONNX export of {folder.name} under {folder.parent}: {exc}; free "
+                    "space there or set SEARCHENGINE_CACHE_DIR to another folder"
+                ) from exc
             meta["format"] = EXPORT_FORMAT
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
             if folder.exists():  # an incomplete leftover of an older run
@@ -88,3 +96,17 @@ def file_identity(*paths: Path) -> str:
         except OSError:
             parts.append(f"{p.name}:missing")
     return ";".join(parts)
+
+
+def exported_or_why_not(meta: dict, export: Callable[[], dict]) -> dict:
+    """``meta`` updated by ``export()``; an export that fails (an operator ONNX has no
+    symbolic for, a quantiser error) is recorded with its reason instead of stopping the
+    run, so that the model runs on torch. Errors of the disk still propagate."""
+    try:
+        return {**meta, "onnx": True, **export()}
+    except (OSError, ModelUnavailableError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the reason is kept in meta.json and logged
+        log.warning("%s cannot be exported to ONNX (%s: %s); it runs on torch", meta.get("spec"),
+                    type(exc).__name__, exc)
+        return {**meta, "onnx": False, "why_not": f"ONNX export failed: {type(exc).__name__}: {exc}"}

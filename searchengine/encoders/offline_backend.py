@@ -72,6 +72,7 @@ class OfflineEncoder:
         self._text_model = text_model
         self._image_model = image_model
         self._device = device
+        self._text_lock = threading.Lock()
         self.top_t = top_t
         dim_of = getattr(text_model, "get_embedding_dimension", None) or text_model.get_sentence_embedding_dimension
         self.dim = int(dim_of())
@@ -89,10 +90,11 @@ class OfflineEncoder:
         self._class_vectors = self.encode_texts([prompt.format(c) for c in self.class_names])
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        vecs = self._text_model.encode(
-            list(texts), batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        with self._text_lock:  # fast tokenizers refuse concurrent use ("Already borrowed")
+            vecs = self._text_model.encode(
+                list(texts), batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return l2_normalise(vecs)
 
     def prepare_image(self, image: Image.Image) -> Any:

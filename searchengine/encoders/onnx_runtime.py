@@ -56,9 +56,6 @@ class OnnxGraph:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         options.graph_optimization_level = level.ORT_ENABLE_ALL if self._full else level.ORT_DISABLE_ALL
-        # idle worker threads sleep instead of spinning: the cores are shared with the
-        # decode threads that prepare the next batch
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(self.path), sess_options=options, providers=["CPUExecutionProvider"])
 
     @property

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -12,7 +13,7 @@ from PIL import Image
 
 from searchengine.encoders.base import l2_normalise
 from searchengine.encoders.clip_tokenizer import ClipTokenizer, write_tables
-from searchengine.encoders.export_cache import build_once, export_folder, file_identity
+from searchengine.encoders.export_cache import build_once, export_folder, exported_or_why_not, file_identity
 from searchengine.encoders.onnx_runtime import OnnxGraph
 from searchengine.encoders.precision import resolve_precision
 from searchengine.encoders.preprocess import ImagePrep
@@ -25,6 +26,8 @@ WEIGHT_FILES = ("*.safetensors", "*.bin", "*.pth", "*.pt")
 # What `auto` means on the CPU, chosen by measurement (benchmarks/bench_engine.py): ViT-B-32's
 # int8 towers keep cosine >= 0.98 to fp32 and run about twice as fast.
 CPU_AUTO_PRECISION = "int8"
+# texts whose tokens must match the model's own tokenizer before its text tower is exported
+TOKENIZER_PROBES = ["a photo of a dog", "Ünïcode CAFÉ, naïve!", "don't 42 &amp; 3.14", "一只狗", "x" * 300]
 
 
 def _supply_weights_hint(spec: str) -> str:
@@ -77,13 +80,14 @@ class OpenClipEncoder:
         self._preprocess = preprocess
         self._tokenizer = tokenizer
         self._device = device
+        self._text_lock = threading.Lock()
         with torch.inference_mode():
             probe = model.encode_text(tokenizer(["probe"]).to(device))
         self.dim = int(probe.shape[-1])
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         torch = self._torch
-        with torch.inference_mode():
+        with self._text_lock, torch.inference_mode():  # HF tokenizers refuse concurrent use
             tokens = self._tokenizer(list(texts)).to(self._device)
             feats = self._model.encode_text(tokens)
         return l2_normalise(feats.float().cpu().numpy())
@@ -201,8 +205,7 @@ def _default_cache() -> Path:
 def _export(spec: str, name: str, out: Path) -> dict:
     """Export the text and image towers (fp32 and int8) with what a torch-free process
     needs to feed them: the BPE vocabulary and the image preparation."""
-    import shutil
-
+    import numpy as np
     import open_clip
     import torch
 
@@ -218,41 +221,49 @@ def _export(spec: str, name: str, out: Path) -> dict:
     why_not = ""
     if not isinstance(tokenizer, open_clip.tokenizer.SimpleTokenizer) or tokenizer.reduction_fn is not None:
         why_not = f"its tokenizer {type(tokenizer).__name__} has no torch-free port here"
+    elif not np.array_equal(
+        ClipTokenizer(Path(open_clip.tokenizer.default_bpe()), int(tokenizer.context_length or 77))(TOKENIZER_PROBES),
+        tokenizer(TOKENIZER_PROBES).numpy(),
+    ):
+        why_not = "its tokenizer's settings (cleaning, vocabulary) differ from CLIP's default, which is what is ported"
     elif cfg.get("resize_mode", "shortest") != "shortest" or size[0] != size[1]:
         why_not = f"its image preparation ({cfg.get('resize_mode')}, {size}) has no NumPy port here"
     if why_not:
         return {**meta, "onnx": False, "why_not": why_not}
 
-    class TextTower(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.clip = model
+    def export_towers() -> dict:
+        class TextTower(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.clip = model
 
-        def forward(self, tokens):  # type: ignore[no-untyped-def]
-            return self.clip.encode_text(tokens)
+            def forward(self, tokens):  # type: ignore[no-untyped-def]
+                return self.clip.encode_text(tokens)
 
-    class ImageTower(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.clip = model
+        class ImageTower(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.clip = model
 
-        def forward(self, pixels):  # type: ignore[no-untyped-def]
-            return self.clip.encode_image(pixels)
+            def forward(self, pixels):  # type: ignore[no-untyped-def]
+                return self.clip.encode_image(pixels)
 
-    context = int(tokenizer.context_length or 77)
-    export(TextTower(), (tokenizer(["a photo", "of a cat"]),), out / "text.fp32.onnx",
-           ["tokens"], {"tokens": {0: "batch"}})
-    export(ImageTower(), (torch.zeros((2, 3, size[0], size[1])),), out / "image.fp32.onnx",
-           ["pixels"], {"pixels": {0: "batch"}})
-    quantize_int8(out / "text.fp32.onnx", out / "text.int8.onnx", embeddings=True)
-    quantize_int8(out / "image.fp32.onnx", out / "image.int8.onnx")
-    for graph in out.glob("*.onnx"):
-        optimise_in_place(graph)
-    write_tables(Path(open_clip.tokenizer.default_bpe()), out / "bpe_tables.json")
-    prep = ImagePrep(resize=size[0], crop=size[0], mean=tuple(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN)),
-                     std=tuple(cfg.get("std", open_clip.OPENAI_DATASET_STD)),
-                     interpolation=str(cfg.get("interpolation", "bicubic")))
-    return {**meta, "onnx": True, "context_length": context, "image_prep": prep.to_dict()}
+        context = int(tokenizer.context_length or 77)
+        export(TextTower(), (tokenizer(["a photo", "of a cat"]),), out / "text.fp32.onnx",
+               ["tokens"], {"tokens": {0: "batch"}})
+        export(ImageTower(), (torch.zeros((2, 3, size[0], size[1])),), out / "image.fp32.onnx",
+               ["pixels"], {"pixels": {0: "batch"}})
+        quantize_int8(out / "text.fp32.onnx", out / "text.int8.onnx", embeddings=True)
+        quantize_int8(out / "image.fp32.onnx", out / "image.int8.onnx")
+        for graph in out.glob("*.onnx"):
+            optimise_in_place(graph)
+        write_tables(Path(open_clip.tokenizer.default_bpe()), out / "bpe_tables.json")
+        prep = ImagePrep(resize=size[0], crop=size[0], mean=tuple(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN)),
+                         std=tuple(cfg.get("std", open_clip.OPENAI_DATASET_STD)),
+                         interpolation=str(cfg.get("interpolation", "bicubic")))
+        return {"context_length": context, "image_prep": prep.to_dict()}
+
+    return exported_or_why_not(meta, export_towers)
 
 
 class OpenClipOnnxEncoder:

@@ -34,6 +34,7 @@ class Decoded:
     images: list[Any] = field(default_factory=list)  # prepared by the encoder
     chunks: list[tuple[float | None, float | None, str]] = field(default_factory=list)
     error: str | None = None
+    kept: bool = False  # an indexed file that could not be read now: its old vectors stay
     decode_seconds: float = 0.0
     preprocess_seconds: float = 0.0
     transcribed_seconds: float | None = None  # set when speech recognition ran
@@ -79,6 +80,7 @@ class Decoder:
                 raise MediaDecodeError(f"{display_path(f.path)}: unsupported modality {f.modality}")
         except MediaDecodeError as exc:
             out.error = str(exc)
+            out.kept = _transient(exc) and work.known is not None and work.known.status == "indexed"
         except ModelUnavailableError:
             raise  # not this file's fault: stop the run with the reason
         except Exception as exc:  # a decoder bug or an exotic file must not stop the run
@@ -121,3 +123,10 @@ class Decoder:
             out.transcribed_seconds = duration
         self.repo.save_transcript(digest, source, segments, language, duration)
         return segments
+
+
+def _transient(exc: MediaDecodeError) -> bool:
+    """A read error of the system (I/O error, permission, a vanished mount), not a file that
+    is broken: worth keeping what was indexed and trying again next run."""
+    cause = exc.__cause__
+    return isinstance(cause, OSError) and cause.errno is not None and not isinstance(cause, MediaDecodeError)

@@ -40,7 +40,7 @@ class Plan:
     moves: list[tuple[FileRecord, FoundFile]] = field(default_factory=list)  # (vanished row, new place)
     copies: list[tuple[FileRecord, FoundFile]] = field(default_factory=list)  # (indexed source, copy)
     embed: list[Work] = field(default_factory=list)
-    unreadable_new: list[tuple[FoundFile, str]] = field(default_factory=list)  # new files: failed rows
+    unreadable_new: list[tuple[FoundFile, str]] = field(default_factory=list)  # failed rows, retried next run
     kept: list[tuple[str, str]] = field(default_factory=list)  # indexed, unavailable now: kept as is
     deletions: list[FileRecord] = field(default_factory=list)
 
@@ -100,15 +100,17 @@ def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path
 def _keep_unavailable(plan: Plan, missing: dict[str, FileRecord]) -> None:
     """Indexed files that are only unavailable are kept, not deleted: under an unreadable
     folder or a dangling folder link (perhaps a drive unplugged for a moment), or on a
-    filesystem that is no longer mounted (the nearest folder that still exists is on
-    another device than the file was)."""
+    filesystem that is no longer mounted (its folder holds no files now, and the nearest
+    folder that still exists is on another device than the file was)."""
     unavailable = [str(s.path) for s in plan.skipped if s.unavailable]
     device_of: dict[str, int | None] = {}
+    holding = {os.path.dirname(str(f.path)) for f in plan.found}  # folders that still have files
     for path, rec in list(missing.items()):
         under = next((u for u in unavailable if is_under(path, u)), None)
         if under is not None:
             why = f"{display_path(path)}: {display_path(under)} cannot be read now; its items are kept"
-        elif rec.device and _device_of_nearest_folder(path, device_of) not in (None, rec.device):
+        elif (rec.device and os.path.dirname(path) not in holding
+              and _device_of_nearest_folder(path, device_of) not in (None, rec.device)):
             why = f"{display_path(path)}: its drive is not mounted (the folder is on another device now); kept"
         else:
             continue

@@ -101,7 +101,7 @@ class IndexRun:
         for source, f in plan.copies:
             writer.copy(source, f)
         for f, reason in plan.unreadable_new:
-            writer.failure(f, reason)
+            writer.failure(f, reason, retry=True)
         self.report.stages.write += time.perf_counter() - t0
 
     def _stream(self, work: list[Work], writer: Writer, progress: bool,
@@ -109,10 +109,9 @@ class IndexRun:
         """decode (threads) -> bounded queue -> encode -> write, in the files' order."""
         if not work:
             return
-        stages, size = self.report.stages, self.settings.batch_size
+        size = self.settings.batch_size
         todo = iter(work)
         queue: deque[Future[Decoded]] = deque()
-        last_save, done = time.monotonic(), 0
         with ThreadPoolExecutor(self.settings.decode_workers) as pool, tqdm(
             total=len(work), desc="indexing", unit="file", disable=not progress
         ) as bar:
@@ -124,26 +123,40 @@ class IndexRun:
                     queue.append(pool.submit(self._decoder, item))
 
             refill()
-            while queue:
-                batch: list[Decoded] = []
-                t_wait = time.perf_counter()
-                while queue and len(batch) < size:
-                    batch.append(queue.popleft().result())
-                    refill()
-                stages.waiting += time.perf_counter() - t_wait
-                self._account(batch)
-                t1 = time.perf_counter()
-                vectors = encode_batch(self._encoder, batch, self.vectors().dim, size)
-                t2 = time.perf_counter()
-                writer.files(batch, vectors)
-                stages.encode += t2 - t1
-                stages.write += time.perf_counter() - t2
-                done += len(batch)
-                bar.update(len(batch))
-                notify("indexing", done, len(work))
-                if time.monotonic() - last_save > self.settings.checkpoint_seconds:
-                    self._save()
-                    last_save = time.monotonic()
+            try:
+                self._drain(queue, refill, writer, bar, notify, len(work))
+            except BaseException:  # an encoder error, Ctrl-C: stop now, not after the queued decodes
+                for future in queue:
+                    future.cancel()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+
+    def _drain(self, queue: "deque[Future[Decoded]]", refill: Callable[[], None], writer: Writer,
+               bar: tqdm, notify: Callable[[str, int, int], None], total: int) -> None:
+        """Decoded files leave the queue in order, a batch at a time: encode, write, and a
+        checkpoint of the FAISS file every ``checkpoint_seconds``."""
+        stages, size = self.report.stages, self.settings.batch_size
+        last_save, done = time.monotonic(), 0
+        while queue:
+            batch: list[Decoded] = []
+            t_wait = time.perf_counter()
+            while queue and len(batch) < size:
+                batch.append(queue.popleft().result())
+                refill()
+            stages.waiting += time.perf_counter() - t_wait
+            self._account(batch)
+            t1 = time.perf_counter()
+            vectors = encode_batch(self._encoder, batch, self.vectors().dim, size)
+            t2 = time.perf_counter()
+            writer.files(batch, vectors)
+            stages.encode += t2 - t1
+            stages.write += time.perf_counter() - t2
+            done += len(batch)
+            bar.update(len(batch))
+            notify("indexing", done, total)
+            if time.monotonic() - last_save > self.settings.checkpoint_seconds:
+                self._save()
+                last_save = time.monotonic()
 
     def _account(self, batch: list[Decoded]) -> None:
         report, stages = self.report, self.report.stages

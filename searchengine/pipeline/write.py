@@ -51,7 +51,14 @@ class Writer:
         self._report.reused += 1
 
     def files(self, batch: Sequence[Decoded], vectors: Sequence[np.ndarray]) -> None:
-        """Store a batch of decoded (and encoded) files; failures are stored with their reason."""
+        """Store a batch of decoded (and encoded) files; failures are stored with their reason,
+        except for indexed files that could only not be read now: those are kept as they are."""
+        for d in batch:
+            if d.kept:
+                self._report.kept.append((str(d.work.found.path), f"{d.error}; its indexed version is kept "
+                                          "and it is tried again next run"))
+        pairs = [(d, v) for d, v in zip(batch, vectors) if not d.kept]
+        batch, vectors = [d for d, _ in pairs], [v for _, v in pairs]
         writes = []
         for d, vecs in zip(batch, vectors):
             f = d.work.found
@@ -85,11 +92,13 @@ class Writer:
                 else:
                     report.updated += 1
 
-    def failure(self, f: FoundFile, reason: str, digest: str = "") -> None:
+    def failure(self, f: FoundFile, reason: str, digest: str = "", *, retry: bool = False) -> None:
+        """Record ``f`` as failed. With ``retry`` (it could not be read: perhaps only for
+        now) its size is stored as -1, so that the next run does not take it for unchanged."""
         log.warning("failed: %s", reason)
         with self._lock:
             (result,) = self.repo.store_files_isolated([FileWrite(
-                path=str(f.path), modality=f.modality, content_hash=digest, size=f.size,
+                path=str(f.path), modality=f.modality, content_hash=digest, size=-1 if retry else f.size,
                 mtime_ns=f.mtime_ns, units=[], status="failed", error=reason,
                 device=f.device, inode=f.inode,
             )])
