@@ -56,6 +56,10 @@ class OnnxGraph:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         options.graph_optimization_level = level.ORT_ENABLE_ALL if self._full else level.ORT_DISABLE_ALL
+        # idle worker threads sleep instead of spinning: the cores are shared with the decode
+        # threads (measured on 2 cores, 300 photos, int8 ViT-B-32: 42.3 / 39.4 img/s end to
+        # end against 39.1 / 35.0 with spinning, two interleaved pairs)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(str(self.path), sess_options=options, providers=["CPUExecutionProvider"])
 
     @property
