@@ -26,9 +26,14 @@ log = logging.getLogger(__name__)
 EXPORT_FORMAT = 4  # bump when the exported graphs or their meta change shape
 
 
-def export_folder(cache_dir: Path, spec: str, identity: str = "") -> Path:
-    """The folder for ``spec``; ``identity`` tells apart different weights behind one spec
-    (a weights file's size and mtime)."""
+def export_folder(cache_dir: Path | None, spec: str, identity: str = "") -> Path:
+    """The folder for ``spec`` under ``cache_dir`` (default: the settings' cache folder);
+    ``identity`` tells apart different weights behind one spec (a weights file's size and
+    mtime)."""
+    if cache_dir is None:
+        from searchengine.config import Settings
+
+        cache_dir = Settings.from_env().cache_dir
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", spec)[:60].strip("-")
     digest = hashlib.sha256(f"{EXPORT_FORMAT}|{spec}|{identity}".encode()).hexdigest()[:12]
     return Path(cache_dir).expanduser() / "onnx" / f"{slug}-{digest}"

@@ -21,7 +21,7 @@ from PIL import Image
 
 from searchengine.encoders.base import l2_normalise
 from searchengine.encoders.export_cache import build_once, export_folder
-from searchengine.encoders.onnx_runtime import OnnxGraph
+from searchengine.encoders.onnx_runtime import OnnxTowers
 from searchengine.encoders.precision import resolve_precision
 from searchengine.encoders.preprocess import ImagePrep
 from searchengine.encoders.torch_device import resolve_device
@@ -168,15 +168,9 @@ def load(spec: str, name: str, device: str, precision: str = "auto", cache_dir: 
         encoder.precision = concrete
         log.info("loaded %s on %s (%s)", spec, device, concrete)
         return encoder
-    folder = export_folder(cache_dir or _default_cache(), spec, _weights_identity())
+    folder = export_folder(cache_dir, spec, _weights_identity())
     meta = build_once(folder, lambda tmp: _export(spec, tmp))
     return OfflineOnnxEncoder(spec, folder, meta, concrete)
-
-
-def _default_cache() -> Path:
-    from searchengine.config import Settings
-
-    return Settings.from_env().cache_dir
 
 
 def _weights_identity() -> str:
@@ -244,21 +238,15 @@ def _export(spec: str, out: Path) -> dict:
     return meta
 
 
-class OfflineOnnxEncoder:
+class OfflineOnnxEncoder(OnnxTowers):
     """The offline profile on ONNX Runtime. Each tower loads on first use: a text query never
     loads the image graph, and nothing here imports torch."""
 
+    image_machine_passes = True  # EfficientNet's convolutions gain from the NCHWc layouts
+
     def __init__(self, spec: str, folder: Path, meta: dict, precision: str):
-        if precision not in ("fp32", "int8"):
-            raise ModelUnavailableError(f"{spec} on the CPU runs in fp32 or int8, not {precision}")
-        self.spec = spec
-        self.precision = precision
-        self.dim = int(meta["dim"])
+        super().__init__(spec, folder, meta, precision)
         self.top_t = int(meta.get("top_t", TOP_T))
-        self._folder = folder
-        self._text = OnnxGraph(folder / f"text.{precision}.onnx")
-        self._image = OnnxGraph(folder / f"image.{precision}.onnx", machine_passes=True)
-        self._prep = ImagePrep.from_dict(meta["image_prep"])
         self._tokenizer: Any = None
         self._class_vectors: np.ndarray | None = None
         self._lock = threading.Lock()  # fast tokenizers refuse concurrent use
@@ -289,9 +277,6 @@ class OfflineOnnxEncoder:
         if not out:
             return np.zeros((0, self.dim), dtype=np.float32)
         return l2_normalise(np.concatenate(out))
-
-    def prepare_image(self, image: Image.Image) -> Any:
-        return self._prep(image)
 
     def class_vectors(self) -> np.ndarray:
         if self._class_vectors is None:

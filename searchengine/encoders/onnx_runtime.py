@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from searchengine.encoders.preprocess import ImagePrep
 from searchengine.errors import ModelUnavailableError
 
 log = logging.getLogger(__name__)
@@ -69,3 +70,24 @@ class OnnxGraph:
     def run(self, **inputs: np.ndarray) -> np.ndarray:
         session = self._get()
         return session.run(None, inputs)[0]
+
+
+class OnnxTowers:
+    """What every encoder on exported graphs shares: its spec, precision and dimension, the
+    text and image graphs (each loaded on first use) and the image preparation."""
+
+    image_machine_passes = False  # see OnnxGraph: worth it for convolutional image towers
+
+    def __init__(self, spec: str, folder: Path, meta: dict, precision: str):
+        if precision not in ("fp32", "int8"):
+            raise ModelUnavailableError(f"{spec} on the CPU runs in fp32 or int8, not {precision}")
+        self.spec = spec
+        self.precision = precision
+        self.dim = int(meta["dim"])
+        self._folder = folder
+        self._text = OnnxGraph(folder / f"text.{precision}.onnx")
+        self._image = OnnxGraph(folder / f"image.{precision}.onnx", machine_passes=self.image_machine_passes)
+        self._prep = ImagePrep.from_dict(meta["image_prep"])
+
+    def prepare_image(self, image: Any) -> np.ndarray:
+        return self._prep(image)
