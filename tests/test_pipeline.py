@@ -54,3 +54,17 @@ def test_links_out_of_the_folder_are_followed_only_when_asked(open_engine, setti
     assert any(p.endswith("recipe.txt") and "outside" in why for p, why in report.skipped)
     report = open_engine("boundary-open", settings=settings.with_(follow_symlinks_outside=True)).index([media])
     assert report.added == 2
+
+
+def test_large_jpegs_decode_at_reduced_scale_for_the_model(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from searchengine.media.images import MAX_SIDE, load_image
+
+    big = tmp_path / "big.jpg"
+    rng = np.random.RandomState(0)
+    Image.fromarray((rng.rand(30, 40, 3) * 255).astype("uint8")).resize((4000, 3000)).save(big, quality=90)
+    full, drafted = load_image(big), load_image(big, min_side=224)
+    assert max(full.size) == MAX_SIDE
+    assert min(drafted.size) >= 224 and drafted.size[0] < full.size[0]  # 1/8 scale: 500x375

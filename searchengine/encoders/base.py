@@ -19,6 +19,7 @@ class Encoder(Protocol):
     spec: str
     dim: int
     precision: str  # concrete: fp32, int8 or fp16 (see searchengine.encoders.precision)
+    input_side: int | None  # the side images are resized to, when known (decoders may draft to it)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
 

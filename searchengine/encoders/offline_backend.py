@@ -61,6 +61,7 @@ class OfflineEncoder:
     """The torch implementation (CUDA, and the source of the ONNX export)."""
 
     precision = "fp32"
+    input_side: int | None = None
 
     def __init__(self, spec: str, text_model: Any, image_model: Any, device: str,
                  top_t: int = TOP_T, prompt: str = PROMPT):

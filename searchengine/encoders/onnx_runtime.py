@@ -88,6 +88,7 @@ class OnnxTowers:
         self._text = OnnxGraph(folder / f"text.{precision}.onnx")
         self._image = OnnxGraph(folder / f"image.{precision}.onnx", machine_passes=self.image_machine_passes)
         self._prep = ImagePrep.from_dict(meta["image_prep"])
+        self.input_side: int | None = self._prep.resize
 
     def prepare_image(self, image: Any) -> np.ndarray:
         return self._prep(image)

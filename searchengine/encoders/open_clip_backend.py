@@ -70,6 +70,7 @@ class OpenClipEncoder:
     the ONNX export): text and image towers into one space."""
 
     precision = "fp32"
+    input_side: int | None = None
 
     def __init__(self, spec: str, model: Any, preprocess: Any, tokenizer: Any, device: str):
         import torch

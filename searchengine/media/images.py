@@ -67,14 +67,17 @@ def _name(path: Path | str | BinaryIO) -> str:
 
 
 def load_image(path: Path | str | BinaryIO, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-               pixel_gate: Callable[[int], ContextManager[object]] | None = None) -> Image.Image:
+               pixel_gate: Callable[[int], ContextManager[object]] | None = None,
+               min_side: int | None = None) -> Image.Image:
     """Decode ``path`` (a file or a binary stream) into an RGB image of at most ``MAX_SIDE``
     pixels a side, or raise :class:`MediaDecodeError` naming the file. Only the formats in
     ``FORMATS`` are parsed; a path must be a regular file (never a FIFO or device). JPEGs
     are decoded at reduced scale and everything is shrunk in place before colour
     conversion, so memory stays near the decoded size. ``max_pixels`` refuses larger images
     from their header, before decoding; ``pixel_gate(pixels)`` (e.g.
-    :meth:`PixelBudget.reserve`) is held around the decode."""
+    :meth:`PixelBudget.reserve`) is held around the decode. ``min_side`` (a model's input
+    size) lets a JPEG decode at the smallest scale whose sides are still at least that long:
+    a 12-megapixel photo for a 224-pixel model decodes at 1/8, several times faster."""
     _register_heif()
     name = _name(path)
     try:
@@ -90,7 +93,8 @@ def load_image(path: Path | str | BinaryIO, max_pixels: int | None = DEFAULT_MAX
                 )
             stack.enter_context(pixel_gate(pixels) if pixel_gate else contextlib.nullcontext())
             orientation = img.getexif().get(0x0112, 1)
-            img.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
+            side = min(min_side, MAX_SIDE) if min_side else MAX_SIDE
+            img.draft("RGB", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
             img.load()
             if img.mode in ("P", "1", "PA"):  # palette: resizing needs real colours
                 small = img.convert("RGBA")

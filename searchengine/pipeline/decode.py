@@ -64,9 +64,10 @@ class Decoder:
             if f.size == 0:
                 raise MediaDecodeError(f"{display_path(f.path)}: empty file (0 bytes)")
             if f.modality == "image":
-                image = load_image(f.path)
+                encoder = self._encoder()
+                image = load_image(f.path, min_side=encoder.input_side)
                 t1 = time.perf_counter()
-                out.images.append(self._encoder().prepare_image(image))
+                out.images.append(encoder.prepare_image(image))
                 out.preprocess_seconds = time.perf_counter() - t1
             elif f.modality == "text":
                 chunks = chunk_text(read_text(f.path), self.settings.chunk_chars, self.settings.chunk_overlap)
