@@ -65,6 +65,15 @@ def make_image(path: Path, seed: int, size=(48, 40), fmt: str | None = None) -> 
     return path
 
 
+def assert_error(response, status, code):
+    """The one JSON error shape of the HTTP API, with this status and code."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and body["error"]["status"] == status and body["error"]["code"] == code
+    assert body["error"]["message"]
+    return body["error"]
+
+
 def assert_consistent(engine) -> None:
     """SQL and FAISS hold exactly the same ids."""
     sql_ids = sorted(int(i) for ids, _ in engine.repo.iter_vectors(engine.vectors.dim) for i in ids)

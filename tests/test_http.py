@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from conftest import SAMPLES, make_image
+from conftest import SAMPLES, assert_error, make_image
 from searchengine.http.app import create_app
 
 LOCAL = "http://127.0.0.1:8000"  # the server answers loopback Host names only
@@ -27,14 +27,6 @@ def indexed(open_engine, tmp_path):
 @pytest.fixture
 def client(indexed):
     return TestClient(create_app(indexed[0], max_upload_bytes=200_000), base_url=LOCAL)
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]["status"] == status and body["error"]["code"] == code
-    assert body["error"]["message"]
-    return body["error"]
 
 
 def png_bytes(seed):

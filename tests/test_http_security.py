@@ -9,21 +9,13 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import make_image
+from conftest import assert_error, make_image
 from searchengine.errors import InsecureSettingError
 from searchengine.http.app import SESSION_COOKIE, create_app
 from searchengine.http.security import MIN_TOKEN_LENGTH
 
 LOCAL = "http://127.0.0.1:8000"
 TOKEN = "k" * 24
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]["status"] == status and body["error"]["code"] == code
-    assert body["error"]["message"]
-    return body["error"]
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from searchengine.pathnames import display_path
+from searchengine.pathnames import display_path, has_undecodable
 
 
 class FsPath(TypeDecorator[str]):
@@ -35,11 +35,7 @@ class FsPath(TypeDecorator[str]):
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | bytes | None:
         if value is None:
             return None
-        try:
-            value.encode("utf-8")
-            return value
-        except UnicodeEncodeError:
-            return os.fsencode(value)
+        return os.fsencode(value) if has_undecodable(value) else value
 
     def process_result_value(self, value: object, dialect: Dialect) -> str | None:
         if value is None:
@@ -60,11 +56,7 @@ class SafeText(TypeDecorator[str]):
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        try:
-            value.encode("utf-8")
-            return value
-        except UnicodeEncodeError:
-            return display_path(value)
+        return display_path(value) if has_undecodable(value) else value
 
 
 class Base(DeclarativeBase):
