@@ -74,6 +74,8 @@ def synthetic_tree(folder: Path, n: int, index_dir: Path, env: dict[str, str]) -
     engine = SearchEngine.open(index_dir, settings=settings)
     Manifest(model=engine.model, dim=384, metric="inner_product", index_type="IDMap2,Flat",
              schema_revision=head_revision(), precision="fp32").save(engine.layout.manifest)
+    engine.close()
+    engine = SearchEngine.open(index_dir, settings=settings)  # now with its manifest
     engine.repo.add_roots([str(folder)])
     rng = np.random.default_rng(0)
     batch: list[FileWrite] = []
@@ -83,10 +85,10 @@ def synthetic_tree(folder: Path, n: int, index_dir: Path, env: dict[str, str]) -
                                size=f.size, mtime_ns=f.mtime_ns, units=[NewUnit(0.0, 1.0, "note", vec / np.linalg.norm(vec))],
                                device=f.device, inode=f.inode))
         if len(batch) == 5000:
-            engine.repo.store_files(batch)
+            engine.catalog.store_files(batch)
             batch = []
     if batch:
-        engine.repo.store_files(batch)
+        engine.catalog.store_files(batch)
     engine.close()
 
 

@@ -148,6 +148,7 @@ def search(
 ) -> None:
     """Search an index by text, by image, or by an indexed item."""
     from searchengine.engine import SearchEngine
+    from searchengine.search_filters import SearchFilters
 
     if query is None and image is None and similar_to is None:
         typer.echo("Error: give a text query, --image FILE, or --similar-to ID", err=True)
@@ -156,8 +157,7 @@ def search(
     def work():
         with SearchEngine.open(index_name, model=model, settings=_settings(index_root), create=False) as engine:
             return engine.search(query, image=image, similar_to=similar_to, k=k, offset=offset,
-                                 modality=modality or None, path_glob=path_glob,
-                                 modified_after=after, modified_before=before)
+                                 filters=SearchFilters.of(modality or None, path_glob, after, before))
 
     hits = _run(work)
     if json_out:
@@ -193,7 +193,7 @@ def status(
 
     def work():
         with SearchEngine.open(index_name, settings=_settings(index_root), create=False) as engine:
-            return engine.status(), engine.repo.failures()
+            return engine.status(), engine.failures()
 
     st, failures = _run(work)
     if json_out:
@@ -204,7 +204,7 @@ def status(
         return
     typer.echo(f"Index     {st.name}  ({st.folder})")
     typer.echo(f"Model     {st.model}  ({st.dim}-d, {st.metric}, {st.precision})")
-    typer.echo(f"FAISS     {st.index_type}, {st.vectors} vectors")
+    typer.echo(f"FAISS     {st.index_type}, {st.vectors} vectors (index type: {st.index_policy})")
     typer.echo(f"Schema    revision {st.schema_revision}")
     typer.echo(f"On disk   {st.size_bytes / 1e6:.1f} MB")
     typer.echo("Folders   " + (", ".join(display_path(r) + ("" if Path(r).exists() else " (missing)") for r in st.roots) or "-"))

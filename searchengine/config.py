@@ -34,6 +34,7 @@ class Settings:
     device: str = "auto"
     follow_symlinks_outside: bool = False  # follow links whose target leaves the indexed folders
     precision: str = "auto"  # auto | fp32 | int8 | fp16 (new indexes; see encoders.precision)
+    index_type: str = "auto"  # auto | flat | ivf-flat | ivf-sq8 | ivf-pq (new indexes; see vectors.index_kind)
     asr_model: str = "base"
     language: str | None = None  # None: detected per recording
     cache_dir: Path = field(default_factory=_default_cache_dir)
@@ -41,7 +42,10 @@ class Settings:
     def __post_init__(self) -> None:
         from searchengine.encoders.precision import check_precision
 
+        from searchengine.vectors.index_kind import check_policy
+
         object.__setattr__(self, "precision", check_precision(self.precision))
+        object.__setattr__(self, "index_type", check_policy(self.index_type))
         if self.batch_size < 1:
             raise InvalidInputError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.decode_workers < 1:

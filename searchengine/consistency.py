@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from searchengine.layout import IndexLayout
-from searchengine.vectors.faiss_index import VectorIndex
+from searchengine.vectors.faiss_index import ids_of
 
 
 @dataclass(frozen=True)
@@ -46,5 +46,5 @@ def read_disk_state(folder: Path) -> DiskState:
 
     stamp = json.loads(stamp_path.read_text())
     index = faiss.read_index(str(layout.vectors))
-    faiss_ids = frozenset(int(i) for i in VectorIndex(index.d, index).ids())
+    faiss_ids = frozenset(int(i) for i in ids_of(index))
     return DiskState(ids, generation, faiss_ids, int(stamp.get("generation", -1)))

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
-import time
-from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 from PIL import Image
 
+from searchengine.catalog import Catalog
 from searchengine.config import Settings
 from searchengine.encoders.base import Encoder, encode_images
 from searchengine.encoders.registry import AUTO, load_encoder, parse_spec, resolve_auto
 from searchengine.encoders.torch_device import resolve_device
 from searchengine.errors import (
-    IndexBusyError,
     IndexDamagedError,
     IndexIncompatibleError,
     IndexUnavailableError,
@@ -31,27 +28,20 @@ from searchengine.layout import IndexLayout, resolve_index
 from searchengine.manifest import Manifest
 from searchengine.media.images import load_query_image
 from searchengine.media.kinds import modality_of
+from searchengine.search_filters import SearchFilters
 from searchengine.searcher import Searcher
 from searchengine.store.database import head_revision, open_database
-from searchengine.store.repository import Repository
+from searchengine.store.repository import FileRecord, Repository, UnitRow
 from searchengine.transcribe.moment import best_moment
 from searchengine.transcribe.whisper import WhisperTranscriber, check_asr_model
 
 if TYPE_CHECKING:
     from searchengine.pipeline import IndexReport
 
-from searchengine.vectors.faiss_index import (
-    INDEX_TYPE,
-    METRIC,
-    VectorIndex,
-    load_vector_index,
-    save_vector_bytes,
-    save_vector_index,
-)
+from searchengine.vectors.faiss_index import METRIC, VectorIndex
+from searchengine.vectors.index_kind import IndexKind, check_policy
 
 log = logging.getLogger(__name__)
-
-SYNC_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -62,7 +52,8 @@ class IndexStatus:
     precision: str
     dim: int | None
     metric: str
-    index_type: str
+    index_type: str  # the FAISS kind, with its measured recall (see vectors.index_kind)
+    index_policy: str  # auto, or the kind asked for with --index-type
     schema_revision: str
     vectors: int
     size_bytes: int
@@ -84,14 +75,11 @@ class SearchEngine:
         self.settings = settings
         self.model = model
         self._manifest = manifest
-        self.repo = repo
         self._encoder = encoder
-        self._vectors: VectorIndex | None = None
         self._transcriber: WhisperTranscriber | None = None
-        self._lock = threading.RLock()
         self._load_lock = threading.Lock()  # lazy loading of the model and speech recognition
-        self._last_sync = 0.0
-        self._saved_generation: int | None = None
+        policy = manifest.index_policy if manifest else settings.index_type
+        self.catalog = Catalog(repo, layout.vectors, layout.write_lock, self._dim, policy, self._kind_built)
 
     # -- opening -----------------------------------------------------------------------
 
@@ -162,6 +150,27 @@ class SearchEngine:
     def close(self) -> None:
         self.repo.engine.dispose()
 
+    @property
+    def repo(self) -> Repository:
+        """The SQL side (internal: the HTTP layer and the CLI use the public reads below)."""
+        return self.catalog.repo
+
+    @property
+    def vectors(self) -> VectorIndex:
+        """The FAISS index, caught up with SQL (see :mod:`searchengine.catalog`)."""
+        return self.catalog.vectors()
+
+    def _dim(self) -> int:
+        return self._manifest.dim if self._manifest else self.encoder.dim  # no model load when known
+
+    def _kind_built(self, kind: IndexKind) -> None:
+        if self._manifest is not None and (self._manifest.index != kind.to_json()
+                                           or self._manifest.index_policy != self.catalog.policy):
+            self._manifest.index = kind.to_json()
+            self._manifest.index_type = kind.name
+            self._manifest.index_policy = self.catalog.policy
+            self._manifest.save(self.layout.manifest)
+
     def __enter__(self) -> "SearchEngine":
         return self
 
@@ -200,7 +209,8 @@ class SearchEngine:
         if self._manifest is None:
             self._manifest = Manifest(
                 model=self.model, dim=self._encoder.dim, metric=METRIC,
-                index_type=INDEX_TYPE, schema_revision=head_revision(), precision=self._encoder.precision,
+                index_type="flat", schema_revision=head_revision(), precision=self._encoder.precision,
+                index_policy=self.catalog.policy,
             )
             self._manifest.save(self.layout.manifest)
         elif self._manifest.dim != self._encoder.dim:
@@ -209,66 +219,6 @@ class SearchEngine:
                 f"{self.layout.folder} holds {self._manifest.dim}-d vectors"
             )
         return self._encoder
-
-    @property
-    def vectors(self) -> VectorIndex:
-        """The FAISS index; rebuilt from SQL on open when the saved file is stale."""
-        with self._lock:
-            if self._vectors is None:
-                dim = self._manifest.dim if self._manifest else self.encoder.dim  # no model load when known
-                generation, count = self.repo.generation(), self.repo.unit_count()
-                index = load_vector_index(self.layout.vectors, dim, generation, count)
-                if index is None:
-                    index = self._rebuild_vectors(dim, generation)
-                else:
-                    self._saved_generation = generation
-                index.generation = generation
-                self._vectors = index
-                self._last_sync = time.monotonic()
-            return self._vectors
-
-    def _rebuild_vectors(self, dim: int, generation: int) -> VectorIndex:
-        index = VectorIndex(dim)
-        for ids, vecs in self.repo.iter_vectors(dim):
-            index.add(ids, vecs)
-        if index.ntotal:
-            log.warning("rebuilt the vector index of %s from SQL (%d vectors)", self.layout.folder, index.ntotal)
-        try:
-            with self._write_lock():
-                if self.repo.generation() == generation:  # nobody wrote while we read
-                    save_vector_index(index, self.layout.vectors, generation)
-                    self._saved_generation = generation
-        except IndexBusyError:
-            pass  # the writer will save it
-        return index
-
-    def _sync_vectors(self, force: bool = False) -> None:
-        """Reload the FAISS index when another writer (a process, or another engine on the
-        same folder) changed SQL since it was loaded. Checked at most once a second for
-        searches, always before indexing."""
-        with self._lock:
-            if self._vectors is None:
-                return
-            if not force and time.monotonic() - self._last_sync < SYNC_INTERVAL_S:
-                return
-            self._last_sync = time.monotonic()
-            if self.repo.generation() != self._vectors.generation:
-                log.info("the index changed on disk; reloading its vectors")
-                self._vectors = None
-
-    @contextmanager
-    def _write_lock(self) -> Iterator[None]:
-        handle = open(self.layout.write_lock, "a+")
-        try:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise IndexBusyError(
-                    f"another process is indexing {self.layout.folder}; wait for it to finish"
-                ) from None
-            yield
-        finally:
-            handle.close()
 
     # -- indexing ----------------------------------------------------------------------
 
@@ -300,31 +250,39 @@ class SearchEngine:
                 log.warning("indexed folder %s is missing; its items are kept (`searchengine forget` removes them)", gone)
             if not roots and not missing_roots:
                 raise InvalidInputError("nothing to index: give at least one folder or file")
-        with self._write_lock():
-            self._sync_vectors(force=True)
+        with self.catalog.write_lock():
+            self.catalog.sync(force=True)
             from searchengine.pipeline import IndexRun
 
-            run = IndexRun(
-                self.repo, lambda: self.vectors, lambda: self.encoder, self.settings, self._save_vectors,
-                exclude=[self.layout.folder], transcriber=self._get_transcriber, lock=self._lock,
-            )
+            run = IndexRun(self.catalog, lambda: self.encoder, self.settings, exclude=[self.layout.folder],
+                           transcriber=self._get_transcriber)
             report = run.run(roots, progress=progress, on_progress=on_progress, retry_failed=retry_failed)
             report.missing_roots = missing_roots
             return report
+
+    def reindex(self, index_type: str | None = None, *, progress: bool = False) -> IndexKind:
+        """Build the FAISS index again from the vectors in SQL - no re-embedding - as
+        ``index_type`` (``auto``, ``flat``, ``ivf-flat``, ``ivf-sq8``, ``ivf-pq``; default:
+        the index's own policy). The kind, its tuned search parameter and measured recall
+        are in the manifest and :meth:`status`."""
+        policy = check_policy(index_type) if index_type else None
+        if self._manifest is None:
+            raise InvalidInputError(f"the index at {self.layout.folder} is empty; index some files first")
+        with self.catalog.write_lock():
+            kind = self.catalog.rebuild(policy, progress=progress)
+        self._kind_built(kind)
+        return kind
 
     def forget(self, path: str | Path) -> int:
         """Remove an indexed folder (or file) and everything under it from the index, whether
         or not it still exists on disk. Returns the number of files removed."""
         target = str(Path(path).expanduser().absolute())
-        with self._write_lock():
-            self._sync_vectors(force=True)
-            with self._lock:
-                removed_roots, removed_files, removed_units = self.repo.forget(target)
-                if not removed_roots and not removed_files:
-                    raise InvalidInputError(f"nothing is indexed under {target}")
-                self.vectors.remove(removed_units)
-                self.vectors.generation = self.repo.generation()
-                self._save_vectors()
+        with self.catalog.write_lock():
+            self.catalog.sync(force=True)
+            removed_roots, removed_files = self.catalog.forget(target)
+            if not removed_roots and not removed_files:
+                raise InvalidInputError(f"nothing is indexed under {target}")
+            self.catalog.save(final=True)
         return removed_files
 
     def _get_transcriber(self) -> WhisperTranscriber:
@@ -337,19 +295,6 @@ class SearchEngine:
                 )
             return self._transcriber
 
-    def _save_vectors(self) -> None:
-        """Save the FAISS index when it changed since the last save. The lock is held only
-        to snapshot it, so searches do not wait for the disk."""
-        with self._lock:
-            if self._vectors is None:  # never loaded, so never changed
-                return
-            index = self._vectors
-            if index.generation == self._saved_generation and self.layout.vectors.is_file():
-                return
-            data, generation, ntotal = index.to_bytes(), index.generation, index.ntotal
-        save_vector_bytes(self.layout.vectors, data, generation, ntotal)
-        self._saved_generation = generation
-
     # -- searching ---------------------------------------------------------------------
 
     def search(
@@ -360,18 +305,25 @@ class SearchEngine:
         similar_to: int | None = None,
         k: int = 10,
         offset: int = 0,
+        filters: SearchFilters | None = None,
         modality: str | Sequence[str] | None = None,
         path_glob: str | None = None,
         modified_after: datetime | None = None,
         modified_before: datetime | None = None,
     ) -> list[Hit]:
         """Search by exactly one of: ``text``, ``image`` (a path or a PIL image), or
-        ``similar_to`` (the id of an indexed unit: "more like this"). Filters: ``modality``
-        (one or several of image, text, audio), ``path_glob`` (matched against the full path,
-        or the file name when it has no slash), and the file's modification time."""
+        ``similar_to`` (the id of an indexed unit: "more like this"), narrowed by
+        ``filters`` (a :class:`SearchFilters`). ``modality``, ``path_glob``,
+        ``modified_after`` and ``modified_before`` are a shorthand for
+        ``filters=SearchFilters.of(...)`` (give one or the other)."""
         given = [x is not None for x in (text, image, similar_to)]
         if sum(given) != 1:
             raise InvalidInputError("give exactly one query: text, an image, or the id of an indexed item")
+        shorthand = (modality, path_glob, modified_after, modified_before)
+        if filters is not None and any(x is not None for x in shorthand):
+            raise InvalidInputError("give filters= or the filter keywords (modality=, path_glob=, ...), not both")
+        if filters is None:
+            filters = SearchFilters.of(modality, path_glob, modified_after, modified_before)
         exclude: list[int] = []
         if text is not None:
             if not text.strip():
@@ -384,13 +336,11 @@ class SearchEngine:
             assert similar_to is not None
             if not 0 < similar_to < 2**63:
                 raise InvalidInputError(f"no indexed item has id {similar_to}")
-            found = self.repo.vectors_of([similar_to], self.vectors.dim)
+            found = self.repo.vectors_of([similar_to], self._dim())
             if similar_to not in found:
                 raise InvalidInputError(f"no indexed item has id {similar_to}")
             query, exclude = found[similar_to], [similar_to]
-        hits = self.search_vector(query, k=k, offset=offset, modality=modality, path_glob=path_glob,
-                                  exclude_ids=exclude, modified_after=modified_after,
-                                  modified_before=modified_before)
+        hits = self.search_vector(query, k=k, offset=offset, filters=filters, exclude_ids=exclude)
         return self._with_moments(hits, text) if text is not None else hits
 
     def _with_moments(self, hits: list[Hit], text: str) -> list[Hit]:
@@ -407,17 +357,34 @@ class SearchEngine:
         return out
 
     def search_vector(self, query: np.ndarray, *, k: int = 10, offset: int = 0,
-                      modality: str | Sequence[str] | None = None, path_glob: str | None = None,
-                      exclude_ids: Sequence[int] = (), modified_after: datetime | None = None,
-                      modified_before: datetime | None = None) -> list[Hit]:
+                      filters: SearchFilters = SearchFilters(), exclude_ids: Sequence[int] = ()) -> list[Hit]:
         """Search with a ready query vector (L2-normalised, in this index's space)."""
-        self._sync_vectors()
-        with self._lock:
-            return Searcher(self.repo, self.vectors).search(
-                np.asarray(query, dtype=np.float32), k, offset=offset, modality=modality,
-                path_glob=path_glob, exclude_ids=exclude_ids, modified_after=modified_after,
-                modified_before=modified_before,
-            )
+        return Searcher(self.catalog).search(np.asarray(query, dtype=np.float32), k, offset=offset,
+                                             filters=filters, exclude_ids=exclude_ids)
+
+    # -- public reads (what the CLI and the HTTP service show) --------------------------
+
+    def item(self, item_id: int) -> UnitRow | None:
+        """The indexed unit ``item_id`` with its file, or None."""
+        if not 0 < item_id < 2**63:
+            return None
+        return self.repo.units([item_id]).get(item_id)
+
+    def roots(self) -> list[str]:
+        """The folders (and files) indexed, as given."""
+        return self.repo.roots()
+
+    def failures(self) -> list[FileRecord]:
+        """Files that could not be indexed, with the reason."""
+        return self.repo.failures()
+
+    def transcript(self, item_id: int) -> dict | None:
+        """The transcript of the recording that item ``item_id`` belongs to (source,
+        language, duration, text, segments), or None."""
+        row = self.item(item_id)
+        if row is None or row.modality != "audio":
+            return None
+        return self.repo.transcript_of_file(row.file_id)
 
     # -- status ------------------------------------------------------------------------
 
@@ -430,9 +397,10 @@ class SearchEngine:
             precision=self.precision,
             dim=m.dim if m else None,
             metric=m.metric if m else METRIC,
-            index_type=m.index_type if m else INDEX_TYPE,
+            index_type=self.catalog.kind.describe() if m else "flat (exact)",
+            index_policy=self.catalog.policy,
             schema_revision=head_revision(),
-            vectors=(self._vectors.ntotal if self._vectors is not None else self.repo.unit_count()) if m else 0,
+            vectors=self.catalog.count() if m else 0,
             size_bytes=self.layout.size_on_disk(),
             roots=self.repo.roots(),
             modalities=self.repo.stats(),

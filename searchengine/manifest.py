@@ -35,6 +35,8 @@ class Manifest:
     index_type: str
     schema_revision: str
     precision: str = "fp32"  # what the encoder ran at; indexes from before 0.2 were fp32
+    index_policy: str = "auto"  # auto: the FAISS kind follows the size; else the kind asked for
+    index: dict = field(default_factory=dict)  # the FAISS kind built last (IndexKind.to_json)
     format: int = MANIFEST_FORMAT
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     libraries: dict[str, str] = field(default_factory=library_versions)
@@ -63,6 +65,8 @@ class Manifest:
                 index_type=data["index_type"],
                 schema_revision=data["schema_revision"],
                 precision=str(data.get("precision", "fp32")),
+                index_policy=str(data.get("index_policy", "auto")),
+                index=dict(data.get("index") or {}),
                 format=fmt,
                 created_at=data.get("created_at", ""),
                 libraries=dict(data.get("libraries", {})),

@@ -1,97 +1,82 @@
-"""Queries: a query vector → FAISS top-k → SQL rows → filtered, ranked hits."""
+"""Queries: a query vector -> FAISS candidates -> exact scores -> SQL rows -> filtered hits.
+
+A selective filter (few enough matching units, counted in SQL with ``LIMIT``) is resolved in
+SQL first and handed to FAISS as the set of allowed ids, so the search is exact over the
+matches and never walks the whole index. A broad filter is applied to FAISS's candidates,
+asking for more until there are enough. With an approximate index kind, candidates are
+re-scored exactly from the float32 vectors kept in SQL."""
 
 from __future__ import annotations
 
-import fnmatch
-from datetime import datetime, timezone
 from typing import Sequence
 
 import numpy as np
 
+from searchengine.catalog import Catalog
 from searchengine.errors import InvalidInputError
 from searchengine.hits import Hit
-from searchengine.media.kinds import MODALITIES
-from searchengine.store.repository import Repository, UnitRow
-from searchengine.vectors.faiss_index import VectorIndex
+from searchengine.search_filters import SearchFilters
+from searchengine.store.repository import UnitRow
+from searchengine.vectors.index_kind import candidates_for
+
+SELECTIVE_FRACTION = 0.05  # a filter matching at most this share of the units goes to SQL first
+SELECTIVE_MIN, SELECTIVE_MAX = 2_000, 50_000
+
+
+def selective_limit(total: int) -> int:
+    return int(min(SELECTIVE_MAX, max(SELECTIVE_MIN, total * SELECTIVE_FRACTION)))
 
 
 class Searcher:
-    def __init__(self, repo: Repository, vectors: VectorIndex):
-        self.repo = repo
-        self.vectors = vectors
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.repo = catalog.repo
 
-    def search(
-        self,
-        query: np.ndarray,
-        k: int = 10,
-        *,
-        offset: int = 0,
-        modality: str | Sequence[str] | None = None,
-        path_glob: str | None = None,
-        exclude_ids: Sequence[int] = (),
-        modified_after: datetime | None = None,
-        modified_before: datetime | None = None,
-    ) -> list[Hit]:
-        """``modified_after``/``modified_before`` bound the file's modification time
-        (naive datetimes are taken as UTC)."""
+    def search(self, query: np.ndarray, k: int = 10, *, offset: int = 0,
+               filters: SearchFilters = SearchFilters(), exclude_ids: Sequence[int] = ()) -> list[Hit]:
         if k < 1:
             raise InvalidInputError(f"k must be at least 1, got {k}")
         if offset < 0:
             raise InvalidInputError(f"offset must be 0 or more, got {offset}")
-        modalities = _modalities(modality)
-        total = self.vectors.ntotal
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        total = self.catalog.count()
         if total == 0:
             return []
         wanted = k + offset
-        window = (_ns(modified_after), _ns(modified_before))
-        filtered = bool(modalities or path_glob or exclude_ids or modified_after or modified_before)
-        fetch = min(total, wanted * 4 if filtered else wanted)
-        excluded = set(exclude_ids)
+        excluded = set(int(i) for i in exclude_ids)
+        allowed = None
+        if filters:
+            allowed = self.repo.unit_ids_where(filters.sql_conditions(), selective_limit(total))
+            if allowed is not None:
+                if excluded:
+                    allowed = allowed[~np.isin(allowed, np.fromiter(excluded, dtype=np.int64))]
+                if len(allowed) == 0:
+                    return []
+        limit = len(allowed) if allowed is not None else total
+        fetch = min(limit, wanted + len(excluded))
+        if filters and allowed is None:
+            fetch = min(limit, fetch * 4)
+        kind = self.catalog.kind
         while True:
-            scores, ids = self.vectors.search(query.reshape(1, -1), fetch)
-            pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0 and int(i) not in excluded]
+            scores, ids = self.catalog.search(query, candidates_for(kind, fetch), allowed)
+            pairs = [(int(i), float(s)) for i, s in zip(ids, scores) if i >= 0 and int(i) not in excluded]
+            if kind.approximate:
+                pairs = self._exact(query, pairs)
             rows = self.repo.units([i for i, _ in pairs])
-            hits = [
-                _hit(rows[i], s) for i, s in pairs
-                if i in rows and _keep(rows[i], modalities, path_glob, window)
-            ]
-            if len(hits) >= wanted or fetch >= total:
+            hits = [_hit(rows[i], s) for i, s in pairs
+                    if i in rows and filters.matches(rows[i].path, rows[i].modality, rows[i].mtime_ns)]
+            if len(hits) >= wanted or fetch >= limit:
                 return hits[offset:wanted]
-            fetch = min(total, fetch * 4)
+            fetch = min(limit, fetch * 4)
 
-
-def _modalities(modality: str | Sequence[str] | None) -> set[str]:
-    if modality is None:
-        return set()
-    values = {modality} if isinstance(modality, str) else set(modality)
-    unknown = values - set(MODALITIES)
-    if unknown:
-        raise InvalidInputError(
-            f"unknown modality {', '.join(sorted(unknown))}; choose from {', '.join(MODALITIES)}"
-        )
-    return values
-
-
-def _ns(moment: datetime | None) -> int | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1_000_000_000)
-
-
-def _keep(row: UnitRow, modalities: set[str], path_glob: str | None,
-          window: tuple[int | None, int | None] = (None, None)) -> bool:
-    if modalities and row.modality not in modalities:
-        return False
-    after, before = window
-    if (after is not None and row.mtime_ns < after) or (before is not None and row.mtime_ns > before):
-        return False
-    if path_glob:
-        name = row.path.rsplit("/", 1)[-1]
-        if not (fnmatch.fnmatch(row.path, path_glob) or ("/" not in path_glob and fnmatch.fnmatch(name, path_glob))):
-            return False
-    return True
+    def _exact(self, query: np.ndarray, pairs: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Re-score candidates from their stored float32 vectors, best first."""
+        if not pairs:
+            return pairs
+        vectors = self.repo.vectors_of([i for i, _ in pairs], len(query))
+        scored = [(i, float(vectors[i] @ query)) for i, _ in pairs if i in vectors]
+        scored.sort(key=lambda p: -p[1])
+        return scored
 
 
 def _hit(row: UnitRow, score: float) -> Hit:

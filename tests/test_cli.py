@@ -51,7 +51,7 @@ def test_index_search_status(env):
     status = invoke("status", "--index", "photos", "--json")
     data = json.loads(status.output)
     assert data["modalities"]["image"] == {"files": 3, "failed": 1, "units": 3}
-    assert data["vectors"] == 4 and data["index_type"] == "IDMap2,Flat"
+    assert data["vectors"] == 4 and data["index_type"] == "flat (exact)"
     assert "broken.jpg" in data["failures"][0]["path"]
     assert "vectors" in invoke("status", "--index", "photos").output
 

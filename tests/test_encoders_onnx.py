@@ -168,7 +168,7 @@ def test_unchanged_reindex_loads_no_model(open_engine, tmp_path):
     again = open_engine("lazy")
     report = again.index([media])
     assert report.unchanged == 4 and not report.model_loaded and not again.model_loaded
-    assert again._vectors is None  # nor the FAISS index
+    assert not again.catalog.loaded  # nor the FAISS index
     (media / "new.txt").write_text("a new note")
     report = again.index([media])
     assert report.added == 1 and report.model_loaded

@@ -152,6 +152,14 @@ def repo(tmp_path):
     engine.dispose()
 
 
+def _store(repo: Repository, writes: list[FileWrite]):
+    """One write transaction, as the catalog runs it (without FAISS)."""
+    with repo.write_session() as s, s.begin():
+        out = repo.store_files(s, writes)
+        repo.record_change(s, [u for r in out for u in r.removed])
+    return out
+
+
 def _write(path: str, n_units: int = 1, **kw) -> FileWrite:
     units = [NewUnit(None, None, None, np.ones(4, dtype=np.float32) / 2) for _ in range(n_units)]
     return FileWrite(path=path, modality="image", content_hash="h" + path[-3:], size=1, mtime_ns=1,
@@ -162,7 +170,7 @@ def test_one_bad_row_never_loses_the_batch(repo):
     bad_vector = FileWrite(path="/m/bad.png", modality="image", content_hash="x", size=1, mtime_ns=1,
                            units=[NewUnit(None, None, None, np.ones(4))], status="indexed",
                            error=None, device=2**70)  # an integer SQLite cannot hold
-    results = repo.store_files_isolated([_write("/m/a.png"), bad_vector, _write("/m/c.png", 2)])
+    results = _store(repo, [_write("/m/a.png"), bad_vector, _write("/m/c.png", 2)])
     assert [r.ok for r in results] == [True, False, True]
     assert len(results[0].new_ids) == 1 and len(results[2].new_ids) == 2
     assert results[1].new_ids == [] and "bad.png" in (results[1].error or "")
@@ -172,8 +180,8 @@ def test_one_bad_row_never_loses_the_batch(repo):
     # the bad one is recorded as failed with the reason, in its place ...
     assert results[1].recorded_failed and files["/m/bad.png"].status == "failed"
     assert "could not be stored" in (files["/m/bad.png"].error or "")
-    # ... and the old signature keeps working
-    assert [len(new) for _, new in repo.store_files([_write("/m/d.png", 3)])] == [3]
+    # ... and a clean batch goes in whole
+    assert [len(r.new_ids) for r in _store(repo, [_write("/m/d.png", 3)])] == [3]
     assert repo.generation() == 2
 
 
@@ -181,7 +189,7 @@ def test_paths_that_are_not_utf8_round_trip_and_stay_distinct(repo):
     raw = os.fsdecode(b"/m/bad\xff\xfename.png")
     lookalike = "/m/bad\\xff\\xfename.png"  # a real name spelling the escape
     repo.add_roots([os.fsdecode(b"/m/\xe9t\xe9")])
-    results = repo.store_files_isolated([_write(raw), _write(lookalike), _write("/m/new\nline.png")])
+    results = _store(repo, [_write(raw), _write(lookalike), _write("/m/new\nline.png")])
     assert all(r.ok for r in results), results
     files = repo.files()
     assert raw in files and lookalike in files and "/m/new\nline.png" in files
@@ -190,9 +198,10 @@ def test_paths_that_are_not_utf8_round_trip_and_stay_distinct(repo):
     unit_id = results[0].new_ids[0]
     assert repo.units([unit_id])[unit_id].path == raw
     # an error message quoting the name is stored (escaped), not refused
-    (r,) = repo.store_files_isolated([_write(raw, 0, status="failed", error=f"{raw}: broken")])
+    (r,) = _store(repo, [_write(raw, 0, status="failed", error=f"{raw}: broken")])
     assert r.ok and repo.files()[raw].error == "/m/bad\\xff\\xfename.png: broken"
-    assert repo.forget(os.fsdecode(b"/m"))[1] == 3
+    with repo.write_session() as s, s.begin():
+        assert repo.forget(s, os.fsdecode(b"/m"))[1] == 3
 
 
 def test_wal_is_on_and_a_fresh_index_file_is_whole(tmp_path):

@@ -20,7 +20,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from enum import IntEnum
-from typing import Annotated, Any, Iterable, Optional, cast
+from typing import Annotated, Any, Iterable, Optional, Sequence, cast
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi import Header
@@ -42,6 +42,7 @@ from searchengine.errors import (
     SearchEngineError,
 )
 from searchengine.hits import Hit
+from searchengine.search_filters import SearchFilters
 from searchengine.store.repository import UnitRow
 from searchengine.http.jobs import IndexJobs, Job
 from searchengine.http.schemas import (
@@ -270,8 +271,12 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         return SearchResponse(hits=[hit_out(h, root) for h in hits], k=k, offset=offset,
                               next_offset=offset + k if len(hits) == k else None)
 
+    def filters_of(modality: Optional[Sequence[str]], path: Optional[str], after: Optional[datetime],
+                   before: Optional[datetime]) -> SearchFilters:
+        return SearchFilters.of(modality, path, after, before)
+
     def unit_or_404(item_id: int) -> UnitRow:
-        row = engine.repo.units([item_id]).get(item_id)
+        row = engine.item(item_id)
         if row is None:
             raise ApiError(404, f"no indexed item has id {item_id}")
         return row
@@ -283,7 +288,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         stored size and modification time (and device and inode, where stored)."""
         real = os.path.realpath(row.path)
         if not serve_outside_roots:
-            real_roots = {os.path.realpath(r) for r in engine.repo.roots()}
+            real_roots = {os.path.realpath(r) for r in engine.roots()}
             if not is_real_under(real, real_roots):
                 raise ApiError(404, f"item {row.id}'s file is not inside the index's folders "
                                     "(a symlink out of them?); it is not served")
@@ -333,8 +338,8 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
               responses={400: _ERRORS[400]})
     def search_post(request: Request, body: SearchRequest) -> SearchResponse:
         """Search by text, with the query in a JSON body."""
-        hits = engine.search(body.q, k=body.k, offset=body.offset, modality=body.modality,
-                             path_glob=body.path, modified_after=body.after, modified_before=body.before)
+        hits = engine.search(body.q, k=body.k, offset=body.offset,
+                             filters=filters_of(body.modality, body.path, body.after, body.before))
         return page(request, hits, body.k, body.offset)
 
     @api.post("/api/search/image", response_model=SearchResponse, tags=["search"],
@@ -361,8 +366,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             raise ApiError(400, f"the upload {display_path(file.filename or '')!r} cannot be used: {exc}") from None
         finally:
             del data
-        hits = engine.search(image=query, k=k, offset=offset, modality=modality, path_glob=path,
-                             modified_after=after, modified_before=before)
+        hits = engine.search(image=query, k=k, offset=offset, filters=filters_of(modality, path, after, before))
         return page(request, hits, k, offset)
 
     @api.get("/api/items/{item_id}/similar", response_model=SearchResponse, tags=["search"], responses={404: _ERRORS[404]})
@@ -378,8 +382,8 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
     ) -> SearchResponse:
         """More like this: items near an indexed item."""
         unit_or_404(item_id)
-        hits = engine.search(similar_to=item_id, k=k, offset=offset, modality=modality, path_glob=path,
-                             modified_after=after, modified_before=before)
+        hits = engine.search(similar_to=item_id, k=k, offset=offset,
+                             filters=filters_of(modality, path, after, before))
         return page(request, hits, k, offset)
 
     @api.get("/api/items/{item_id}", response_model=ItemOut, tags=["items"],
@@ -394,7 +398,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             modified=datetime.fromtimestamp(row.mtime_ns / 1e9, tz=timezone.utc),
             content_hash=row.content_hash, media_url=f"{root}/api/items/{row.id}/media",
             thumbnail_url=f"{root}/api/items/{row.id}/thumbnail" if row.modality == "image" else None,
-            transcript=engine.repo.transcript_of_file(row.file_id) if row.modality == "audio" else None,
+            transcript=engine.transcript(row.id),
         )
 
     @api.get("/api/items/{item_id}/thumbnail", tags=["items"],
@@ -446,7 +450,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
               responses={409: _ERRORS[409]})
     def start_index() -> JobOut:
         """Re-index the index's folders in the background; poll the job for progress."""
-        if not engine.repo.roots():
+        if not engine.roots():
             raise ApiError(409, "this index has no folders yet; run `searchengine index FOLDER` first")
         return job_out(jobs.start())  # type: ignore[return-value]
 

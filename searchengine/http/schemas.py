@@ -86,6 +86,7 @@ class StatusOut(BaseModel):
     dim: Optional[int]
     metric: str
     index_type: str
+    index_policy: str
     schema_revision: str
     vectors: int
     size_bytes: int

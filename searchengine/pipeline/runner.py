@@ -4,7 +4,6 @@ queue -> encode -> write, in order, with each stage's time in the report."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -13,6 +12,7 @@ from typing import Callable, Iterable, Sequence
 
 from tqdm import tqdm
 
+from searchengine.catalog import Catalog
 from searchengine.config import Settings
 from searchengine.encoders.base import Encoder
 from searchengine.pipeline.decode import Decoded, Decoder
@@ -20,9 +20,7 @@ from searchengine.pipeline.encode import encode_batch
 from searchengine.pipeline.plan import Plan, Work, make_plan
 from searchengine.pipeline.report import IndexReport
 from searchengine.pipeline.write import Writer
-from searchengine.store.repository import Repository
 from searchengine.transcribe.whisper import WhisperTranscriber
-from searchengine.vectors.faiss_index import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -30,30 +28,25 @@ QUEUE_BATCHES = 3  # decoded batches kept ready ahead of the encoder (bounds mem
 
 
 class IndexRun:
-    """One indexing run over ``roots``. ``vectors`` (the FAISS index), ``encoder`` and
-    ``transcriber`` are called when the first file needs them (never, when nothing changed);
-    ``save`` writes FAISS to disk."""
+    """One indexing run over ``roots``, writing through the ``catalog`` (SQL and FAISS
+    together; the caller holds its write lock). ``encoder`` and ``transcriber`` are called
+    when the first file needs them (never, when nothing changed)."""
 
     def __init__(
         self,
-        repo: Repository,
-        vectors: Callable[[], VectorIndex],
+        catalog: Catalog,
         encoder: Callable[[], Encoder],
         settings: Settings,
-        save: Callable[[], None],
         exclude: Sequence[Path] = (),
         transcriber: Callable[[], WhisperTranscriber] | None = None,
-        lock: threading.RLock | None = None,
     ):
-        self.repo = repo
-        self.vectors = vectors
+        self.catalog = catalog
+        self.repo = catalog.repo
         self.settings = settings
-        self._save = save
         self._exclude = list(exclude)
-        self._lock = lock or threading.RLock()
         self.report = IndexReport()
         self._get_encoder = encoder
-        self._decoder = Decoder(repo, settings, self._encoder, transcriber)
+        self._decoder = Decoder(self.repo, settings, self._encoder, transcriber)
 
     def _encoder(self) -> Encoder:
         self.report.model_loaded = True
@@ -78,7 +71,7 @@ class IndexRun:
         report.skipped = [(str(s.path), s.reason) for s in plan.skipped]
         report.kept = list(plan.kept)
 
-        writer = Writer(self.repo, self.vectors, self._lock, report)
+        writer = Writer(self.catalog, report)
         self._apply_decisions(plan, writer)
         with tqdm(total=round(self._decoder.asr_seconds(plan.embed)), desc="transcribing", unit="s",
                   disable=not progress or not plan.embed, leave=False) as bar:
@@ -86,7 +79,7 @@ class IndexRun:
             self._stream(plan.embed, writer, progress, notify)
             self._decoder.asr_bar = None
         writer.delete(plan.deletions)
-        self._save()  # takes the lock only to snapshot the index; skipped when nothing changed
+        self.catalog.save(final=True, progress=progress)  # skipped when nothing changed
         report.decode_seconds = stages.decode + stages.preprocess
         report.encode_seconds = stages.encode
         report.seconds = time.perf_counter() - t0
@@ -146,7 +139,7 @@ class IndexRun:
             stages.waiting += time.perf_counter() - t_wait
             self._account(batch)
             t1 = time.perf_counter()
-            vectors = encode_batch(self._encoder, batch, self.vectors().dim, size)
+            vectors = encode_batch(self._encoder, batch, self.catalog.dim, size)
             t2 = time.perf_counter()
             writer.files(batch, vectors)
             stages.encode += t2 - t1
@@ -155,7 +148,7 @@ class IndexRun:
             bar.update(len(batch))
             notify("indexing", done, total)
             if time.monotonic() - last_save > self.settings.checkpoint_seconds:
-                self._save()
+                self.catalog.save()
                 last_save = time.monotonic()
 
     def _account(self, batch: list[Decoded]) -> None:

@@ -83,7 +83,7 @@ class MediaFile(Base):
     modality: Mapped[str] = mapped_column(String(16), index=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
-    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger, index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)  # "indexed" | "failed"
     error: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     indexed_at: Mapped[datetime] = mapped_column(DateTime)
@@ -124,6 +124,19 @@ class IndexState(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class RemovedUnit(Base):
+    """The change log FAISS catches up from: a unit id removed at a generation. (Units
+    added after a generation are those with a higher id: ids only grow.) Entries at or
+    below the generation of the saved FAISS file are pruned when it is saved."""
+
+    __tablename__ = "removed_units"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, index=True)
+    unit_id: Mapped[int] = mapped_column(BigInteger)
 
 
 class Transcript(Base):

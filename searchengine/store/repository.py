@@ -1,26 +1,30 @@
-"""All SQL reads and writes of the engine. Every write bumps the index generation, which the
-FAISS file is checked against on open (see :mod:`searchengine.vectors.faiss_index`)."""
+"""All SQL reads and writes of the engine's metadata. The writes that change units run inside
+a transaction the catalog opens (:mod:`searchengine.catalog`), which records the change -
+generation and change log - and mirrors it in FAISS; this module only maps rows."""
 
 from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from searchengine.pathnames import display_path, is_under
 from searchengine.store.database import writer
-from searchengine.store.models import IndexState, MediaFile, Root, Transcript, Unit
+from searchengine.store.models import IndexState, MediaFile, RemovedUnit, Root, Transcript, Unit
 from searchengine.transcribe.segments import Segment
 
 log = logging.getLogger(__name__)
 
 GENERATION_KEY = "generation"
+LOG_FLOOR_KEY = "change_log_floor"  # the change log holds every removal after this generation
+SQL_BATCH = 500  # rows per IN (...) list
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,29 @@ def _record(row: MediaFile) -> FileRecord:
     )
 
 
+@dataclass(frozen=True)
+class Changes:
+    """SQL's changes since a generation (see :meth:`Repository.changes_since`)."""
+
+    generation: int  # the current one
+    count: int  # units now
+    removed: list[int]  # unit ids removed since
+    added: Iterator[tuple[np.ndarray, np.ndarray]]  # (ids, vectors) of the units added since
+
+
+def _vector_batches(s: Session, dim: int, *, after: int = -1, batch: int = 4096
+                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    last = after
+    while True:
+        rows = s.execute(select(Unit.id, Unit.vector).where(Unit.id > last).order_by(Unit.id).limit(batch)).all()
+        if not rows:
+            return
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim)
+        last = int(ids[-1])
+        yield ids, vecs.astype(np.float32)
+
+
 def vector_to_bytes(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
 
@@ -116,6 +143,10 @@ class Repository:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._writer = writer(engine)  # write transactions take the lock at BEGIN
+
+    def write_session(self) -> Session:
+        """A session whose transaction takes SQLite's write lock at BEGIN."""
+        return Session(self._writer)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -136,38 +167,81 @@ class Repository:
         with Session(self.engine) as s:
             return int(s.scalar(select(func.count(Unit.id))) or 0)
 
+    def snapshot(self) -> tuple[int, int, int]:
+        """(generation, unit count, highest unit id), read in one transaction."""
+        with Session(self.engine) as s, s.begin():
+            state = s.get(IndexState, GENERATION_KEY)
+            count, top = s.execute(select(func.count(Unit.id), func.max(Unit.id))).one()
+            return (int(state.value) if state else 0), int(count or 0), int(top or 0)
+
+    @contextmanager
+    def changes_since(self, generation: int, top_id: int, dim: int) -> Iterator["Changes | None"]:
+        """What SQL changed after ``generation``, read in one transaction (one snapshot),
+        or None when the change log no longer reaches back that far."""
+        with Session(self.engine) as s, s.begin():
+            floor = s.get(IndexState, LOG_FLOOR_KEY)
+            if floor is not None and int(floor.value) > generation:
+                yield None
+                return
+            state = s.get(IndexState, GENERATION_KEY)
+            current = int(state.value) if state else 0
+            count = int(s.scalar(select(func.count(Unit.id))) or 0)
+            removed = [int(i) for i in s.scalars(
+                select(RemovedUnit.unit_id).where(RemovedUnit.generation > generation))]
+            yield Changes(current, count, removed, _vector_batches(s, dim, after=top_id))
+
+    def prune_change_log(self, generation: int) -> None:
+        """Forget removals at or before ``generation`` (a saved FAISS file reflects them)."""
+        with Session(self._writer) as s, s.begin():
+            s.execute(delete(RemovedUnit).where(RemovedUnit.generation <= generation))
+            floor = s.get(IndexState, LOG_FLOOR_KEY)
+            if floor is None:
+                s.add(IndexState(key=LOG_FLOOR_KEY, value=str(generation)))
+            elif int(floor.value) < generation:
+                floor.value = str(generation)
+
+    def sample_vectors(self, n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` vectors drawn at random (without replacement), read by id."""
+        with Session(self.engine) as s:
+            all_ids = np.fromiter(s.scalars(select(Unit.id)), dtype=np.int64)
+        if len(all_ids) == 0:
+            return all_ids, np.zeros((0, dim), dtype=np.float32)
+        chosen = np.sort(np.random.default_rng(seed).choice(all_ids, size=min(n, len(all_ids)), replace=False))
+        found = self.vectors_of(chosen.tolist(), dim)
+        ids = np.asarray([i for i in chosen.tolist() if i in found], dtype=np.int64)
+        vecs = np.stack([found[i] for i in ids.tolist()]) if len(ids) else np.zeros((0, dim), np.float32)
+        return ids, vecs
+
     def iter_vectors(self, dim: int, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All (ids, vectors) in id order, ``batch`` rows at a time."""
-        last = -1
         with Session(self.engine) as s:
-            while True:
-                rows = s.execute(
-                    select(Unit.id, Unit.vector).where(Unit.id > last).order_by(Unit.id).limit(batch)
-                ).all()
-                if not rows:
-                    return
-                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim)
-                last = int(ids[-1])
-                yield ids, vecs.astype(np.float32)
+            yield from _vector_batches(s, dim, batch=batch)
 
     def vectors_of(self, unit_ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
+        out: dict[int, np.ndarray] = {}
+        ids = list(unit_ids)
         with Session(self.engine) as s:
-            rows = s.execute(select(Unit.id, Unit.vector).where(Unit.id.in_(list(unit_ids)))).all()
-        return {r[0]: np.frombuffer(r[1], dtype="<f4").reshape(dim).astype(np.float32) for r in rows}
+            for i in range(0, len(ids), SQL_BATCH):
+                rows = s.execute(select(Unit.id, Unit.vector).where(Unit.id.in_(ids[i:i + SQL_BATCH]))).all()
+                for r in rows:
+                    out[r[0]] = np.frombuffer(r[1], dtype="<f4").reshape(dim).astype(np.float32)
+        return out
 
     def units(self, unit_ids: Sequence[int]) -> dict[int, UnitRow]:
         if not unit_ids:
             return {}
+        ids, out = list(unit_ids), {}
         with Session(self.engine) as s:
-            rows = s.execute(
-                select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end,
-                       Unit.text, MediaFile.mtime_ns, MediaFile.size, MediaFile.content_hash,
-                       MediaFile.device, MediaFile.inode)
-                .join(MediaFile, MediaFile.id == Unit.file_id)
-                .where(Unit.id.in_(list(unit_ids)))
-            ).all()
-        return {r[0]: UnitRow(**r._asdict()) for r in rows}
+            for i in range(0, len(ids), SQL_BATCH):
+                rows = s.execute(
+                    select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end,
+                           Unit.text, MediaFile.mtime_ns, MediaFile.size, MediaFile.content_hash,
+                           MediaFile.device, MediaFile.inode)
+                    .join(MediaFile, MediaFile.id == Unit.file_id)
+                    .where(Unit.id.in_(ids[i:i + SQL_BATCH]))
+                ).all()
+                out.update({r[0]: UnitRow(**r._asdict()) for r in rows})
+        return out
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Per modality: indexed files, failed files, embedded units."""
@@ -201,6 +275,17 @@ class Repository:
             if row is None:
                 return None
             return [Segment(a, b, t) for a, b, t in json.loads(row.segments)], row.language
+
+    def unit_ids_where(self, conditions: Sequence[Any], limit: int) -> np.ndarray | None:
+        """Ids of the units whose file meets every SQL condition, or None when more than
+        ``limit`` do (the filter is not selective: it is applied to FAISS's candidates)."""
+        with Session(self.engine) as s:
+            rows = s.scalars(
+                select(Unit.id).join(MediaFile, MediaFile.id == Unit.file_id).where(*conditions).limit(limit + 1)
+            ).all()
+        if len(rows) > limit:
+            return None
+        return np.asarray(rows, dtype=np.int64)
 
     def transcript_of_file(self, file_id: int) -> dict | None:
         """The newest transcript of an indexed recording: source, language, text, segments."""
@@ -249,14 +334,8 @@ class Repository:
                 created_at=_now(),
             ))
 
-    # -- writes (each one transaction, each bumps the generation) ------------------------
-
-    def _bump(self, s: Session) -> None:
-        state = s.get(IndexState, GENERATION_KEY)
-        if state is None:
-            s.add(IndexState(key=GENERATION_KEY, value="1"))
-        else:
-            state.value = str(int(state.value) + 1)
+    # -- writes that change units: inside the catalog's transaction ``s`` ------------------
+    # Each returns the unit ids it removed (and added); the catalog logs and mirrors them.
 
     def add_roots(self, paths: Iterable[str]) -> None:
         with Session(self._writer) as s, s.begin():
@@ -265,6 +344,92 @@ class Repository:
                 if p not in known:
                     s.add(Root(path=p, added_at=_now()))
                     known.add(p)
+
+    def store_files(self, s: Session, writes: Sequence[FileWrite]) -> list[StoredFile]:
+        """Insert or replace each file with its units. The whole batch is written with bulk
+        statements under one SAVEPOINT; if that fails, each file is written under its own
+        (see :meth:`_store_isolated`), so a write that cannot be stored loses no other."""
+        if not writes:
+            return []
+        if len({w.path for w in writes}) == len(writes):
+            try:
+                with s.begin_nested():
+                    return self._store_bulk(s, writes)
+            except Exception as exc:  # noqa: BLE001 - retried file by file, below
+                log.info("bulk write of %d files failed (%s); writing them one by one", len(writes), exc)
+        return self._store_isolated(s, writes)
+
+    def _store_bulk(self, s: Session, writes: Sequence[FileWrite]) -> list[StoredFile]:
+        now = _now()
+        paths = [w.path for w in writes]
+        existing: dict[str, int] = {}
+        for i in range(0, len(paths), SQL_BATCH):
+            existing.update((p, fid) for p, fid in s.execute(
+                select(MediaFile.path, MediaFile.id).where(MediaFile.path.in_(paths[i:i + SQL_BATCH]))))
+        removed: dict[int, list[int]] = {}
+        old_ids = list(existing.values())
+        for i in range(0, len(old_ids), SQL_BATCH):
+            chunk = old_ids[i:i + SQL_BATCH]
+            for uid, fid in s.execute(select(Unit.id, Unit.file_id).where(Unit.file_id.in_(chunk))):
+                removed.setdefault(fid, []).append(uid)
+            s.execute(delete(Unit).where(Unit.file_id.in_(chunk)))
+
+        def values(w: FileWrite) -> dict[str, Any]:
+            return dict(path=w.path, modality=w.modality, content_hash=w.content_hash, size=w.size,
+                        mtime_ns=w.mtime_ns, status=w.status, error=w.error, device=w.device,
+                        inode=w.inode, indexed_at=now)
+
+        updates = [dict(values(w), id=existing[w.path]) for w in writes if w.path in existing]
+        if updates:
+            s.execute(update(MediaFile), updates)
+        fresh = [w for w in writes if w.path not in existing]
+        if fresh:
+            new_file_ids = s.scalars(
+                insert(MediaFile).returning(MediaFile.id, sort_by_parameter_order=True),
+                [values(w) for w in fresh],
+            ).all()
+            existing.update((w.path, fid) for w, fid in zip(fresh, new_file_ids))
+        unit_rows = [
+            dict(file_id=existing[w.path], ordinal=i, start=u.start, end=u.end, text=u.text,
+                 vector=vector_to_bytes(u.vector))
+            for w in writes for i, u in enumerate(w.units)
+        ]
+        unit_ids = s.scalars(
+            insert(Unit).returning(Unit.id, sort_by_parameter_order=True), unit_rows
+        ).all() if unit_rows else []
+        out, at = [], 0
+        for w in writes:
+            ids = [int(i) for i in unit_ids[at:at + len(w.units)]]
+            at += len(w.units)
+            out.append(StoredFile(w.path, removed.get(existing[w.path], []), ids))
+        return out
+
+    def _store_isolated(self, s: Session, writes: Sequence[FileWrite]) -> list[StoredFile]:
+        """Each file under its own SAVEPOINT: a write that fails (a constraint, an
+        unstorable value) is rolled back alone, replaced where possible by a "failed" row
+        that gives the reason, and reported in its :class:`StoredFile`."""
+        out: list[StoredFile] = []
+        for w in writes:
+            try:
+                with s.begin_nested():
+                    removed, new_ids = self._store_one(s, w)
+                out.append(StoredFile(w.path, removed, new_ids))
+                continue
+            except Exception as exc:  # noqa: BLE001 - reported per file, never lost
+                reason = (f"{display_path(w.path)}: could not be stored in the index: "
+                          f"{type(exc).__name__}: {exc}")
+            log.warning("%s", reason)
+            failed = FileWrite(path=w.path, modality=w.modality, content_hash=w.content_hash or "",
+                               size=w.size, mtime_ns=w.mtime_ns, units=[], status="failed",
+                               error=reason)  # the least that can be stored
+            try:
+                with s.begin_nested():
+                    removed, _ = self._store_one(s, failed)
+                out.append(StoredFile(w.path, removed, [], reason, recorded_failed=True))
+            except Exception as exc2:  # noqa: BLE001
+                log.warning("%s; and no failed row either: %s", reason, exc2)
+                out.append(StoredFile(w.path, [], [], reason))
+        return out
 
     def _upsert_file(self, s: Session, path: str, **values: object) -> tuple[MediaFile, list[int]]:
         """The row at ``path`` (created if new) with ``values`` set and its old units
@@ -283,44 +448,7 @@ class Repository:
         s.flush()
         return row, removed
 
-    def store_files(self, writes: Sequence["FileWrite"]) -> list[tuple[list[int], list[int]]]:
-        """Insert or replace each file with its units, in one transaction. Returns (removed
-        unit ids, new unit ids) per file. A write that cannot be stored does not lose the
-        others: see :meth:`store_files_isolated`, which this wraps (for such a write the
-        new ids are empty)."""
-        return [(r.removed, r.new_ids) for r in self.store_files_isolated(writes)]
-
-    def store_files_isolated(self, writes: Sequence["FileWrite"]) -> list[StoredFile]:
-        """Like :meth:`store_files`, each file under its own SAVEPOINT: a write that fails
-        (a constraint, an unstorable value) is rolled back alone, replaced where possible by
-        a "failed" row that gives the reason, and reported in its :class:`StoredFile`; the
-        rest of the batch and the generation bump are committed together."""
-        out: list[StoredFile] = []
-        with Session(self._writer) as s, s.begin():
-            for w in writes:
-                try:
-                    with s.begin_nested():
-                        removed, new_ids = self._store_one(s, w)
-                    out.append(StoredFile(w.path, removed, new_ids))
-                    continue
-                except Exception as exc:  # noqa: BLE001 - reported per file, never lost
-                    reason = (f"{display_path(w.path)}: could not be stored in the index: "
-                              f"{type(exc).__name__}: {exc}")
-                log.warning("%s", reason)
-                failed = FileWrite(path=w.path, modality=w.modality, content_hash=w.content_hash or "",
-                                   size=w.size, mtime_ns=w.mtime_ns, units=[], status="failed",
-                                   error=reason)  # the least that can be stored
-                try:
-                    with s.begin_nested():
-                        removed, _ = self._store_one(s, failed)
-                    out.append(StoredFile(w.path, removed, [], reason, recorded_failed=True))
-                except Exception as exc2:  # noqa: BLE001
-                    log.warning("%s; and no failed row either: %s", reason, exc2)
-                    out.append(StoredFile(w.path, [], [], reason))
-            self._bump(s)
-        return out
-
-    def _store_one(self, s: Session, w: "FileWrite") -> tuple[list[int], list[int]]:
+    def _store_one(self, s: Session, w: FileWrite) -> tuple[list[int], list[int]]:
         row, removed = self._upsert_file(
             s, w.path, modality=w.modality, content_hash=w.content_hash, size=w.size,
             mtime_ns=w.mtime_ns, status=w.status, error=w.error, device=w.device, inode=w.inode,
@@ -334,71 +462,79 @@ class Repository:
         s.flush()
         return removed, [u.id for u in new_rows]
 
-    def copy_file(self, source_id: int, *, path: str, size: int, mtime_ns: int,
+    def copy_file(self, s: Session, source_id: int, *, path: str, size: int, mtime_ns: int,
                   dim: int, device: int | None = None,
                   inode: int | None = None) -> tuple[list[int], list[int], np.ndarray]:
         """Give ``path`` the units of an already indexed file with the same content (no
         re-embedding). Returns (removed unit ids, new unit ids, their vectors)."""
-        with Session(self._writer) as s, s.begin():
-            src = s.get(MediaFile, source_id)
-            assert src is not None
-            src_units = list(s.scalars(select(Unit).where(Unit.file_id == source_id).order_by(Unit.ordinal)))
-            row, removed = self._upsert_file(
-                s, path, modality=src.modality, content_hash=src.content_hash, size=size,
-                mtime_ns=mtime_ns, status="indexed", error=None, device=device, inode=inode,
-            )
-            new_rows = [
-                Unit(file_id=row.id, ordinal=u.ordinal, start=u.start, end=u.end, text=u.text, vector=u.vector)
-                for u in src_units
-            ]
-            s.add_all(new_rows)
-            s.flush()
-            self._bump(s)
-            vectors = np.frombuffer(b"".join(u.vector for u in src_units), dtype="<f4").reshape(-1, dim)
-            return removed, [u.id for u in new_rows], vectors.astype(np.float32)
+        src = s.get(MediaFile, source_id)
+        assert src is not None
+        src_units = list(s.scalars(select(Unit).where(Unit.file_id == source_id).order_by(Unit.ordinal)))
+        row, removed = self._upsert_file(
+            s, path, modality=src.modality, content_hash=src.content_hash, size=size,
+            mtime_ns=mtime_ns, status="indexed", error=None, device=device, inode=inode,
+        )
+        new_rows = [
+            Unit(file_id=row.id, ordinal=u.ordinal, start=u.start, end=u.end, text=u.text, vector=u.vector)
+            for u in src_units
+        ]
+        s.add_all(new_rows)
+        s.flush()
+        vectors = np.frombuffer(b"".join(u.vector for u in src_units), dtype="<f4").reshape(-1, dim)
+        return removed, [u.id for u in new_rows], vectors.astype(np.float32)
 
-    def move_file(self, file_id: int, *, path: str, size: int, mtime_ns: int,
+    def move_file(self, s: Session, file_id: int, *, path: str, size: int, mtime_ns: int,
                   device: int | None = None, inode: int | None = None) -> None:
         """A file found at a new path with the same content keeps its id and units."""
-        with Session(self._writer) as s, s.begin():
-            s.execute(
-                update(MediaFile)
-                .where(MediaFile.id == file_id)
-                .values(path=path, size=size, mtime_ns=mtime_ns, device=device, inode=inode)
-            )
-            self._bump(s)
+        s.execute(
+            update(MediaFile)
+            .where(MediaFile.id == file_id)
+            .values(path=path, size=size, mtime_ns=mtime_ns, device=device, inode=inode)
+        )
 
     def touch_file(self, file_id: int, *, size: int, mtime_ns: int,
                    device: int | None = None, inode: int | None = None) -> None:
-        """Same content, new stat (e.g. ``touch``): remember the stat, keep everything."""
+        """Same content, new stat (e.g. ``touch``): remember the stat, keep everything (no
+        unit changes, so no generation change: its own transaction)."""
         values: dict[str, int | None] = {"size": size, "mtime_ns": mtime_ns}
         if device is not None:
             values.update(device=device, inode=inode)
         with Session(self._writer) as s, s.begin():
             s.execute(update(MediaFile).where(MediaFile.id == file_id).values(**values))
 
-    def forget(self, path: str) -> tuple[int, int, list[int]]:
+    def forget(self, s: Session, path: str) -> tuple[int, int, list[int]]:
         """Remove the root ``path``, roots under it, and every file under it. Returns
         (roots removed, files removed, unit ids removed)."""
-        with Session(self._writer) as s, s.begin():
-            roots = [r for r in s.scalars(select(Root)) if is_under(r.path, path)]
-            file_ids = [fid for fid, p in s.execute(select(MediaFile.id, MediaFile.path)) if is_under(p, path)]
-            removed = list(s.scalars(select(Unit.id).where(Unit.file_id.in_(file_ids)))) if file_ids else []
-            if file_ids:
-                s.execute(delete(Unit).where(Unit.file_id.in_(file_ids)))
-                s.execute(delete(MediaFile).where(MediaFile.id.in_(file_ids)))
-            for root in roots:
-                s.delete(root)
-            self._bump(s)
-            return len(roots), len(file_ids), removed
+        roots = [r for r in s.scalars(select(Root)) if is_under(r.path, path)]
+        file_ids = [fid for fid, p in s.execute(select(MediaFile.id, MediaFile.path)) if is_under(p, path)]
+        removed = self._delete_files(s, file_ids)
+        for root in roots:
+            s.delete(root)
+        return len(roots), len(file_ids), removed
 
-    def delete_files(self, file_ids: Sequence[int]) -> list[int]:
+    def delete_files(self, s: Session, file_ids: Sequence[int]) -> list[int]:
         """Delete files and their units; returns the removed unit ids."""
-        if not file_ids:
-            return []
-        with Session(self._writer) as s, s.begin():
-            removed = list(s.scalars(select(Unit.id).where(Unit.file_id.in_(list(file_ids)))))
-            s.execute(delete(Unit).where(Unit.file_id.in_(list(file_ids))))
-            s.execute(delete(MediaFile).where(MediaFile.id.in_(list(file_ids))))
-            self._bump(s)
-            return removed
+        return self._delete_files(s, list(file_ids))
+
+    def _delete_files(self, s: Session, file_ids: list[int]) -> list[int]:
+        removed: list[int] = []
+        for i in range(0, len(file_ids), SQL_BATCH):
+            chunk = file_ids[i:i + SQL_BATCH]
+            removed += list(s.scalars(select(Unit.id).where(Unit.file_id.in_(chunk))))
+            s.execute(delete(Unit).where(Unit.file_id.in_(chunk)))
+            s.execute(delete(MediaFile).where(MediaFile.id.in_(chunk)))
+        return removed
+
+    def record_change(self, s: Session, removed: Sequence[int]) -> int:
+        """Bump the generation and log the removed unit ids under it; returns the new
+        generation. Called by the catalog once per write transaction."""
+        state = s.get(IndexState, GENERATION_KEY)
+        if state is None:
+            generation = 1
+            s.add(IndexState(key=GENERATION_KEY, value="1"))
+        else:
+            generation = int(state.value) + 1
+            state.value = str(generation)
+        if removed:
+            s.execute(insert(RemovedUnit), [{"generation": generation, "unit_id": int(u)} for u in removed])
+        return generation

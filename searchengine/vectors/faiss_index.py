@@ -1,11 +1,21 @@
-"""The FAISS index: inner product over L2-normalised vectors, ids are SQL unit ids
-(``IndexIDMap2``). Saved atomically together with the SQL generation it reflects."""
+"""The FAISS index: inner product over L2-normalised vectors, ids are SQL unit ids.
+
+An index is one of the kinds in :mod:`searchengine.vectors.index_kind` (exact Flat, or IVF
+with flat / SQ8 / PQ lists). It is saved to one file with a stamp: the SQL generation it
+reflects, its count, the highest unit id it had then, and its kind.
+
+A search process opens the file memory-mapped (instant, and pages are shared with the OS
+cache): such a *base* is read-only, so the changes SQL made after the file's generation are
+held beside it - added vectors in a small in-memory ``delta`` index, removed ids as
+``tombstones`` that searches skip. A writer opens the file fully and changes it in place.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -14,16 +24,16 @@ import numpy as np
 
 from searchengine.atomic_files import atomic_write_bytes
 from searchengine.errors import IndexDamagedError
+from searchengine.vectors.index_kind import FLAT, IndexKind
 
 log = logging.getLogger(__name__)
 
-INDEX_TYPE = "IDMap2,Flat"
 METRIC = "inner_product"
 GPU_MAX_K = 2048  # FAISS GPU indexes refuse larger k; those searches run on the CPU copy
 GPU_RECOPY_S = 30.0  # while the index keeps changing, refresh the GPU copy at most this often
 
 
-def _faiss():
+def _faiss() -> Any:
     import faiss
 
     return faiss
@@ -34,38 +44,89 @@ def _num_gpus() -> int:
     return int(_faiss().get_num_gpus())
 
 
-class VectorIndex:
-    """An in-memory FAISS index with explicit ids."""
+def new_faiss_index(kind: IndexKind, dim: int) -> Any:
+    """An empty FAISS index of ``kind`` (IVF kinds still need training)."""
+    faiss = _faiss()
+    if kind.name == "flat":
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    return faiss.index_factory(dim, kind.factory(dim), faiss.METRIC_INNER_PRODUCT)
 
-    def __init__(self, dim: int, index=None):
-        faiss = _faiss()
+
+class VectorIndex:
+    """A FAISS index with explicit ids, optionally a read-only (memory-mapped) base with an
+    in-memory delta and tombstones (see the module's doc)."""
+
+    def __init__(self, dim: int, kind: IndexKind = FLAT, index: Any = None, *, read_only: bool = False,
+                 max_id: int = 0):
         self.dim = dim
-        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.kind = kind
+        self._index = index if index is not None else new_faiss_index(kind, dim)
         if self._index.d != dim:
             raise IndexDamagedError(f"FAISS index has dimension {self._index.d}, expected {dim}")
+        if kind.nprobe and kind.name != "flat":
+            _faiss().extract_index_ivf(self._index).nprobe = kind.nprobe
+        self.read_only = read_only
+        self.base_max_id = max_id  # ids above this are not in a read-only base
+        self.top_id = max_id  # the highest id ever added (SQL's units above it are new to us)
+        self._delta: Any = None
+        self._tombstones: set[int] = set()
+        self._not_dead: Any = None  # cached selector that skips the tombstones
         self._gpu_index: Any = None  # None: no current copy; False: no usable GPU
         self._gpu_copied_at = 0.0
         self.generation = -1  # the SQL write generation this index reflects
 
+    # -- size and ids ---------------------------------------------------------------
+
     @property
     def ntotal(self) -> int:
-        return int(self._index.ntotal)
+        delta = int(self._delta.ntotal) if self._delta is not None else 0
+        return int(self._index.ntotal) - len(self._tombstones) + delta
+
+    @property
+    def pending(self) -> int:
+        """Changes held beside a read-only base (delta vectors + tombstones)."""
+        return (int(self._delta.ntotal) if self._delta is not None else 0) + len(self._tombstones)
 
     def ids(self) -> np.ndarray:
-        return _faiss().vector_to_array(self._index.id_map).astype(np.int64)
+        """Every id in the index (order unspecified)."""
+        base = ids_of(self._index)
+        if self._tombstones:
+            base = base[~np.isin(base, np.fromiter(self._tombstones, dtype=np.int64))]
+        if self._delta is not None and self._delta.ntotal:
+            base = np.concatenate([base, ids_of(self._delta)])
+        return base
+
+    # -- changes ----------------------------------------------------------------------
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids) == 0:
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
-        self._index.add_with_ids(vectors, np.ascontiguousarray(ids, dtype=np.int64))
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        self.top_id = max(self.top_id, int(ids.max()))
+        if self.read_only:
+            if self._delta is None:
+                self._delta = new_faiss_index(FLAT, self.dim)
+            self._delta.add_with_ids(vectors, ids)
+        else:
+            self._index.add_with_ids(vectors, ids)
         self._gpu_stale()
 
     def remove(self, ids: Iterable[int]) -> int:
         arr = np.asarray(list(ids), dtype=np.int64)
         if arr.size == 0:
             return 0
-        removed = int(self._index.remove_ids(arr))
+        if not self.read_only:
+            removed = int(self._index.remove_ids(arr))
+        else:
+            removed = 0
+            if self._delta is not None:
+                removed += int(self._delta.remove_ids(arr[arr > self.base_max_id]))
+            for i in arr[arr <= self.base_max_id].tolist():
+                if i not in self._tombstones:
+                    self._tombstones.add(i)
+                    removed += 1
+            self._not_dead = None
         self._gpu_stale()
         return removed
 
@@ -73,13 +134,44 @@ class VectorIndex:
         if self._gpu_index is not False:  # False: no usable GPU, for good
             self._gpu_index = None
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` (scores, ids) per query row; ids of -1 mean fewer than k vectors."""
+    # -- searching --------------------------------------------------------------------
+
+    def search(self, queries: np.ndarray, k: int, *, allowed: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (scores, ids) per query row; ids of -1 mean fewer than k vectors.
+        ``allowed``: only these ids (a filter resolved in SQL); the IVF kinds then visit
+        every list, so that a selective filter is answered exactly."""
+        faiss = _faiss()
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         k = max(1, min(k, max(self.ntotal, 1)))
-        return self._searcher(k).search(queries, k)
+        keep: list[Any] = []  # selectors must outlive the search call
+        selector = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+            keep.append(selector)
+        if self._tombstones:
+            if self._not_dead is None:
+                dead = faiss.IDSelectorBatch(np.fromiter(self._tombstones, dtype=np.int64))
+                self._not_dead = (faiss.IDSelectorNot(dead), dead)
+            keep.append(self._not_dead)
+            selector = self._not_dead[0] if selector is None else faiss.IDSelectorAnd(selector, self._not_dead[0])
+            keep.append(selector)
+        if selector is None:
+            scores, ids = self._searcher(k).search(queries, k)
+        else:
+            if self.kind.name == "flat":
+                params = faiss.SearchParameters(sel=selector)
+            else:
+                nprobe = self.kind.nlist if allowed is not None else max(1, self.kind.nprobe)
+                params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+            scores, ids = self._index.search(queries, k, params=params)
+        if self._delta is not None and self._delta.ntotal:
+            params = faiss.SearchParameters(sel=keep[0]) if allowed is not None else None
+            d_scores, d_ids = self._delta.search(queries, min(k, int(self._delta.ntotal)), params=params)
+            scores, ids = _merge(scores, ids, d_scores, d_ids, k)
+        return scores, ids
 
-    def _searcher(self, k: int):
+    def _searcher(self, k: int) -> Any:
         """The GPU copy when there is a GPU and it is current; else the CPU index."""
         if self._gpu_index is False or k > GPU_MAX_K or self.ntotal == 0 or _num_gpus() == 0:
             return self._index
@@ -95,47 +187,79 @@ class VectorIndex:
                 return self._index
         return self._gpu_index
 
-    def to_bytes(self) -> bytes:
-        return _faiss().serialize_index(self._index).tobytes()
+    # -- files --------------------------------------------------------------------------
 
-    @classmethod
-    def from_bytes(cls, dim: int, data: bytes) -> "VectorIndex":
-        return cls(dim, _faiss().deserialize_index(np.frombuffer(data, dtype=np.uint8)))
+    def write(self, path: Path, generation: int, max_id: int) -> None:
+        """Save atomically (temp file, fsync, rename), then the stamp. A crash in between
+        leaves a stamp that does not match, which makes the next open rebuild from SQL.
+        Only a writable index (no delta) is saved."""
+        if self.read_only:
+            raise IndexDamagedError("a memory-mapped index is never saved; open it for writing")
+        faiss = _faiss()
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            faiss.write_index(self._index, str(tmp))
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        stamp = {"generation": generation, "ntotal": self.ntotal, "max_id": max_id, "kind": self.kind.to_json()}
+        atomic_write_bytes(stamp_path(path), json.dumps(stamp).encode())
 
 
-def save_vector_index(index: VectorIndex, path: Path, generation: int) -> None:
-    save_vector_bytes(path, index.to_bytes(), generation, index.ntotal)
+def _merge(s1: np.ndarray, i1: np.ndarray, s2: np.ndarray, i2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    scores = np.concatenate([s1, s2], axis=1)
+    ids = np.concatenate([i1, i2], axis=1)
+    scores = np.where(ids < 0, -np.inf, scores)
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
 
 
-def save_vector_bytes(path: Path, data: bytes, generation: int, ntotal: int) -> None:
-    """Write a serialised FAISS index, then its stamp (generation, count). A crash in
-    between leaves a stamp that does not match, which makes the next open rebuild from SQL."""
-    atomic_write_bytes(path, data)
-    stamp = {"generation": generation, "ntotal": ntotal}
-    atomic_write_bytes(_stamp_path(path), json.dumps(stamp).encode())
+def ids_of(index: Any) -> np.ndarray:
+    faiss = _faiss()
+    if isinstance(index, faiss.IndexIDMap2) or hasattr(index, "id_map"):
+        return faiss.vector_to_array(index.id_map).astype(np.int64)
+    ivf = faiss.extract_index_ivf(index)
+    lists = ivf.invlists
+    parts = []
+    for i in range(ivf.nlist):
+        size = lists.list_size(i)
+        if size:
+            parts.append(faiss.rev_swig_ptr(lists.get_ids(i), size).copy())
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
 
-def load_vector_index(path: Path, dim: int, generation: int, count: int) -> VectorIndex | None:
-    """The saved index if it reflects SQL ``generation`` and ``count``, else None."""
-    stamp_path = _stamp_path(path)
-    if not path.is_file() or not stamp_path.is_file():
-        return None
+def stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".stamp.json")
+
+
+def read_stamp(path: Path) -> dict | None:
+    """The stamp of a saved index, or None when there is none or it is unreadable."""
     try:
-        stamp = json.loads(stamp_path.read_text())
-        if stamp.get("generation") != generation or stamp.get("ntotal") != count:
-            log.warning(
-                "FAISS file is stale (generation %s, SQL has %s); it will be rebuilt",
-                stamp.get("generation"), generation,
-            )
-            return None
-        index = VectorIndex.from_bytes(dim, path.read_bytes())
+        stamp = json.loads(stamp_path(path).read_text())
+        return stamp if isinstance(stamp, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def read_vector_index(path: Path, dim: int, *, mmap: bool) -> tuple[VectorIndex, dict] | None:
+    """The saved index and its stamp, or None when there is no usable one. ``mmap``: map
+    the file read-only instead of reading it (changes then go to a delta)."""
+    stamp = read_stamp(path)
+    if stamp is None or not path.is_file():
+        return None
+    faiss = _faiss()
+    try:
+        kind = IndexKind.from_json(stamp.get("kind") or {"name": "flat"})
+        flags = (faiss.IO_FLAG_MMAP_IFC if kind.name == "flat" else faiss.IO_FLAG_MMAP) if mmap else 0
+        raw = faiss.read_index(str(path), flags)
+        index = VectorIndex(dim, kind, raw, read_only=mmap, max_id=int(stamp.get("max_id", 0)))
     except Exception as exc:
         log.warning("FAISS file %s unreadable (%s); it will be rebuilt from SQL", path, exc)
         return None
-    if index.ntotal != count:
+    if int(raw.ntotal) != int(stamp.get("ntotal", -1)):
+        log.warning("FAISS file %s does not match its stamp; it will be rebuilt from SQL", path)
         return None
-    return index
-
-
-def _stamp_path(path: Path) -> Path:
-    return path.with_name(path.name + ".stamp.json")
+    index.generation = int(stamp.get("generation", -1))
+    return index, stamp

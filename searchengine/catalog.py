@@ -1,0 +1,325 @@
+"""The catalog: SQL and FAISS kept together. The one owner of the rule that FAISS mirrors SQL.
+
+- **Writes** (:meth:`store_files`, :meth:`copy_file`, :meth:`move_file`, :meth:`delete_files`,
+  :meth:`forget`) are one SQL transaction each, which also bumps the generation and logs the
+  removed unit ids under it; FAISS is changed in the same step, under the exclusive side of
+  an in-process readers-writer lock, so a search sees a change whole or not at all.
+- **The FAISS file** is saved with a stamp: its generation, count, highest unit id, kind.
+- **Opening**: a search process maps the file (no read of it, no read of SQL's vectors) and
+  catches up on what SQL changed since the file's generation by replaying the change log:
+  removed ids, and the units with ids above the file's highest (ids only grow). A writer
+  reads the file whole and changes it in place. No usable file: built from SQL.
+- **Other processes**: the generation is checked at most once a second before a search;
+  a change is caught up the same way.
+- **The write lock** (an ``flock`` on ``write.lock``) keeps two processes from writing one
+  index at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from searchengine.errors import IndexBusyError
+from searchengine.rwlock import ReadWriteLock
+from searchengine.store.repository import FileWrite, Repository, StoredFile
+from searchengine.vectors.faiss_index import VectorIndex, read_stamp, read_vector_index
+from searchengine.vectors.index_build import BuildReport, build_index
+from searchengine.vectors.index_kind import FLAT, IndexKind, check_policy, choose_kind, needs_rebuild
+
+log = logging.getLogger(__name__)
+
+SYNC_INTERVAL_S = 1.0
+RELOAD_PENDING = 20_000  # a reader holding this many changes beside its base maps a newer file
+
+
+class _SqlSource:
+    """The vectors in SQL, as :func:`build_index` reads them."""
+
+    def __init__(self, repo: Repository, dim: int):
+        self.repo, self.dim = repo, dim
+
+    def count(self) -> int:
+        return self.repo.unit_count()
+
+    def sample(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.repo.sample_vectors(n, self.dim, seed)
+
+    def batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        return self.repo.iter_vectors(self.dim)
+
+
+class Catalog:
+    """SQL (:class:`Repository`) and FAISS (:class:`VectorIndex`) of one index folder.
+
+    ``dim`` is called when the vector dimension is first needed (it may load the model);
+    ``policy`` is ``auto`` or an index kind; ``on_kind`` is told when the FAISS index is
+    (re)built as another kind, so that the manifest can say so."""
+
+    def __init__(self, repo: Repository, vectors_path: Path, lock_path: Path, dim: Callable[[], int],
+                 policy: str = "auto", on_kind: Callable[[IndexKind], None] | None = None):
+        self.repo = repo
+        self._path = vectors_path
+        self._lock_path = lock_path
+        self._dim = dim
+        self.policy = check_policy(policy)
+        self._on_kind = on_kind
+        self._index: VectorIndex | None = None
+        self._rw = ReadWriteLock()
+        self._last_sync = 0.0
+        self._saved_generation: int | None = None  # of the file on disk, when we saved or loaded it
+        self.last_build: BuildReport | None = None
+
+    # -- the FAISS index --------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        return self._index is not None
+
+    @property
+    def kind(self) -> IndexKind:
+        """The kind of the loaded index, else of the saved file, else flat."""
+        if self._index is not None:
+            return self._index.kind
+        stamp = read_stamp(self._path)
+        try:
+            return IndexKind.from_json(stamp["kind"]) if stamp and "kind" in stamp else FLAT
+        except (ValueError, TypeError):
+            return FLAT
+
+    @property
+    def dim(self) -> int:
+        return self._dim()
+
+    def count(self) -> int:
+        """Vectors in the index (from FAISS when loaded, else from SQL)."""
+        return self._index.ntotal if self._index is not None else self.repo.unit_count()
+
+    def vectors(self, *, for_writing: bool = False) -> VectorIndex:
+        """The FAISS index, caught up with SQL. ``for_writing``: one that can be changed in
+        place and saved (read whole), not a memory-mapped base."""
+        index = self._index
+        if index is not None and (not for_writing or not index.read_only):
+            return index
+        with self._rw.writing():
+            if self._index is None or (for_writing and self._index.read_only):
+                self._index = self._open(writable=for_writing)
+                self._last_sync = time.monotonic()
+            return self._index
+
+    def _open(self, *, writable: bool) -> VectorIndex:
+        dim = self._dim()
+        loaded = read_vector_index(self._path, dim, mmap=not writable)
+        if loaded is not None:
+            index, _ = loaded
+            self._saved_generation = index.generation
+            if self._catch_up(index):
+                return index
+        return self._rebuild(dim)
+
+    def _catch_up(self, index: VectorIndex) -> bool:
+        """Replay SQL's changes since ``index.generation``; False when that cannot be done
+        (the change log was pruned past it, or the counts disagree: then rebuild)."""
+        t0 = time.perf_counter()
+        with self.repo.changes_since(index.generation, index.top_id, index.dim) as changes:
+            if changes is None:
+                log.info("FAISS file older than the change log; rebuilding")
+                return False
+            if changes.generation == index.generation and changes.count == index.ntotal:
+                return True
+            index.remove(changes.removed)
+            added = 0
+            for ids, vecs in changes.added:
+                index.add(ids, vecs)
+                added += len(ids)
+            index.generation = changes.generation
+            if index.ntotal != changes.count:
+                log.warning("FAISS holds %d vectors after catching up, SQL %d; rebuilding",
+                            index.ntotal, changes.count)
+                return False
+        log.info("caught up FAISS with SQL: %d removed, %d added in %.3f s",
+                 len(changes.removed), added, time.perf_counter() - t0)
+        return True
+
+    def _rebuild(self, dim: int, kind: IndexKind | None = None, progress: bool = False) -> VectorIndex:
+        generation, count, top = self.repo.snapshot()
+        kind = kind or choose_kind(self.policy, count)
+        index, report = build_index(kind, dim, _SqlSource(self.repo, dim), progress=progress)
+        self.last_build = report
+        index.generation = generation
+        if index.ntotal:
+            log.warning("built the vector index from SQL: %s, %d vectors", index.kind.describe(), index.ntotal)
+        if not self._catch_up(index):  # a writer committed while we read: replay it
+            raise IndexBusyError("the index kept changing while its vectors were read; try again")
+        if self._on_kind:
+            self._on_kind(index.kind)
+        try:
+            with self.write_lock():
+                if self.repo.snapshot()[0] == index.generation:  # nobody wrote meanwhile
+                    self._write(index)
+        except IndexBusyError:
+            pass  # the writer will save it
+        return index
+
+    def rebuild(self, policy: str | None = None, progress: bool = False) -> IndexKind:
+        """Build the FAISS index again from the vectors in SQL (no re-embedding), as
+        ``policy`` (``auto`` or a kind) from now on. Caller holds the write lock."""
+        if policy is not None:
+            self.policy = check_policy(policy)
+        with self._rw.writing():
+            self._index = None
+            self._index = self._rebuild(self._dim(), progress=progress)
+            return self._index.kind
+
+    def sync(self, force: bool = False) -> None:
+        """Catch up when another writer (a process, or another engine on the same folder)
+        changed SQL since the index was loaded. Checked at most once a second for
+        searches, always before writing."""
+        index = self._index
+        if index is None or (not force and time.monotonic() - self._last_sync < SYNC_INTERVAL_S):
+            return
+        self._last_sync = time.monotonic()
+        if self.repo.snapshot()[0] == index.generation:
+            return
+        with self._rw.writing():
+            index = self._index
+            if index is None:
+                return
+            if index.read_only and index.pending > RELOAD_PENDING:
+                stamp = read_stamp(self._path) or {}
+                if int(stamp.get("generation", -1)) > index.generation:
+                    self._index = self._open(writable=False)
+                    return
+            if not self._catch_up(index):
+                self._index = self._open(writable=not index.read_only)
+
+    def save(self, *, final: bool = False, progress: bool = False) -> None:
+        """Write the FAISS file when it changed since the last save (caller holds the write
+        lock). ``final`` (the end of a run): first rebuild as another kind if the index has
+        grown out of its own (see :func:`needs_rebuild`)."""
+        index = self._index
+        if index is None or index.read_only:
+            return
+        if final and needs_rebuild(self.policy, index.kind, index.ntotal):
+            log.info("the index has grown to %d vectors: rebuilding it as %s", index.ntotal,
+                     choose_kind(self.policy, index.ntotal).name)
+            self.rebuild(progress=progress)
+            return
+        if index.generation == self._saved_generation and self._path.is_file():
+            return
+        with self._rw.reading():  # searches go on; changes wait for the disk
+            self._write(index)
+
+    def _write(self, index: VectorIndex) -> None:
+        previous = self._saved_generation
+        index.write(self._path, index.generation, index.top_id)
+        self._saved_generation = index.generation
+        if previous is not None and previous < index.generation:
+            self.repo.prune_change_log(previous)  # one save of slack for readers behind
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """The index's inter-process write lock (not blocking: busy is an error)."""
+        handle = open(self._lock_path, "a+")
+        try:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexBusyError(
+                    f"another process is indexing {self._lock_path.parent}; wait for it to finish"
+                ) from None
+            yield
+        finally:
+            handle.close()
+
+    # -- searching --------------------------------------------------------------------
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS's top ``k`` (scores, ids) for one query vector. Searches share the lock:
+        they run in parallel (FAISS releases the GIL); a change waits for them."""
+        self.sync()
+        self.vectors()
+        with self._rw.reading():
+            index = self._index
+            assert index is not None
+            scores, ids = index.search(query.reshape(1, -1), k, allowed=allowed)
+        return scores[0], ids[0]
+
+    # -- writes: SQL and FAISS in one step --------------------------------------------
+
+    @contextmanager
+    def _change(self) -> Iterator["_Change"]:
+        """One write: the body changes SQL in ``change.session`` and says which unit ids
+        it removed and added; on commit (which bumps the generation and logs the removals)
+        FAISS is changed to match, all under the exclusive lock."""
+        index = self.vectors(for_writing=True)
+        with self._rw.writing():
+            with self.repo.write_session() as s, s.begin():
+                change = _Change(s, index.dim)
+                yield change
+                generation = self.repo.record_change(s, change.removed)
+            index.remove(change.removed)
+            if change.added_ids:
+                index.add(np.asarray(change.added_ids, dtype=np.int64),
+                          np.asarray(change.added_vectors, dtype=np.float32).reshape(-1, index.dim))
+            index.generation = generation
+
+    def store_files(self, writes: Sequence[FileWrite]) -> list[StoredFile]:
+        """Insert or replace files with their units (see :meth:`Repository.store_files`)."""
+        if not writes:
+            return []
+        with self._change() as change:
+            stored = self.repo.store_files(change.session, writes)
+            for write, result in zip(writes, stored):
+                change.removed += result.removed
+                if result.new_ids:
+                    change.added_ids += result.new_ids
+                    change.added_vectors += [u.vector for u in write.units]
+        return stored
+
+    def copy_file(self, source_id: int, *, path: str, size: int, mtime_ns: int,
+                  device: int | None = None, inode: int | None = None) -> None:
+        with self._change() as change:
+            removed, new_ids, vectors = self.repo.copy_file(
+                change.session, source_id, path=path, size=size, mtime_ns=mtime_ns, dim=change.dim,
+                device=device, inode=inode)
+            change.removed += removed
+            change.added_ids += new_ids
+            change.added_vectors += list(vectors)
+
+    def move_file(self, file_id: int, *, path: str, size: int, mtime_ns: int,
+                  device: int | None = None, inode: int | None = None) -> None:
+        with self._change() as change:
+            self.repo.move_file(change.session, file_id, path=path, size=size, mtime_ns=mtime_ns,
+                                device=device, inode=inode)
+
+    def delete_files(self, file_ids: Sequence[int]) -> None:
+        if not file_ids:
+            return
+        with self._change() as change:
+            change.removed += self.repo.delete_files(change.session, file_ids)
+
+    def forget(self, path: str) -> tuple[int, int]:
+        """Remove the root ``path`` and everything under it: (roots, files) removed."""
+        with self._change() as change:
+            roots, files, units = self.repo.forget(change.session, path)
+            change.removed += units
+        return roots, files
+
+
+@dataclass
+class _Change:
+    session: Session
+    dim: int
+    removed: list[int] = field(default_factory=list)
+    added_ids: list[int] = field(default_factory=list)
+    added_vectors: list[np.ndarray] = field(default_factory=list)
