@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class Catalog:
         self._last_sync = 0.0
         self._saved_generation: int | None = None  # of the file on disk, when we saved or loaded it
         self.last_build: BuildReport | None = None
+        self._lock_owner: int | None = None  # the thread holding the write lock
 
     # -- the FAISS index --------------------------------------------------------------
 
@@ -187,7 +189,7 @@ class Catalog:
         if index is None or (not force and time.monotonic() - self._last_sync < SYNC_INTERVAL_S):
             return
         self._last_sync = time.monotonic()
-        if self.repo.snapshot()[0] == index.generation:
+        if self.repo.generation() == index.generation:
             return
         with self._rw.writing():
             index = self._index
@@ -227,7 +229,11 @@ class Catalog:
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
-        """The index's inter-process write lock (not blocking: busy is an error)."""
+        """The index's inter-process write lock (not blocking: busy is an error). Held
+        already by this catalog (a rebuild inside an index run): taken again at no cost."""
+        if self._lock_owner == threading.get_ident():
+            yield
+            return
         handle = open(self._lock_path, "a+")
         try:
             try:
@@ -236,7 +242,11 @@ class Catalog:
                 raise IndexBusyError(
                     f"another process is indexing {self._lock_path.parent}; wait for it to finish"
                 ) from None
-            yield
+            self._lock_owner = threading.get_ident()
+            try:
+                yield
+            finally:
+                self._lock_owner = None
         finally:
             handle.close()
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple, TypeVar
 
 import typer
 
@@ -21,6 +22,9 @@ from searchengine.errors import (
     ModelUnavailableError,
     SearchEngineError,
 )
+
+if TYPE_CHECKING:
+    from searchengine.vectors.index_kind import IndexKind
 
 app = typer.Typer(
     help="Cross-modal semantic search over photos, recordings and documents.",
@@ -79,6 +83,10 @@ def index(
     index_name: str = IndexOpt,
     model: Optional[str] = ModelOpt,
     precision: Optional[str] = PrecisionOpt,
+    index_type: Optional[str] = typer.Option(None, "--index-type", help="FAISS index type: auto, flat, ivf-flat, "
+                                             "ivf-sq8 or ivf-pq [env SEARCHENGINE_INDEX_TYPE] for a new index; "
+                                             "for an existing one it changes the index's FAISS type without "
+                                             "re-embedding (see `searchengine reindex`)."),
     index_root: Optional[Path] = RootOpt,
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Items encoded per batch [32]."),
     asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition: base (default), tiny.en, or a CTranslate2 Whisper folder."),
@@ -93,11 +101,19 @@ def index(
 
     def work():
         settings = _settings(index_root, batch_size=batch_size, asr_model=asr_model, language=language,
-                             precision=precision, follow_symlinks_outside=follow_outside or None)
+                             precision=precision, index_type=index_type, follow_symlinks_outside=follow_outside or None)
         with SearchEngine.open(index_name, model=model, settings=settings, create=True) as engine:
-            return engine, engine.index(paths or None, progress=sys.stderr.isatty(), retry_failed=retry_failed)
+            report = engine.index(paths or None, progress=sys.stderr.isatty(), retry_failed=retry_failed)
+            rebuilt = None
+            # a new index is built as settings.index_type; an existing one keeps its own policy
+            # unless --index-type names another: then rebuild it from SQL (no re-embedding)
+            if index_type is not None and engine.status().index_policy != settings.index_type:
+                t0 = time.perf_counter()
+                kind = engine.reindex(settings.index_type, progress=sys.stderr.isatty())
+                rebuilt = (kind, time.perf_counter() - t0, engine.status().index_policy)
+            return engine, report, rebuilt
 
-    engine, report = _run(work)
+    engine, report, rebuilt = _run(work)
     if json_out:
         from dataclasses import asdict
 
@@ -105,6 +121,8 @@ def index(
         for key in ("failures", "skipped", "kept"):
             data[key] = [(json_path(p), reason) for p, reason in data[key]]
         data["missing_roots"] = [json_path(p) for p in data["missing_roots"]]
+        data["reindexed"] = {**rebuilt[0].to_json(), "description": rebuilt[0].describe(),
+                             "seconds": rebuilt[1]} if rebuilt else None
         typer.echo(json.dumps(data, indent=2))
         return
     typer.echo(
@@ -128,6 +146,8 @@ def index(
         typer.echo(f"  failed: {reason}", err=True)
     if len(report.failures) > 20:
         typer.echo(f"  ... and {len(report.failures) - 20} more (see `searchengine status`)", err=True)
+    if rebuilt:
+        _echo_rebuilt(rebuilt[0], rebuilt[2], rebuilt[1])
 
 
 @app.command()
@@ -212,6 +232,40 @@ def status(
         typer.echo(f"  {modality:<6} {counts['files']:>7} files  {counts['units']:>8} vectors  {counts['failed']:>5} failed")
     for f in failures[:10]:
         typer.echo(f"  failed: {f.error}")
+
+
+@app.command()
+def reindex(
+    index_name: str = IndexOpt,
+    index_root: Optional[Path] = RootOpt,
+    index_type: Optional[str] = typer.Option(None, "--index-type", help="Build as this FAISS index type from now "
+                                             "on: auto (exact up to 50,000 vectors, ivf-sq8 above), flat, ivf-flat, "
+                                             "ivf-sq8 or ivf-pq [default: the index's own]."),
+    json_out: bool = typer.Option(False, "--json", help="Print the chosen kind as JSON."),
+) -> None:
+    """Rebuild the FAISS index from the vectors already stored (no re-embedding), e.g. as another index type."""
+    from searchengine.engine import SearchEngine
+
+    def work():
+        with SearchEngine.open(index_name, settings=_settings(index_root), create=False) as engine:
+            t0 = time.perf_counter()
+            kind = engine.reindex(index_type, progress=sys.stderr.isatty())
+            return engine, kind, time.perf_counter() - t0, engine.status().index_policy
+
+    engine, kind, seconds, policy = _run(work)
+    if json_out:
+        typer.echo(json.dumps({**kind.to_json(), "description": kind.describe(), "index_policy": policy,
+                               "seconds": seconds}, indent=2))
+        return
+    typer.echo(f"Rebuilt the FAISS index of {engine.layout.folder} from {kind.built_for} stored vectors (no re-embedding).")
+    _echo_rebuilt(kind, policy, seconds)
+
+
+def _echo_rebuilt(kind: "IndexKind", policy: str, seconds: float) -> None:
+    typer.echo(f"FAISS     {kind.describe()}, {kind.built_for} vectors (index type: {policy}) in {seconds:.1f}s")
+    if policy not in ("auto", kind.name):
+        typer.echo(f"  {kind.built_for} vectors are too few to train {policy} lists: exact search instead. "
+                   "Run `searchengine reindex` again once the index has grown.")
 
 
 @app.command()

@@ -84,10 +84,37 @@ def test_exit_codes(env, tmp_path):
     assert invoke("search", "dog", "--index", "photos").exit_code == 3
 
 
-@pytest.mark.parametrize("command", ["index", "search", "status", "serve", "eval", "forget"])
+@pytest.mark.parametrize("command", ["index", "search", "status", "reindex", "serve", "eval", "forget"])
 def test_every_command_has_help(command):
     result = invoke(command, "--help")
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_reindex_and_index_type(env):
+    assert invoke("index", env, "--index", "photos").exit_code == 0
+    # 4 vectors: far too few to train IVF lists, so the engine builds exact search and says so
+    result = invoke("reindex", "--index", "photos", "--index-type", "ivf-flat")
+    assert result.exit_code == 0, result.output
+    assert "flat (exact), 4 vectors (index type: ivf-flat)" in result.output and "too few" in result.output
+    data = json.loads(invoke("status", "--index", "photos", "--json").output)
+    assert data["index_policy"] == "ivf-flat" and data["index_type"] == "flat (exact)"
+
+    bogus = invoke("reindex", "--index", "photos", "--index-type", "bogus")
+    assert bogus.exit_code == 2 and "--index-type" in bogus.output and "ivf-sq8" in bogus.output
+    assert invoke("index", env, "--index", "photos", "--index-type", "bogus").exit_code == 2
+    assert invoke("reindex", "--index", "nope").exit_code == 3
+
+    # an existing index: --index-type other than its own rebuilds it after indexing
+    again = invoke("index", env, "--index", "photos", "--index-type", "auto", "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["reindexed"]["name"] == "flat"
+    assert json.loads(invoke("status", "--index", "photos", "--json").output)["index_policy"] == "auto"
+    same = invoke("index", env, "--index", "photos", "--index-type", "auto")
+    assert same.exit_code == 0 and "index type:" not in same.output
+
+    # a new index takes it as its policy
+    assert invoke("index", env, "--index", "exact", "--index-type", "flat").exit_code == 0
+    assert json.loads(invoke("status", "--index", "exact", "--json").output)["index_policy"] == "flat"
 
 
 def test_serve_refuses_other_hosts_without_a_token(env):

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Index,
     DateTime,
     Float,
     ForeignKey,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -77,6 +79,9 @@ class MediaFile(Base):
     """One file on disk, indexed or failed."""
 
     __tablename__ = "media_files"
+    # the failed ones are few: a partial index finds them without indexing every row
+    __table_args__ = (Index("ix_media_files_failed", "status", sqlite_where=text("status != 'indexed'"),
+                            postgresql_where=text("status != 'indexed'")),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[str] = mapped_column(FsPath, unique=True)
@@ -84,7 +89,7 @@ class MediaFile(Base):
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger, index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)  # "indexed" | "failed"
+    status: Mapped[str] = mapped_column(String(16))  # "indexed" | "failed"
     error: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     indexed_at: Mapped[datetime] = mapped_column(DateTime)
     # the file's st_dev / st_ino when indexed (None for rows from before revision 0003): the

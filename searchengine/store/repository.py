@@ -151,9 +151,9 @@ class Repository:
     # -- reads ---------------------------------------------------------------------------
 
     def generation(self) -> int:
-        with Session(self.engine) as s:
-            value = s.get(IndexState, GENERATION_KEY)
-            return int(value.value) if value else 0
+        with self.engine.connect() as c:  # Core, not the ORM: this is on every search's path
+            value = c.execute(select(IndexState.value).where(IndexState.key == GENERATION_KEY)).scalar()
+            return int(value) if value is not None else 0
 
     def roots(self) -> list[str]:
         with Session(self.engine) as s:
@@ -220,7 +220,7 @@ class Repository:
     def vectors_of(self, unit_ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}
         ids = list(unit_ids)
-        with Session(self.engine) as s:
+        with self.engine.connect() as s:
             for i in range(0, len(ids), SQL_BATCH):
                 rows = s.execute(select(Unit.id, Unit.vector).where(Unit.id.in_(ids[i:i + SQL_BATCH]))).all()
                 for r in rows:
@@ -231,7 +231,7 @@ class Repository:
         if not unit_ids:
             return {}
         ids, out = list(unit_ids), {}
-        with Session(self.engine) as s:
+        with self.engine.connect() as s:
             for i in range(0, len(ids), SQL_BATCH):
                 rows = s.execute(
                     select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end,
@@ -264,7 +264,7 @@ class Repository:
 
     def failures(self) -> list[FileRecord]:
         with Session(self.engine) as s:
-            return [_record(r) for r in s.scalars(select(MediaFile).where(MediaFile.status == "failed"))]
+            return [_record(r) for r in s.scalars(select(MediaFile).where(MediaFile.status != "indexed"))]
 
     def transcript(self, content_hash: str, source: str) -> tuple[list[Segment], str | None] | None:
         """Cached (segments, language) of a recording, or None."""
@@ -279,10 +279,10 @@ class Repository:
     def unit_ids_where(self, conditions: Sequence[Any], limit: int) -> np.ndarray | None:
         """Ids of the units whose file meets every SQL condition, or None when more than
         ``limit`` do (the filter is not selective: it is applied to FAISS's candidates)."""
-        with Session(self.engine) as s:
-            rows = s.scalars(
+        with self.engine.connect() as c:
+            rows = c.execute(
                 select(Unit.id).join(MediaFile, MediaFile.id == Unit.file_id).where(*conditions).limit(limit + 1)
-            ).all()
+            ).scalars().all()
         if len(rows) > limit:
             return None
         return np.asarray(rows, dtype=np.int64)

@@ -64,9 +64,11 @@ def build_index(kind: IndexKind, dim: int, source: VectorSource, *, progress: bo
     q_ids, queries = source.sample(min(QUERY_SAMPLE, max(1, n // 20)), seed=2)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     truth = _RunningTopK(len(queries), RECALL_K + 1)
+    top_id = 0
     for ids, vecs in _progress(source.batches(), n, progress, f"building {kind.name} index"):
         vecs = np.ascontiguousarray(vecs, dtype=np.float32)
         raw.add_with_ids(vecs, np.ascontiguousarray(ids, dtype=np.int64))
+        top_id = max(top_id, int(ids.max()))
         scores, pos = faiss.knn(queries, vecs, min(RECALL_K + 1, len(vecs)), metric=faiss.METRIC_INNER_PRODUCT)
         truth.merge(scores, np.where(pos >= 0, ids[np.clip(pos, 0, None)], -1))
     exact = [set(_without(row, q)[:RECALL_K]) for row, q in zip(truth.ids, q_ids.tolist())]
@@ -83,7 +85,7 @@ def build_index(kind: IndexKind, dim: int, source: VectorSource, *, progress: bo
             break
         nprobe = min(kind.nlist, nprobe * 2)
     tuned = replace(kind, nprobe=nprobe, recall_at_10=round(recall, 4), sample=len(queries), built_for=n)
-    index = VectorIndex(dim, tuned, raw)
+    index = VectorIndex(dim, tuned, raw, max_id=top_id)
     report = BuildReport(tuned, time.perf_counter() - t0, train_seconds, tried)
     log.info("built %s over %d vectors in %.1f s (tried nprobe/recall: %s)", tuned.describe(), n,
              report.seconds, ", ".join(f"{p}:{r:.3f}" for p, r in tried))

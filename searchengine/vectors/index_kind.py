@@ -21,6 +21,7 @@ AUTO = "auto"
 KIND_NAMES = ("flat", "ivf-flat", "ivf-sq8", "ivf-pq")
 AUTO_ANN = "ivf-sq8"
 TARGET_RECALL = 0.95
+PQ_MIN = 256 * 39  # PQ codebooks have 256 centroids each: FAISS wants 39 training vectors a centroid
 
 
 @dataclass(frozen=True)
@@ -103,20 +104,19 @@ def choose_kind(policy: str, n: int) -> IndexKind:
         name = "flat" if n < FLAT_MAX else AUTO_ANN
     if name == "flat":
         return replace(FLAT, built_for=n)
-    if n < 64 * 4:  # too few vectors to train lists: exact it is
+    if n < 64 * 4 or (name == "ivf-pq" and n < PQ_MIN):  # too few to train on: exact it is
         return replace(FLAT, built_for=n)
     return IndexKind(name=name, nlist=nlist_for(n), built_for=n)
 
 
 def needs_rebuild(policy: str, kind: IndexKind, n: int) -> bool:
-    """Auto policy: the index has grown (or shrunk) out of the kind it was built as -
-    flat past :data:`FLAT_MAX`, or IVF lists sized for a count 4x away from today's."""
-    if check_policy(policy) != AUTO:
-        return False
+    """The index has grown (or shrunk) out of the kind it was built as: under ``auto``,
+    flat past :data:`FLAT_MAX`; under a named kind, flat (too small to train, then) once
+    there are enough vectors; and IVF lists sized for a count 4x away from today's."""
     wanted = choose_kind(policy, n)
     if wanted.name != kind.name:
-        # hysteresis: an IVF index is kept down to half the threshold
-        return not (kind.is_ivf and n >= FLAT_MAX // 2)
+        # hysteresis: under auto, an IVF index is kept down to half the threshold
+        return not (check_policy(policy) == AUTO and kind.is_ivf and n >= FLAT_MAX // 2)
     if kind.is_ivf and kind.built_for:
         return n > 4 * kind.built_for or n * 4 < kind.built_for
     return False
