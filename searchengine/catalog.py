@@ -101,6 +101,11 @@ class Catalog:
     def dim(self) -> int:
         return self._dim()
 
+    @property
+    def generation(self) -> int:
+        """The SQL generation the loaded index reflects (-1 before it is loaded)."""
+        return self._index.generation if self._index is not None else -1
+
     def count(self) -> int:
         """Vectors in the index (from FAISS when loaded, else from SQL)."""
         return self._index.ntotal if self._index is not None else self.repo.unit_count()
@@ -214,11 +219,11 @@ class Catalog:
             log.info("the index has grown to %d vectors: rebuilding it as %s", index.ntotal,
                      choose_kind(self.policy, index.ntotal).name)
             self.rebuild(progress=progress)
-            return
-        if index.generation == self._saved_generation and self._path.is_file():
-            return
-        with self._rw.reading():  # searches go on; changes wait for the disk
-            self._write(index)
+        elif index.generation != self._saved_generation or not self._path.is_file():
+            with self._rw.reading():  # searches go on; changes wait for the disk
+                self._write(index)
+        if final:
+            self.repo.save_stats()  # what `status` shows, counted once a run
 
     def _write(self, index: VectorIndex) -> None:
         previous = self._saved_generation

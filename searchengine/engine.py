@@ -80,6 +80,7 @@ class SearchEngine:
         self._load_lock = threading.Lock()  # lazy loading of the model and speech recognition
         policy = manifest.index_policy if manifest else settings.index_type
         self.catalog = Catalog(repo, layout.vectors, layout.write_lock, self._dim, policy, self._kind_built)
+        self._searcher = Searcher(self.catalog)
 
     # -- opening -----------------------------------------------------------------------
 
@@ -359,8 +360,8 @@ class SearchEngine:
     def search_vector(self, query: np.ndarray, *, k: int = 10, offset: int = 0,
                       filters: SearchFilters = SearchFilters(), exclude_ids: Sequence[int] = ()) -> list[Hit]:
         """Search with a ready query vector (L2-normalised, in this index's space)."""
-        return Searcher(self.catalog).search(np.asarray(query, dtype=np.float32), k, offset=offset,
-                                             filters=filters, exclude_ids=exclude_ids)
+        return self._searcher.search(np.asarray(query, dtype=np.float32), k, offset=offset,
+                                     filters=filters, exclude_ids=exclude_ids)
 
     # -- public reads (what the CLI and the HTTP service show) --------------------------
 

@@ -1,13 +1,15 @@
 """Queries: a query vector -> FAISS candidates -> exact scores -> SQL rows -> filtered hits.
 
-A selective filter (few enough matching units, counted in SQL with ``LIMIT``) is resolved in
-SQL first and handed to FAISS as the set of allowed ids, so the search is exact over the
-matches and never walks the whole index. A broad filter is applied to FAISS's candidates,
-asking for more until there are enough. With an approximate index kind, candidates are
+A filter's matching files are first counted in SQL, on the indexes and with a ``LIMIT``
+(cheap whatever the answer). A selective filter then goes to FAISS as the set of allowed unit
+ids (a bitmap selector), so the search runs over the matches only and never walks the whole
+index; a broad one is applied to FAISS's candidates, asking for more until there are enough. With an approximate index kind, candidates are
 re-scored exactly from the float32 vectors kept in SQL."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
@@ -27,10 +29,32 @@ def selective_limit(total: int) -> int:
     return int(min(SELECTIVE_MAX, max(SELECTIVE_MIN, total * SELECTIVE_FRACTION)))
 
 
+FILTER_CACHE = 8  # filters whose matching unit ids are kept (per generation): pages, repeats
+
+
 class Searcher:
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
         self.repo = catalog.repo
+        self._allowed: OrderedDict[tuple[SearchFilters, int], np.ndarray | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def allowed_ids(self, filters: SearchFilters, total: int) -> np.ndarray | None:
+        """The unit ids a selective filter matches (None: not selective), resolved in SQL
+        once per index generation."""
+        key = (filters, self.catalog.generation)
+        with self._lock:
+            if key in self._allowed:
+                self._allowed.move_to_end(key)
+                return self._allowed[key]
+        limit = selective_limit(total)
+        conditions = filters.sql_conditions()
+        allowed = self.repo.unit_ids_where(conditions, limit) if self.repo.files_where_at_most(conditions, limit) else None
+        with self._lock:
+            self._allowed[key] = allowed
+            while len(self._allowed) > FILTER_CACHE:
+                self._allowed.popitem(last=False)
+        return allowed
 
     def search(self, query: np.ndarray, k: int = 10, *, offset: int = 0,
                filters: SearchFilters = SearchFilters(), exclude_ids: Sequence[int] = ()) -> list[Hit]:
@@ -39,24 +63,25 @@ class Searcher:
         if offset < 0:
             raise InvalidInputError(f"offset must be 0 or more, got {offset}")
         query = np.asarray(query, dtype=np.float32).reshape(-1)
-        total = self.catalog.count()
+        self.catalog.sync()  # caught up first: the filter cache is keyed by the generation
+        total = self.catalog.vectors().ntotal
         if total == 0:
             return []
         wanted = k + offset
         excluded = set(int(i) for i in exclude_ids)
-        allowed = None
+        allowed: np.ndarray | None = None
         if filters:
-            allowed = self.repo.unit_ids_where(filters.sql_conditions(), selective_limit(total))
+            allowed = self.allowed_ids(filters, total)
             if allowed is not None:
                 if excluded:
                     allowed = allowed[~np.isin(allowed, np.fromiter(excluded, dtype=np.int64))]
                 if len(allowed) == 0:
                     return []
-        limit = len(allowed) if allowed is not None else total
-        fetch = min(limit, wanted + len(excluded))
-        if filters and allowed is None:
-            fetch = min(limit, fetch * 4)
         kind = self.catalog.kind
+        limit = len(allowed) if allowed is not None else total
+        fetch = min(limit, wanted + (0 if allowed is not None else len(excluded)))
+        if filters and allowed is None:  # broad: most candidates match
+            fetch = min(limit, 2 * fetch)
         while True:
             scores, ids = self.catalog.search(query, candidates_for(kind, fetch), allowed)
             pairs = [(int(i), float(s)) for i, s in zip(ids, scores) if i >= 0 and int(i) not in excluded]

@@ -370,7 +370,8 @@ def test_reindex_to_ivf_and_back(engines):
     assert reader.vectors.read_only and reader.vectors.pending == 300 and reader.catalog.last_build is None
     assert faiss_ids(reader) == sql_ids(reader)
     assert overlap(reader) >= 0.95
-    # a selective filter visits every list: exact over the matches (re-scored from SQL).
+    # a selective filter on an index this small visits every list: exact over the matches
+    # (re-scored from SQL; above FILTER_EXACT_MAX vectors it probes a scaled nprobe).
     # (A glob with a class, d00[0-4], would be widened to d00? in SQL: 2,100 units, not
     # selective, so answered from the tuned IVF's candidates - approximate by design.)
     in_folder = lambda p: p.startswith(f"{ROOT}/d001/")  # noqa: E731
@@ -712,3 +713,26 @@ def test_bulk_store_returns_ids_in_order_and_falls_back_file_by_file(engines):
         assert files[f"{ROOT}/mixed/{i}.png"].status == "indexed"
         assert engine.search_vector(more[i], k=1)[0].id == result[i].new_ids[0]
     assert_consistent(engine)
+
+
+# -- status counts: saved at the end of a run, counted when stale ------------------------
+
+
+def test_status_counts_are_saved_per_generation_and_never_stale(engines):
+    engine = engines.new()
+    vecs = clustered(30, seed=3)
+    engine.catalog.store_files([write(f"{ROOT}/s{i:02d}.png", vecs[i]) for i in range(20)]
+                               + [write(f"{ROOT}/t{i:02d}.md", vecs[20 + i], modality="text") for i in range(10)])
+    live = engine.repo._count_stats()
+    assert live == {"image": {"files": 20, "failed": 0, "units": 20}, "text": {"files": 10, "failed": 0, "units": 10}}
+    with engine.catalog.write_lock():
+        engine.catalog.save(final=True)
+    with engine.repo.engine.connect() as conn:
+        saved = json.loads(dict(conn.exec_driver_sql("SELECT key, value FROM index_state").fetchall())["stats"])
+    assert saved["generation"] == engine.repo.generation() and saved["modalities"] == live
+    assert engine.status().modalities == live
+    # a later write (not yet at a run's end) makes the saved copy stale: counted live instead
+    engine.catalog.delete_files([engine.repo.files()[f"{ROOT}/s00.png"].id])
+    engine.catalog.store_files([FileWrite(path=f"{ROOT}/bad.png", modality="image", content_hash="x", size=1,
+                                          mtime_ns=MTIME0, units=[], status="failed", error="broken")])
+    assert engine.status().modalities["image"] == {"files": 19, "failed": 1, "units": 19}

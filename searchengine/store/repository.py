@@ -4,6 +4,7 @@ generation and change log - and mirrors it in FAISS; this module only maps rows.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from searchengine.transcribe.segments import Segment
 log = logging.getLogger(__name__)
 
 GENERATION_KEY = "generation"
+STATS_KEY = "stats"  # counts per modality, with the generation they are of
 LOG_FLOOR_KEY = "change_log_floor"  # the change log holds every removal after this generation
 SQL_BATCH = 500  # rows per IN (...) list
 
@@ -244,22 +246,54 @@ class Repository:
         return out
 
     def stats(self) -> dict[str, dict[str, int]]:
-        """Per modality: indexed files, failed files, embedded units."""
+        """Per modality: indexed files, failed files, embedded units. Read from the copy a
+        writer saved at the end of its run when it is of the current generation (counting
+        a million units takes about a second), else counted."""
+        with self.engine.connect() as c:
+            rows = dict(c.execute(select(IndexState.key, IndexState.value).where(
+                IndexState.key.in_([GENERATION_KEY, STATS_KEY]))).all())
+        try:
+            saved = json.loads(rows.get(STATS_KEY) or "{}")
+            if saved.get("generation") == int(rows.get(GENERATION_KEY) or 0):
+                return {m: dict(v) for m, v in saved["modalities"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+        return self._count_stats()
+
+    def save_stats(self) -> None:
+        """Count the stats and keep them with the generation they are of (see :meth:`stats`)."""
+        with Session(self._writer) as s, s.begin():
+            state = s.get(IndexState, GENERATION_KEY)
+            generation = int(state.value) if state else 0
+            row = s.get(IndexState, STATS_KEY)
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                if row is not None and json.loads(row.value).get("generation") == generation:
+                    return  # already of this generation (a run that changed nothing)
+            value = json.dumps({"generation": generation, "modalities": self._count_stats(s)})
+            if row is None:
+                s.add(IndexState(key=STATS_KEY, value=value))
+            else:
+                row.value = value
+
+    def _count_stats(self, s: Session | None = None) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
-        with Session(self.engine) as s:
-            for modality, status, count in s.execute(
-                select(MediaFile.modality, MediaFile.status, func.count()).group_by(
-                    MediaFile.modality, MediaFile.status
-                )
-            ):
-                out.setdefault(modality, {"files": 0, "failed": 0, "units": 0})
-                out[modality]["files" if status == "indexed" else "failed"] += count
-            for modality, count in s.execute(
+
+        def entry(modality: str) -> dict[str, int]:
+            return out.setdefault(modality, {"files": 0, "failed": 0, "units": 0})
+
+        with (contextlib.nullcontext(s) if s is not None else Session(self.engine)) as q:
+            for modality, count in q.execute(select(MediaFile.modality, func.count()).group_by(MediaFile.modality)):
+                entry(modality)["files"] = count  # on the modality index alone
+            for modality, count in q.execute(select(MediaFile.modality, func.count())
+                                             .where(MediaFile.status != "indexed").group_by(MediaFile.modality)):
+                entry(modality)["failed"] = count  # the partial index of failed files
+                entry(modality)["files"] -= count
+            for modality, count in q.execute(
                 select(MediaFile.modality, func.count(Unit.id))
                 .join(Unit, Unit.file_id == MediaFile.id)
                 .group_by(MediaFile.modality)
             ):
-                out.setdefault(modality, {"files": 0, "failed": 0, "units": 0})["units"] = count
+                entry(modality)["units"] = count
         return out
 
     def failures(self) -> list[FileRecord]:
@@ -276,16 +310,24 @@ class Repository:
                 return None
             return [Segment(a, b, t) for a, b, t in json.loads(row.segments)], row.language
 
+    def files_where_at_most(self, conditions: Sequence[Any], limit: int) -> bool:
+        """Whether at most ``limit`` files meet every condition: counted on the indexes
+        alone, stopping at ``limit + 1`` (cheap for a broad filter too)."""
+        with self.engine.connect() as c:
+            inner = select(MediaFile.id).where(*conditions).limit(limit + 1).subquery()
+            return int(c.execute(select(func.count()).select_from(inner)).scalar() or 0) <= limit
+
     def unit_ids_where(self, conditions: Sequence[Any], limit: int) -> np.ndarray | None:
         """Ids of the units whose file meets every SQL condition, or None when more than
         ``limit`` do (the filter is not selective: it is applied to FAISS's candidates)."""
         with self.engine.connect() as c:
-            rows = c.execute(
+            result = c.execute(
                 select(Unit.id).join(MediaFile, MediaFile.id == Unit.file_id).where(*conditions).limit(limit + 1)
-            ).scalars().all()
+            )
+            rows = result.cursor.fetchall() if result.cursor is not None else []  # ints: no row objects
         if len(rows) > limit:
             return None
-        return np.asarray(rows, dtype=np.int64)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def transcript_of_file(self, file_id: int) -> dict | None:
         """The newest transcript of an indexed recording: source, language, text, segments."""

@@ -63,8 +63,10 @@ class VectorIndex:
         self._index = index if index is not None else new_faiss_index(kind, dim)
         if self._index.d != dim:
             raise IndexDamagedError(f"FAISS index has dimension {self._index.d}, expected {dim}")
-        if kind.nprobe and kind.name != "flat":
-            _faiss().extract_index_ivf(self._index).nprobe = kind.nprobe
+        if kind.name != "flat":
+            ivf = _faiss().extract_index_ivf(self._index)
+            ivf.nprobe = max(1, kind.nprobe)
+            ivf.parallel_mode = 1  # one query at a time: spread its lists over the cores
         self.read_only = read_only
         self.base_max_id = max_id  # ids above this are not in a read-only base
         self.top_id = max_id  # the highest id ever added (SQL's units above it are new to us)
@@ -139,20 +141,22 @@ class VectorIndex:
     def search(self, queries: np.ndarray, k: int, *, allowed: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (scores, ids) per query row; ids of -1 mean fewer than k vectors.
-        ``allowed``: only these ids (a filter resolved in SQL); the IVF kinds then visit
-        every list, so that a selective filter is answered exactly."""
+        ``allowed``: only these ids (a filter resolved in SQL), given to FAISS as a bitmap
+        selector. An IVF kind then probes more lists, in inverse proportion to the share of
+        the index allowed (:func:`filtered_nprobe`), so as to see about as many allowed
+        candidates as an unfiltered search sees."""
         faiss = _faiss()
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         k = max(1, min(k, max(self.ntotal, 1)))
-        keep: list[Any] = []  # selectors must outlive the search call
+        keep: list[Any] = []  # selectors (and their bitmaps) must outlive the search call
         selector = None
         if allowed is not None:
-            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-            keep.append(selector)
+            selector, bits = _bitmap_selector(allowed)
+            keep += [selector, bits]
         if self._tombstones:
             if self._not_dead is None:
-                dead = faiss.IDSelectorBatch(np.fromiter(self._tombstones, dtype=np.int64))
-                self._not_dead = (faiss.IDSelectorNot(dead), dead)
+                dead, bits = _bitmap_selector(np.fromiter(self._tombstones, dtype=np.int64))
+                self._not_dead = (faiss.IDSelectorNot(dead), dead, bits)
             keep.append(self._not_dead)
             selector = self._not_dead[0] if selector is None else faiss.IDSelectorAnd(selector, self._not_dead[0])
             keep.append(selector)
@@ -162,7 +166,9 @@ class VectorIndex:
             if self.kind.name == "flat":
                 params = faiss.SearchParameters(sel=selector)
             else:
-                nprobe = self.kind.nlist if allowed is not None else max(1, self.kind.nprobe)
+                nprobe = max(1, self.kind.nprobe)
+                if allowed is not None:
+                    nprobe = filtered_nprobe(nprobe, self.kind.nlist, self.ntotal, len(allowed))
                 params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
             scores, ids = self._index.search(queries, k, params=params)
         if self._delta is not None and self._delta.ntotal:
@@ -206,6 +212,34 @@ class VectorIndex:
             tmp.unlink(missing_ok=True)
         stamp = {"generation": generation, "ntotal": self.ntotal, "max_id": max_id, "kind": self.kind.to_json()}
         atomic_write_bytes(stamp_path(path), json.dumps(stamp).encode())
+
+
+FILTER_EXACT_MAX = 200_000  # up to this many vectors a filtered search visits every list
+FILTER_PROBE_FACTOR = 1  # at 1M with a 1% filter: recall 1.0 against visiting every list (bench_scale)
+
+
+def filtered_nprobe(nprobe: int, nlist: int, ntotal: int, allowed: int) -> int:
+    """Lists to probe when only ``allowed`` of ``ntotal`` vectors may be returned. Every
+    list (exact over the matches) while a full pass is cheap - a bit test per vector,
+    about 25 ns: 5 ms at 200,000 -; above that, the tuned ``nprobe`` scaled by
+    ``FILTER_PROBE_FACTOR * ntotal / allowed``, so that the search meets about as many
+    allowed candidates as an unfiltered search meets vectors."""
+    if allowed <= 0 or ntotal <= FILTER_EXACT_MAX:
+        return nlist
+    return int(min(nlist, max(nprobe, -(-FILTER_PROBE_FACTOR * nprobe * ntotal // allowed))))
+
+
+def _bitmap_selector(ids: np.ndarray) -> tuple[Any, np.ndarray]:
+    """A FAISS selector of ``ids`` as a bitmap (one bit per id up to the largest): a bit
+    test per candidate, where a hash-set selector costs a lookup."""
+    faiss = _faiss()
+    ids = np.asarray(ids, dtype=np.int64)
+    ids = ids[ids >= 0]
+    size = int(ids.max()) + 1 if len(ids) else 1
+    bits = np.zeros(size, dtype=bool)
+    bits[ids] = True
+    packed = np.packbits(bits, bitorder="little")
+    return faiss.IDSelectorBitmap(len(packed), faiss.swig_ptr(packed)), packed  # n: bytes
 
 
 def _merge(s1: np.ndarray, i1: np.ndarray, s2: np.ndarray, i2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
