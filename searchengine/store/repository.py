@@ -10,10 +10,10 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence, cast
 
 import numpy as np
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, Table, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from searchengine.pathnames import display_path, is_under
@@ -426,25 +426,39 @@ class Repository:
             s.execute(update(MediaFile), updates)
         fresh = [w for w in writes if w.path not in existing]
         if fresh:
-            new_file_ids = s.scalars(
-                insert(MediaFile).returning(MediaFile.id, sort_by_parameter_order=True),
-                [values(w) for w in fresh],
-            ).all()
+            rows = [values(w) for w in fresh]
+            new_file_ids = self._insert(s, MediaFile, rows)
             existing.update((w.path, fid) for w, fid in zip(fresh, new_file_ids))
         unit_rows = [
             dict(file_id=existing[w.path], ordinal=i, start=u.start, end=u.end, text=u.text,
                  vector=vector_to_bytes(u.vector))
             for w in writes for i, u in enumerate(w.units)
         ]
-        unit_ids = s.scalars(
-            insert(Unit).returning(Unit.id, sort_by_parameter_order=True), unit_rows
-        ).all() if unit_rows else []
+        unit_ids = self._insert(s, Unit, unit_rows) if unit_rows else []
         out, at = [], 0
         for w in writes:
             ids = [int(i) for i in unit_ids[at:at + len(w.units)]]
             at += len(w.units)
             out.append(StoredFile(w.path, removed.get(existing[w.path], []), ids))
         return out
+
+    def _insert(self, s: Session, model: type[MediaFile] | type[Unit], rows: list[dict[str, Any]]) -> list[int]:
+        """Insert ``rows`` in one executemany and return their new ids, in order. On SQLite
+        the ids are assigned here, after the highest ever used (the caller holds the write
+        lock; AUTOINCREMENT's counter follows explicit ids): SQLite cannot return ids in
+        parameter order from a multi-row INSERT, which would cost one statement a row."""
+        table = cast(Table, model.__table__)
+        if s.get_bind().dialect.name != "sqlite":
+            return [int(i) for i in s.scalars(
+                insert(model).returning(model.id, sort_by_parameter_order=True), rows)]
+        conn = s.connection()
+        top = int(conn.execute(select(func.max(table.c.id))).scalar() or 0)
+        if table.name == Unit.__tablename__:  # never reuse the id of a deleted unit
+            seq = conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = ?", (table.name,)).scalar()
+            top = max(top, int(seq or 0))
+        ids = list(range(top + 1, top + 1 + len(rows)))
+        conn.execute(table.insert(), [dict(r, id=i) for r, i in zip(rows, ids)])
+        return ids
 
     def _store_isolated(self, s: Session, writes: Sequence[FileWrite]) -> list[StoredFile]:
         """Each file under its own SAVEPOINT: a write that fails (a constraint, an
