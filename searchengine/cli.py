@@ -161,6 +161,7 @@ def search(
     path_glob: Optional[str] = typer.Option(None, "--path", help="Only paths matching this glob, e.g. '*.jpg'."),
     after: Optional[datetime] = typer.Option(None, "--after", help="Only files modified at or after this date (UTC), e.g. 2024-06-01."),
     before: Optional[datetime] = typer.Option(None, "--before", help="Only files modified at or before this date (UTC)."),
+    mode: str = typer.Option("hybrid", "--mode", help="Text queries: hybrid (meaning and keywords, fused), vector (meaning only) or keyword (words as written; a \"quoted phrase\" must occur)."),
     index_name: str = IndexOpt,
     model: Optional[str] = ModelOpt,
     index_root: Optional[Path] = RootOpt,
@@ -176,7 +177,7 @@ def search(
 
     def work():
         with SearchEngine.open(index_name, model=model, settings=_settings(index_root), create=False) as engine:
-            return engine.search(query, image=image, similar_to=similar_to, k=k, offset=offset,
+            return engine.search(query, image=image, similar_to=similar_to, k=k, offset=offset, mode=mode,
                                  filters=SearchFilters.of(modality or None, path_glob, after, before))
 
     hits = _run(work)
@@ -195,9 +196,29 @@ def search(
             if h.moment is not None:
                 where += f" said at {_clock(h.moment)}"
         typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{where}")
+        if h.found_by and h.found_by != ("vector",):
+            where += f"  ({' + '.join(h.found_by)})"
         if h.text:
-            snippet = " ".join(h.text.split())
-            typer.echo(f"{'':>30}{snippet[:100]}{'…' if len(snippet) > 100 else ''}")
+            typer.echo(f"{'':>30}{_snippet(h.text, h.highlights, color=sys.stdout.isatty())}")
+
+
+def _snippet(text: str, spans: Optional[tuple] = None, width: int = 100, color: bool = False) -> str:
+    """One line of a hit's text around its first highlighted span; matched words are shown
+    in bold on a terminal, between [brackets] otherwise."""
+    spans = tuple(spans or ())
+    start = max(0, spans[0][0] - width // 3) if spans else 0
+    end = min(len(text), start + width)
+    out, at = [], start
+    for a, b in spans:
+        if b <= start or a >= end:
+            continue
+        a, b = max(a, start), min(b, end)
+        out.append(text[at:a])
+        out.append(f"\x1b[1m{text[a:b]}\x1b[0m" if color else f"[{text[a:b]}]")
+        at = b
+    out.append(text[at:end])
+    line = " ".join("".join(out).split())
+    return ("…" if start > 0 else "") + line + ("…" if end < len(text) else "")
 
 
 @app.command()

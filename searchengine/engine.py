@@ -14,7 +14,7 @@ from PIL import Image
 
 from searchengine.catalog import Catalog
 from searchengine.config import Settings
-from searchengine.encoders.base import Encoder, encode_images
+from searchengine.encoders.base import Encoder, encode_images, encode_queries
 from searchengine.encoders.registry import AUTO, load_encoder, parse_spec, resolve_auto
 from searchengine.encoders.torch_device import resolve_device
 from searchengine.errors import (
@@ -29,7 +29,7 @@ from searchengine.manifest import Manifest
 from searchengine.media.images import load_query_image
 from searchengine.media.kinds import modality_of
 from searchengine.search_filters import SearchFilters
-from searchengine.searcher import Searcher
+from searchengine.searcher import MODES, Searcher
 from searchengine.store.database import head_revision, open_database
 from searchengine.store.repository import FileRecord, Repository, UnitRow
 from searchengine.transcribe.moment import best_moment
@@ -232,7 +232,7 @@ class SearchEngine:
         ones keep their vectors, deleted ones are removed; files that failed are tried again
         when they change, or with ``retry_failed``. ``progress`` draws terminal bars;
         ``on_progress(stage, done, total)`` reports advancement to a caller."""
-        check_asr_model(self.settings.asr_model)
+        check_asr_model(self.settings.asr_model, self.settings.language)
         missing_roots: list[str] = []
         if paths:
             roots = [Path(p).expanduser().absolute() for p in paths]
@@ -307,6 +307,7 @@ class SearchEngine:
         k: int = 10,
         offset: int = 0,
         filters: SearchFilters | None = None,
+        mode: str = "hybrid",
         modality: str | Sequence[str] | None = None,
         path_glob: str | None = None,
         modified_after: datetime | None = None,
@@ -316,7 +317,9 @@ class SearchEngine:
         ``similar_to`` (the id of an indexed unit: "more like this"), narrowed by
         ``filters`` (a :class:`SearchFilters`). ``modality``, ``path_glob``,
         ``modified_after`` and ``modified_before`` are a shorthand for
-        ``filters=SearchFilters.of(...)`` (give one or the other)."""
+        ``filters=SearchFilters.of(...)`` (give one or the other). ``mode`` (text queries):
+        ``hybrid`` (default: meaning and keywords, fused), ``vector`` (meaning only) or
+        ``keyword`` (words as written; loads no model)."""
         given = [x is not None for x in (text, image, similar_to)]
         if sum(given) != 1:
             raise InvalidInputError("give exactly one query: text, an image, or the id of an indexed item")
@@ -325,11 +328,20 @@ class SearchEngine:
             raise InvalidInputError("give filters= or the filter keywords (modality=, path_glob=, ...), not both")
         if filters is None:
             filters = SearchFilters.of(modality, path_glob, modified_after, modified_before)
+        if mode not in MODES:
+            raise InvalidInputError(f"unknown search mode {mode!r} for --mode; choose {', '.join(MODES)}")
         exclude: list[int] = []
         if text is not None:
             if not text.strip():
                 raise InvalidInputError("the query text is empty")
-            query = self.encoder.encode_texts([text.strip()])[0]
+            self._check_k(k, offset)
+            if mode == "keyword":
+                return self._with_moments(self._searcher.search_keywords(
+                    text.strip(), k, offset=offset, filters=filters), text)
+            query = encode_queries(self.encoder, [text.strip()])[0]
+            if mode == "hybrid":
+                return self._with_moments(self._searcher.search_hybrid(
+                    np.asarray(query, dtype=np.float32), text.strip(), k, offset=offset, filters=filters), text)
         elif image is not None:
             img = image if isinstance(image, Image.Image) else load_query_image(Path(image))
             query = encode_images(self.encoder, [img.convert("RGB")])[0]
@@ -343,6 +355,13 @@ class SearchEngine:
             query, exclude = found[similar_to], [similar_to]
         hits = self.search_vector(query, k=k, offset=offset, filters=filters, exclude_ids=exclude)
         return self._with_moments(hits, text) if text is not None else hits
+
+    @staticmethod
+    def _check_k(k: int, offset: int) -> None:
+        if k < 1:
+            raise InvalidInputError(f"k must be at least 1, got {k}")
+        if offset < 0:
+            raise InvalidInputError(f"offset must be 0 or more, got {offset}")
 
     def _with_moments(self, hits: list[Hit], text: str) -> list[Hit]:
         """Audio hits of a text query: where in the window the query's words are spoken."""

@@ -14,6 +14,9 @@ class Hit:
     ``text`` is the matched passage where there is one. ``score`` is the cosine similarity.
     ``moment`` (audio, text queries) is the second in the window where the query's words are
     spoken, when they are found there; a player should start at ``moment or start``.
+    ``found_by`` (text queries): which side of the search found the hit, ``vector`` and/or
+    ``keyword``; ``highlights``: character spans in ``text`` of the query's words and phrases.
+    In keyword mode ``score`` is the BM25 relevance, not a cosine.
     """
 
     id: int
@@ -24,7 +27,12 @@ class Hit:
     end: float | None = None
     text: str | None = None
     moment: float | None = None
+    found_by: tuple[str, ...] | None = None
+    highlights: tuple[tuple[int, int], ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        for key in ("found_by", "highlights"):
+            if data[key] is not None:
+                data[key] = [list(x) if isinstance(x, tuple) else x for x in data[key]]
         return {k: v for k, v in data.items() if v is not None or k in ("id", "path", "modality", "score")}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -18,6 +19,7 @@ from searchengine.catalog import Catalog
 from searchengine.errors import InvalidInputError
 from searchengine.hits import Hit
 from searchengine.search_filters import SearchFilters
+from searchengine.store.keywords import KeywordQuery, highlights, parse_query
 from searchengine.store.repository import UnitRow
 from searchengine.vectors.index_kind import candidates_for
 
@@ -29,6 +31,9 @@ def selective_limit(total: int) -> int:
     return int(min(SELECTIVE_MAX, max(SELECTIVE_MIN, total * SELECTIVE_FRACTION)))
 
 
+RRF_K = 60  # reciprocal-rank fusion's constant (Cormack et al., 2009)
+RRF_DEPTH = 50  # candidates taken from each side before fusing
+MODES = ("hybrid", "vector", "keyword")
 FILTER_CACHE = 8  # filters whose matching unit ids are kept (per generation): pages, repeats
 
 
@@ -57,7 +62,10 @@ class Searcher:
         return allowed
 
     def search(self, query: np.ndarray, k: int = 10, *, offset: int = 0,
-               filters: SearchFilters = SearchFilters(), exclude_ids: Sequence[int] = ()) -> list[Hit]:
+               filters: SearchFilters = SearchFilters(), exclude_ids: Sequence[int] = (),
+               within: np.ndarray | None = None) -> list[Hit]:
+        """Vector search. ``within``: only these unit ids (e.g. those holding a quoted
+        phrase), as well as the filters."""
         if k < 1:
             raise InvalidInputError(f"k must be at least 1, got {k}")
         if offset < 0:
@@ -72,6 +80,9 @@ class Searcher:
         allowed: np.ndarray | None = None
         if filters:
             allowed = self.allowed_ids(filters, total)
+        if within is not None:
+            allowed = within if allowed is None else np.intersect1d(allowed, within)
+        if filters or within is not None:
             if allowed is not None:
                 if excluded:
                     allowed = allowed[~np.isin(allowed, np.fromiter(excluded, dtype=np.int64))]
@@ -93,6 +104,64 @@ class Searcher:
             if len(hits) >= wanted or fetch >= limit:
                 return hits[offset:wanted]
             fetch = min(limit, fetch * 4)
+
+    # -- text queries: keyword, and hybrid --------------------------------------------
+
+    def search_keywords(self, text: str, k: int = 10, *, offset: int = 0,
+                        filters: SearchFilters = SearchFilters()) -> list[Hit]:
+        """The keyword side alone (no model): BM25 over the trigram index, best first."""
+        query = parse_query(text)
+        wanted = k + offset
+        ranked = self._keyword_ranks(query, max(wanted, 1) * (4 if filters else 1) + 10, filters)
+        rows = self.repo.units([i for i, _ in ranked])
+        hits = [replace(_hit(rows[i], rel), found_by=("keyword",),
+                        highlights=tuple(highlights(rows[i].text, query)) or None)
+                for i, rel in ranked if i in rows and filters.matches(rows[i].path, rows[i].modality, rows[i].mtime_ns)]
+        return hits[offset:wanted]
+
+    def search_hybrid(self, vector: np.ndarray, text: str, k: int = 10, *, offset: int = 0,
+                      filters: SearchFilters = SearchFilters()) -> list[Hit]:
+        """Vector and keyword results fused by reciprocal rank (RRF: the sum over the sides
+        of 1 / (RRF_K + rank)). A quoted phrase must occur in every hit: the vector side is
+        then searched within the units holding it. ``score`` stays the cosine similarity."""
+        query = parse_query(text)
+        wanted = k + offset
+        depth = max(RRF_DEPTH, 2 * wanted)
+        if not query:
+            return self.search(vector, k, offset=offset, filters=filters)
+        within = None
+        if query.phrases:
+            phrase_only = KeywordQuery(query.phrases, ())
+            within = np.asarray([i for i, _ in self._keyword_ranks(phrase_only, SELECTIVE_MAX, filters)],
+                                dtype=np.int64)
+            if len(within) == 0:
+                return []
+        by_vector = self.search(vector, depth, filters=filters, within=within)
+        by_keyword = self._keyword_ranks(query, depth, filters)
+        fused: dict[int, float] = {}
+        for rank, hit in enumerate(by_vector, 1):
+            fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (RRF_K + rank)
+        for rank, (unit_id, _) in enumerate(by_keyword, 1):
+            fused[unit_id] = fused.get(unit_id, 0.0) + 1.0 / (RRF_K + rank)
+        keyword_ids = {i for i, _ in by_keyword}
+        vector_hits = {h.id: h for h in by_vector}
+        missing = [i for i in keyword_ids if i not in vector_hits]
+        rows = self.repo.units(missing)
+        vectors = self.repo.vectors_of(list(rows), len(vector))
+        for i, row in rows.items():
+            if i in vectors and filters.matches(row.path, row.modality, row.mtime_ns):
+                vector_hits[i] = _hit(row, float(vectors[i] @ vector))
+        order = sorted((i for i in fused if i in vector_hits), key=lambda i: (-fused[i], -vector_hits[i].score))
+        out = []
+        for i in order[offset:wanted]:
+            hit = vector_hits[i]
+            sides = tuple(side for side, found in (("vector", any(h.id == i for h in by_vector)),
+                                                   ("keyword", i in keyword_ids)) if found)
+            out.append(replace(hit, found_by=sides, highlights=tuple(highlights(hit.text, query)) or None))
+        return out
+
+    def _keyword_ranks(self, query: KeywordQuery, limit: int, filters: SearchFilters) -> list[tuple[int, float]]:
+        return self.repo.keyword_search(query, limit, filters.sql_conditions() if filters else ())
 
     def _exact(self, query: np.ndarray, pairs: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Re-score candidates from their stored float32 vectors, best first."""

@@ -22,7 +22,7 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -69,19 +69,46 @@ def results(browser):
     return browser.find_elements(By.CSS_SELECTOR, "#results .hit")
 
 
+def set_kinds(browser, *kinds):
+    for box in browser.find_elements(By.CSS_SELECTOR, '#kinds input[name="modality"]'):
+        if box.is_selected() != (box.get_attribute("value") in kinds):
+            box.click()
+
+
+def status_says(browser, fragment):
+    wait(browser).until(lambda b: fragment in b.find_element(By.ID, "status").text)
+
+
 def search_for(browser, server, text, modality=""):
     browser.get(server)
-    Select(browser.find_element(By.ID, "modality")).select_by_value(modality)
+    set_kinds(browser, *([modality] if modality else []))
     box = browser.find_element(By.ID, "q")
     box.clear()
     box.send_keys(text, Keys.ENTER)
-    wait(browser).until(lambda b: "results for" in b.find_element(By.ID, "status").text)
+    status_says(browser, f"results for \u201c{text}\u201d")
+
+
+def names(browser):
+    """The hits' names, read in one go (no stale elements while the list is redrawn)."""
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll('#results .hit .name')).map(e => e.textContent)")
+
+
+def kinds(browser):
+    return set(browser.execute_script(
+        "return Array.from(document.querySelectorAll('#results .hit')).map(e => e.dataset.modality)"))
+
+
+def address(browser):
+    return browser.execute_script("return location.search")
 
 
 def test_type_a_query_and_see_thumbnails(browser, server):
     search_for(browser, server, "a cat")
-    first = results(browser)[0]
-    assert first.find_element(By.CSS_SELECTOR, ".name").text == "chelsea.png"
+    # hybrid: the note that says "cat" (keyword and meaning) and the photo (meaning) lead
+    top = {h.find_element(By.CSS_SELECTOR, ".name").text: h for h in results(browser)[:2]}
+    assert set(top) == {"chelsea.png", "cat.txt"}
+    first = top["chelsea.png"]
     img = first.find_element(By.TAG_NAME, "img")
     wait(browser).until(lambda b: b.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0)
     assert browser.execute_script("return arguments[0].naturalWidth", img) <= 256
@@ -130,9 +157,14 @@ def test_more_like_this_and_keyboard(browser, server):
     first = results(browser)[0]
     assert first.find_element(By.CSS_SELECTOR, ".name").text == "coffee.png"
     first.find_element(By.CSS_SELECTOR, "button.similar").click()
-    wait(browser).until(lambda b: "items like coffee.png" in b.find_element(By.ID, "status").text)
-    names = [r.find_element(By.CSS_SELECTOR, ".name").text for r in results(browser)]
-    assert "coffee.png" not in names and names
+    status_says(browser, "items like coffee.png")
+    assert "coffee.png" not in names(browser) and names(browser)
+    # "more like this" is in the address too, its filters with it, and a bookmark of it works
+    search = address(browser)
+    assert "similar=" in search and "modality=image" in search
+    browser.get(server + search)
+    status_says(browser, "items like coffee.png")
+    assert kinds(browser) == {"image"}
     browser.find_element(By.TAG_NAME, "body").send_keys("/")
     assert browser.switch_to.active_element == browser.find_element(By.ID, "q")
 
@@ -141,3 +173,116 @@ def test_page_loads_nothing_from_other_hosts(browser, server):
     browser.get(server)
     urls = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert urls and all(u.startswith(server.rstrip("/")) for u in urls)
+
+
+def order(browser):
+    """The result list's rows as names, the divider as '|'."""
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll('#results > li')).map(li =>"
+        " li.id === 'weak-divider' ? '|' : li.querySelector('.name').textContent)")
+
+
+def test_a_divider_marks_where_strong_matches_end(browser, server):
+    search_for(browser, server, "a cat lying on a rug")
+    rows = order(browser)
+    assert "|" in rows, rows
+    strong, weak = rows[:rows.index("|")], rows[rows.index("|") + 1:]
+    assert "chelsea.png" in strong and "horse.png" in weak and "espresso.md" in weak, rows
+    divider = browser.find_element(By.ID, "weak-divider")
+    assert "Weaker matches" in divider.text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#results .hit.weak")) == len(weak)
+    assert "strong" in browser.find_element(By.ID, "status").text
+    # the weaker ones can be folded away and back
+    horse = next(r for r in results(browser) if r.find_element(By.CSS_SELECTOR, ".name").text == "horse.png")
+    toggle = browser.find_element(By.ID, "weak-toggle")
+    assert toggle.text == f"Hide {len(weak)} weaker matches"
+    toggle.click()
+    wait(browser).until(lambda b: not horse.is_displayed())
+    assert toggle.get_attribute("aria-expanded") == "false" and toggle.text.startswith("Show ")
+    toggle.click()
+    wait(browser).until(lambda b: horse.is_displayed())
+
+
+def test_the_search_lives_in_the_address_and_history(browser, server):
+    search_for(browser, server, "a cat")
+    assert "q=a+cat" in address(browser)
+    first = names(browser)[0]
+    box = browser.find_element(By.ID, "q")
+    box.clear()
+    box.send_keys("rocket launch", Keys.ENTER)
+    status_says(browser, "results for \u201crocket launch\u201d")
+    assert "q=rocket+launch" in address(browser)
+    assert names(browser)[0] == "rocket.jpg"
+
+    browser.back()
+    status_says(browser, "results for \u201ca cat\u201d")
+    assert browser.find_element(By.ID, "q").get_attribute("value") == "a cat"
+    assert names(browser)[0] == first and first in ("chelsea.png", "cat.txt")
+    browser.forward()
+    status_says(browser, "results for \u201crocket launch\u201d")
+    assert browser.find_element(By.ID, "q").get_attribute("value") == "rocket launch"
+    assert names(browser)[0] == "rocket.jpg"
+
+
+def test_opening_an_address_with_a_query_runs_it(browser, server):
+    browser.get(server + "?q=calligraphy&modality=audio&modality=text")
+    status_says(browser, "results for \u201ccalligraphy\u201d")
+    assert browser.find_element(By.ID, "q").get_attribute("value") == "calligraphy"
+    assert names(browser)[0] == "printing-history.flac"
+    ticked = [b.get_attribute("value") for b in browser.find_elements(By.CSS_SELECTOR, "#kinds input:checked")]
+    assert ticked == ["text", "audio"]
+    assert kinds(browser) <= {"audio", "text"} and "q=calligraphy" in address(browser)
+
+
+def test_filters_apply_and_go_in_the_address(browser, server):
+    search_for(browser, server, "a cat lying on a rug")
+    assert kinds(browser) == {"image", "text", "audio"}
+    set_kinds(browser, "text")  # re-runs the search at once
+    wait(browser).until(lambda b: "modality=text" in address(b) and kinds(b) == {"text"})
+    status_says(browser, "results for")
+    assert names(browser)[0] == "cat.txt" and "q=a+cat+lying" in address(browser)
+
+    # a folder: matched anywhere in the path
+    set_kinds(browser)
+    browser.find_element(By.ID, "path").send_keys("samples/images", Keys.ENTER)
+    wait(browser).until(lambda b: "path=samples%2Fimages" in address(b) and "modality=" not in address(b))
+    wait(browser).until(lambda b: kinds(b) == {"image"})
+    assert "chelsea.png" in names(browser)
+
+    # dates: nothing here was modified before 2000
+    browser.execute_script("const el = document.getElementById('before'); el.value = '2000-01-01';"
+                           "el.dispatchEvent(new Event('change'))")
+    status_says(browser, "No matches for")
+    assert "before=2000-01-01" in address(browser) and "path=" in address(browser)
+    browser.back()  # the folder search again, its results back
+    wait(browser).until(lambda b: kinds(b) == {"image"} and "before=" not in address(b))
+    assert browser.find_element(By.ID, "before").get_attribute("value") == ""
+    assert browser.find_element(By.ID, "path").get_attribute("value") == "samples/images"
+
+    browser.find_element(By.ID, "clear-filters").click()
+    wait(browser).until(lambda b: "path=" not in address(b) and kinds(b) == {"image", "text", "audio"})
+
+
+def test_the_cut_rule_and_keyword_hits(browser, server):
+    browser.get(server)
+    cut = lambda scores: browser.execute_script("return strongCount(arguments[0])", scores)  # noqa: E731
+    assert cut([0.9, 0.85, 0.4, 0.38, 0.35, 0.33, 0.3, 0.28, 0.25]) == 2  # a knee after two
+    # no drop of 20% of the spread, but the top one stands 14% above the rest: a lone leader
+    assert cut([0.58, 0.5, 0.45, 0.41, 0.37, 0.33, 0.29, 0.25, 0.21, 0.17, 0.13, 0.1, 0.08, 0.06, 0.04, 0.02, 0.0]) == 1
+    assert cut([0.4 - 0.01 * i for i in range(20)]) == 0  # a steady decline: nothing strong
+    assert cut([0.5] * 6) == 0 and cut([0.5, 0.1]) == 2 and cut([]) == 0
+    # a hit the keyword side found is strong whatever its score, and sits above the divider
+    browser.execute_script("""
+        const fetch0 = window.fetch;
+        window.fetch = async (...args) => {
+          const response = await fetch0(...args);
+          if (!String(args[0]).includes("/api/search?")) return response;
+          const body = await response.json();
+          for (const hit of body.hits) hit.found_by = hit.name === "espresso.md" ? ["keyword"] : ["vector"];
+          return new Response(JSON.stringify(body), {status: 200, headers: {"content-type": "application/json"}});
+        };""")
+    browser.find_element(By.ID, "q").send_keys("a cat lying on a rug", Keys.ENTER)
+    status_says(browser, "results for")
+    rows = order(browser)
+    strong, weak = rows[:rows.index("|")], rows[rows.index("|") + 1:]
+    assert "espresso.md" in strong and "chelsea.png" in strong and "horse.png" in weak, rows

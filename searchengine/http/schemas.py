@@ -21,16 +21,23 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+SearchMode = Literal["hybrid", "vector", "keyword"]
+
+
 class HitOut(BaseModel):
     id: int = Field(description="Id of the embedded unit (image, text chunk, audio window).")
     path: str
     name: str = Field(description="File name.")
     modality: Modality
-    score: float = Field(description="Cosine similarity to the query.")
+    score: float = Field(description="Cosine similarity to the query (keyword mode: BM25 relevance).")
     start: Optional[float] = Field(None, description="Chunk start: characters (text) or seconds (audio).")
     end: Optional[float] = Field(None, description="Chunk end: characters (text) or seconds (audio).")
     text: Optional[str] = Field(None, description="The matched passage (text chunk, transcript window).")
     moment: Optional[float] = Field(None, description="Audio: second where the query's words are spoken.")
+    found_by: Optional[list[Literal["vector", "keyword"]]] = Field(
+        None, description="Text queries: which side of the search found this hit.")
+    highlights: Optional[list[tuple[int, int]]] = Field(
+        None, description="Character spans in `text` of the query's words and phrases.")
     media_url: str
     thumbnail_url: Optional[str] = None
 
@@ -50,6 +57,8 @@ class SearchRequest(BaseModel):
     path: Optional[str] = Field(None, max_length=1000, description="Glob on the path, e.g. '*.jpg'.")
     after: Optional[datetime] = Field(None, description="Only files modified at or after this time.")
     before: Optional[datetime] = Field(None, description="Only files modified at or before this time.")
+    mode: SearchMode = Field("hybrid", description="hybrid (meaning and keywords, fused), vector, or keyword "
+                                                   "(words as written; a \"quoted phrase\" must occur).")
 
 
 class ItemOut(BaseModel):

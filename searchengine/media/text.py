@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,28 +43,105 @@ def read_text(path: Path, max_bytes: int = MAX_TEXT_BYTES) -> str:
 
 def chunk_text(text: str, size: int, overlap: int) -> list[TextChunk]:
     """Split into chunks of at most ``size`` characters, ``overlap`` shared between
-    neighbours, cut at whitespace where possible. Blank text gives no chunks."""
+    neighbours. Blank text gives no chunks.
+
+    Text needs no spaces (Chinese, Japanese). Each chunk ends, in order of preference, at a
+    paragraph break, just after a sentence end (``。！？；…``, their halfwidth forms after
+    CJK text, or ``. ! ?`` before a space, with any closing quote or bracket), at a line
+    end, after a clause mark (``，、：``, or ``,`` before a space), at a space or between two
+    CJK characters - the last such place in the second half of the window - else it is cut
+    at ``size``. The next chunk starts inside the overlap at the first sentence start, else
+    clause start, else word start (any character boundary in CJK text), so it never begins
+    in the middle of an English word."""
     chunks: list[TextChunk] = []
     n = len(text)
     start = _skip_space(text, 0)
     while start < n:
         end = min(start + size, n)
         if end < n:
-            cut = text.rfind(" ", start + size // 2, end)
-            cut = max(cut, text.rfind("\n", start + size // 2, end))
-            if cut > start:
-                end = cut
+            end = _cut(text, start, end, start + size // 2)
         piece = text[start:end].strip()
         if piece:
             lead = len(text[start:end]) - len(text[start:end].lstrip())
             chunks.append(TextChunk(start + lead, start + lead + len(piece), piece))
         if end >= n:
             break
-        nxt = max(end - overlap, start + 1)
-        # start the next chunk at a word boundary inside the overlap
-        space = text.find(" ", nxt, end)
-        start = _skip_space(text, space + 1 if space != -1 else nxt)
+        start = _next_start(text, start, end, max(end - overlap, start + 1))
     return chunks
+
+
+# Letters of scripts written without spaces between words: kana, bopomofo, CJK ideographs
+# (BMP, compatibility, and the supplementary planes), halfwidth katakana. Hangul is written
+# with spaces and is left out.
+CJK = (
+    "\u3040-\u30ff\u3100-\u312f\u31a0-\u31bf\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+)
+# Sentence ends that need nothing after them (ideographic and fullwidth forms) ...
+FULL_STOPS = "。｡．！？；︒"
+# ... and those that do: a space, or CJK text before them ("好!" typed with a halfwidth key).
+HALF_STOPS = ".!?;…‼⁇⁈⁉"
+CLOSERS = "」』”’）)］]】》〉〕｝}〗〙〛\"'»›"
+_OPENERS = "「『“‘（(［[【《〈〔｛{〖〘〚«‹"
+_CLAUSE_MARKS = "，、：﹐﹑､︰"
+_NO_START = CLOSERS + FULL_STOPS + HALF_STOPS + _CLAUSE_MARKS + ",:ー々ゝゞヽヾ"
+
+
+def _set(chars: str) -> str:
+    return re.escape(chars)
+
+
+_SENTENCE_END = re.compile(
+    rf"[{_set(FULL_STOPS)}]+[{_set(CLOSERS)}]*"
+    rf"|(?<=[{CJK}])[{_set(HALF_STOPS)}]+[{_set(CLOSERS)}]*"
+    rf"|[{_set(HALF_STOPS)}]+[{_set(CLOSERS)}]*(?=\s)"
+)
+_CLAUSE_END = re.compile(
+    rf"[{_set(_CLAUSE_MARKS)}]+[{_set(CLOSERS)}]*|(?<=[{CJK}])[,:]+|[,:]+[{_set(CLOSERS)}]*(?=\s)"
+)
+_PARAGRAPH = re.compile(r"\n[^\S\n]*\n")
+_LINE = re.compile(r"\n")
+# A space, or a boundary next to a CJK letter that neither puts a closing mark at the start
+# of the next chunk nor leaves an opening bracket at the end of this one.
+_GAP = re.compile(
+    rf"\s|(?<=[{CJK}])(?=[^\s{_set(_NO_START)}])|(?<=[^\s{_set(_OPENERS)}])(?=[{CJK}])"
+)
+
+
+def _cut(text: str, start: int, end: int, lo: int) -> int:
+    """Where the chunk ``text[start:end]`` should end: the best place in ``[lo, end]``."""
+    stop = min(len(text), end + 2)  # lookaheads may peek at text[end]
+    for pattern, at_end in ((_PARAGRAPH, False), (_SENTENCE_END, True), (_LINE, False),
+                            (_CLAUSE_END, True), (_GAP, False)):
+        best = -1
+        for m in pattern.finditer(text, lo, stop):
+            p = m.end() if at_end else m.start()
+            if p > end:
+                break
+            if p > start:
+                best = p
+        if best != -1:
+            return best
+    return end
+
+
+def _next_start(text: str, start: int, end: int, lo: int) -> int:
+    """Where the chunk after ``text[start:end]`` begins: the first sentence start in the
+    overlap ``[lo, end)``, else clause start, else word start, else ``lo``."""
+    stop = min(len(text), end + 1)
+    for patterns in ((_PARAGRAPH, _SENTENCE_END), (_CLAUSE_END,), (_GAP,)):
+        best = -1
+        for pattern in patterns:
+            for m in pattern.finditer(text, lo, stop):
+                p = _skip_space(text, m.end())
+                if p >= end:
+                    break
+                if p > start:
+                    best = p if best == -1 else min(best, p)
+                    break
+        if best != -1:
+            return best
+    return _skip_space(text, lo)
 
 
 def _skip_space(text: str, i: int) -> int:

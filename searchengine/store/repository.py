@@ -14,9 +14,11 @@ from typing import Any, Iterable, Iterator, Sequence, cast
 
 import numpy as np
 from sqlalchemy import Engine, Table, delete, func, insert, select, update
+from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import Session
 
 from searchengine.pathnames import display_path, is_under
+from searchengine.store import keywords
 from searchengine.store.database import writer
 from searchengine.store.models import IndexState, MediaFile, RemovedUnit, Root, Transcript, Unit
 from searchengine.transcribe.segments import Segment
@@ -137,6 +139,11 @@ def _vector_batches(s: Session, dim: int, *, after: int = -1, batch: int = 4096
         yield ids, vecs.astype(np.float32)
 
 
+def _name(path: str) -> str:
+    """A file's name for the keyword index (undecodable bytes escaped, as shown to people)."""
+    return display_path(keywords.file_name(path))
+
+
 def vector_to_bytes(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
 
@@ -145,6 +152,32 @@ class Repository:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._writer = writer(engine)  # write transactions take the lock at BEGIN
+
+    @property
+    def has_keywords(self) -> bool:
+        """The keyword index exists (SQLite's FTS5; see :mod:`searchengine.store.keywords`)."""
+        return self.engine.dialect.name == "sqlite"
+
+    def keyword_search(self, query: keywords.KeywordQuery, limit: int,
+                       conditions: Sequence[Any] = ()) -> list[tuple[int, float]]:
+        """(unit id, BM25 relevance) of the units matching ``query`` (and, when given, whose
+        file meets the SQL ``conditions``), best first."""
+        if not self.has_keywords or not query:
+            return []
+        allowed = ""
+        with self.engine.connect() as c:
+            if conditions:
+                sub = select(Unit.id).join(MediaFile, MediaFile.id == Unit.file_id).where(*conditions)
+                try:
+                    allowed = f"rowid IN ({sub.compile(c, compile_kwargs={'literal_binds': True})})"
+                    if "\x00" in allowed:
+                        raise CompileError("a NUL character")
+                except (CompileError, UnicodeError):
+                    allowed = ""
+                    # a value SQL cannot spell (undecodable bytes): the caller's exact test
+                    # of each hit still applies the filter; look deeper instead
+                    limit *= 20
+            return keywords.search(c, query, limit, allowed)
 
     def write_session(self) -> Session:
         """A session whose transaction takes SQLite's write lock at BEGIN."""
@@ -435,6 +468,11 @@ class Repository:
             for w in writes for i, u in enumerate(w.units)
         ]
         unit_ids = self._insert(s, Unit, unit_rows) if unit_rows else []
+        if self.has_keywords:
+            conn = s.connection()
+            keywords.remove(conn, [u for gone in removed.values() for u in gone])
+            keywords.add(conn, [(uid, cast("str | None", row["text"]), _name(w.path)) for uid, row, w in
+                                zip(unit_ids, unit_rows, (w for w in writes for _ in w.units))])
         out, at = [], 0
         for w in writes:
             ids = [int(i) for i in unit_ids[at:at + len(w.units)]]
@@ -516,7 +554,14 @@ class Repository:
         ]
         s.add_all(new_rows)
         s.flush()
+        self._keywords_changed(s, removed, [(u.id, u.text, _name(w.path)) for u in new_rows])
         return removed, [u.id for u in new_rows]
+
+    def _keywords_changed(self, s: Session, removed: Sequence[int], added: Sequence[tuple[int, str | None, str]]) -> None:
+        if self.has_keywords:
+            conn = s.connection()
+            keywords.remove(conn, removed)
+            keywords.add(conn, added)
 
     def copy_file(self, s: Session, source_id: int, *, path: str, size: int, mtime_ns: int,
                   dim: int, device: int | None = None,
@@ -536,6 +581,7 @@ class Repository:
         ]
         s.add_all(new_rows)
         s.flush()
+        self._keywords_changed(s, removed, [(u.id, u.text, _name(path)) for u in new_rows])
         vectors = np.frombuffer(b"".join(u.vector for u in src_units), dtype="<f4").reshape(-1, dim)
         return removed, [u.id for u in new_rows], vectors.astype(np.float32)
 
@@ -547,6 +593,9 @@ class Repository:
             .where(MediaFile.id == file_id)
             .values(path=path, size=size, mtime_ns=mtime_ns, device=device, inode=inode)
         )
+        if self.has_keywords:
+            units = list(s.scalars(select(Unit.id).where(Unit.file_id == file_id)))
+            keywords.rename(s.connection(), units, _name(path))
 
     def touch_file(self, file_id: int, *, size: int, mtime_ns: int,
                    device: int | None = None, inode: int | None = None) -> None:
@@ -579,6 +628,7 @@ class Repository:
             removed += list(s.scalars(select(Unit.id).where(Unit.file_id.in_(chunk))))
             s.execute(delete(Unit).where(Unit.file_id.in_(chunk)))
             s.execute(delete(MediaFile).where(MediaFile.id.in_(chunk)))
+        self._keywords_changed(s, removed, [])
         return removed
 
     def record_change(self, s: Session, removed: Sequence[int]) -> int:

@@ -9,22 +9,30 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from searchengine.errors import InvalidInputError, ModelUnavailableError
 from searchengine.media.audio import SAMPLE_RATE
+from searchengine.media.text import CJK
 from searchengine.transcribe.segments import Segment
 
 log = logging.getLogger(__name__)
 
 ASR_MODELS = ("base", "tiny.en")
 _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+ENGLISH_ONLY = ("tiny.en",)
+# Whisper writes Mandarin in traditional or simplified characters, with or without
+# punctuation, as it pleases; a prompt in simplified Chinese with a full stop makes it write
+# simplified characters with punctuation (what people search with, and what closes windows
+# at sentence ends). Passed as hotwords, it is part of every 30 s window's prompt.
+_STYLE_PROMPTS = {"zh": "以下是普通话的句子。"}
 
 
 def _package_dir(module: str, sub: str) -> Path:
@@ -38,14 +46,38 @@ def _package_dir(module: str, sub: str) -> Path:
     return Path(str(mod.__file__)).resolve().parent / sub
 
 
-def check_asr_model(name: str) -> None:
-    """Fail early, before any file is touched, on an --asr-model that cannot be used."""
-    if name in ASR_MODELS or (Path(name).expanduser() / "model.bin").is_file():
-        return
-    raise InvalidInputError(
-        f"--asr-model {name!r}: use one of {', '.join(ASR_MODELS)} (packaged, offline) or the "
-        "path of a CTranslate2 Whisper folder (with model.bin, config.json, tokenizer.json)"
-    )
+def asr_language(language: str | None) -> str | None:
+    """The Whisper code of a --language value (``zh``, ``ZH``, ``zh-CN``, ``zh_TW`` -> ``zh``),
+    None for detection, or :class:`InvalidInputError` for a language Whisper does not know."""
+    if language is None or not language.strip():
+        return None
+    code = re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
+    try:
+        from faster_whisper.tokenizer import _LANGUAGE_CODES as codes
+    except ImportError:  # pragma: no cover - a dependency of the project; faster-whisper will say
+        return code
+    if code not in codes:
+        raise InvalidInputError(
+            f"--language {language!r}: not a language Whisper knows; use a code such as en, zh, "
+            "ja, de, fr, es (or leave it out to detect the language of each recording)"
+        )
+    return code
+
+
+def check_asr_model(name: str, language: str | None = None) -> None:
+    """Fail early, before any file is touched, on an --asr-model that cannot be used, or one
+    that cannot recognise the --language asked for."""
+    if not (name in ASR_MODELS or (Path(name).expanduser() / "model.bin").is_file()):
+        raise InvalidInputError(
+            f"--asr-model {name!r}: use one of {', '.join(ASR_MODELS)} (packaged, offline) or the "
+            "path of a CTranslate2 Whisper folder (with model.bin, config.json, tokenizer.json)"
+        )
+    code = asr_language(language)
+    if name in ENGLISH_ONLY and code not in (None, "en"):
+        raise InvalidInputError(
+            f"--asr-model {name} recognises English only, but --language is {language!r}: use "
+            "--asr-model base (multilingual) for that language, or leave --language out"
+        )
 
 
 def whisper_model_dir(name: str, cache_dir: Path) -> Path:
@@ -86,8 +118,9 @@ class WhisperTranscriber:
             from faster_whisper import WhisperModel
         except ImportError as exc:  # pragma: no cover - a dependency of the project
             raise ModelUnavailableError(f"faster-whisper is not importable: {exc}") from exc
+        check_asr_model(name, language)
         self.name = name
-        self.language = language
+        self.language = asr_language(language)
         folder = whisper_model_dir(name, cache_dir)
         if device == "auto":
             import ctranslate2
@@ -106,18 +139,43 @@ class WhisperTranscriber:
     ) -> tuple[list[Segment], str]:
         """Timed segments and the language (detected, or as set)."""
         with self._lock:
-            pieces, info = self._model.transcribe(
-                audio, language=self.language, vad_filter=True, beam_size=5,
-                condition_on_previous_text=False,
-            )
+            pieces, info = self._run(audio, self.language)
+            if self.language is None and info.language in _STYLE_PROMPTS:
+                # detected (segments are decoded lazily: nothing was transcribed yet); again
+                # with the language set, for its prompt
+                pieces, info = self._run(audio, info.language)
             out: list[Segment] = []
             done = 0.0
             for p in pieces:
-                if p.text.strip():
-                    out.append(Segment(round(float(p.start), 3), round(float(p.end), 3), p.text.strip()))
+                text = tidy_cjk(p.text.strip())
+                if text:
+                    out.append(Segment(round(float(p.start), 3), round(float(p.end), 3), text))
                 if on_progress:
                     on_progress(max(0.0, float(p.end) - done))
                     done = max(done, float(p.end))
             if on_progress:
                 on_progress(max(0.0, len(audio) / SAMPLE_RATE - done))
         return out, info.language
+
+    def _run(self, audio: np.ndarray, language: str | None) -> tuple[Any, Any]:
+        return self._model.transcribe(
+            audio, language=language, vad_filter=True, beam_size=5,
+            condition_on_previous_text=False,
+            hotwords=_STYLE_PROMPTS.get(language) if language else None,
+        )
+
+
+_MARK = "\u3000-\u303f\uff00-\uffef"  # 。，「」 and the fullwidth forms
+# a space after CJK punctuation, or before it; one between two characters may be all that
+# marks a sentence end in unpunctuated output, and stays
+_INNER_SPACE = re.compile(rf"(?<=[{_MARK}])\s+(?=[{CJK}{_MARK}])|(?<=[{CJK}])\s+(?=[{_MARK}])")
+_HALFWIDTH_AFTER_CJK = re.compile(rf"(?<=[{CJK}])[,.!?:;](?!\d)")
+_FULLWIDTH = {",": "，", ".": "。", "!": "！", "?": "？", ":": "：", ";": "；"}
+
+
+def tidy_cjk(text: str) -> str:
+    """Chinese and Japanese as they are written: no space after their punctuation
+    (``喝茶。 从`` -> ``喝茶。从``), fullwidth punctuation after their characters (``了,我们``
+    -> ``了，我们``). Text without CJK characters is returned as it is."""
+    text = _INNER_SPACE.sub("", text)
+    return _HALFWIDTH_AFTER_CJK.sub(lambda m: _FULLWIDTH[m.group()], text)

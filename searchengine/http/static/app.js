@@ -2,6 +2,7 @@
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
+const $$ = (sel) => Array.from(document.querySelectorAll(sel));
 // the prefix the app is mounted under, if any (a meta tag: the page runs no inline script)
 const ROOT = (document.querySelector('meta[name="searchengine-root"]') || {}).content || "";
 const params = new URLSearchParams(location.search);
@@ -13,7 +14,12 @@ if (params.get("token")) {
 }
 const token = localStorage.getItem("searchengine-token");
 const PAGE = 24;
-let lastQuery = null;  // {kind: "text"|"image"|"similar", value, offset}
+const KINDS = ["image", "text", "audio"];
+// The search on screen: {kind: "text", value: q} | {kind: "similar", value: id, label}
+// | {kind: "image", value: File, key}, with its filters and the offset loaded so far.
+let lastQuery = null;
+let generation = 0;  // bumped by every new search; answers to older ones are dropped
+const images = new Map();  // history key -> the File of an image search (uploads can't go in a URL)
 
 // Media and thumbnails are plain links: with a token, the server is asked once for an
 // HttpOnly same-site cookie, so that no URL the page builds ever carries the token.
@@ -41,9 +47,123 @@ function setStatus(text, isError = false) {
   el.classList.toggle("error", isError);
 }
 
-function modalityParam() {
-  return $("#modality").value;
+// -- where strong matches end ------------------------------------------------------------
+
+const KNEE = 0.2;   // a drop of at least this share of the spread ends the strong matches
+const LEAD = 0.12;  // ... or, failing that, the top hit alone this far above the second
+const STEP = 1.5;   // and either drop at least this many average steps between hits
+const FOUND_BY_KEYWORD = (hit) => Array.isArray(hit.found_by) && hit.found_by.includes("keyword");
+
+// How many of a query's hits (sorted by score, best first) are strong matches.
+// Scores are only comparable within one query (a text-to-text cosine sits higher than a
+// text-to-photo one, and every model has its own scale), so there is no fixed threshold:
+// the cut is read off this query's own score distribution.
+//  - spread = best score - lowest score returned; average step = spread / (hits - 1).
+//    Fewer than 3 hits: no distribution to read, all are strong (no divider).
+//  - knee: the largest drop between consecutive scores among the top third of the hits
+//    (at least the first 3 drops); if it is at least KNEE (20%) of the spread, the hits
+//    above it are strong.
+//  - lone leader: otherwise, if the top hit alone stands LEAD (12%) of the spread above
+//    the second (a drop right after the first hit says more than one further down), it is
+//    the one strong match.
+//  - either drop must also be STEP (1.5) average steps or more, so that a steady decline
+//    over a few hits is not read as a knee.
+//  - otherwise the scores are flat (or all equal): none is strong, all are weaker.
+// Hits found by the keyword side (found_by includes "keyword") are strong whatever their
+// score: see isStrong.
+function strongCount(scores) {
+  const n = scores.length;
+  if (n < 3) return n;
+  const spread = scores[0] - scores[n - 1];
+  if (!(spread > 1e-9)) return 0;
+  const step = spread / (n - 1);
+  let cut = 0, drop = 0;
+  for (let i = 0; i < Math.max(3, Math.ceil(n / 3)) && i < n - 1; i++) {
+    const d = scores[i] - scores[i + 1];
+    if (d > drop) { drop = d; cut = i + 1; }
+  }
+  if (drop >= KNEE * spread && drop >= STEP * step) return cut;
+  const lead = scores[0] - scores[1];
+  if (lead >= LEAD * spread && lead >= STEP * step) return 1;
+  return 0;
 }
+
+function isStrong(hit, rank, cut) {
+  return rank < cut || FOUND_BY_KEYWORD(hit);
+}
+
+// -- the query and filters in the address ------------------------------------------------
+
+function readFilters() {
+  return {
+    modality: $$('#kinds input[name="modality"]:checked').map((el) => el.value),
+    path: $("#path").value.trim(),
+    after: $("#after").value,
+    before: $("#before").value,
+  };
+}
+
+function writeFilters(f) {
+  for (const el of $$('#kinds input[name="modality"]')) el.checked = f.modality.includes(el.value);
+  $("#path").value = f.path;
+  $("#after").value = f.after;
+  $("#before").value = f.before;
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+// The address of a search: ?q=… or ?similar=ID, then modality (repeated), path (the folder
+// or glob as typed), after / before (days, YYYY-MM-DD). An image search keeps only filters.
+function urlOf(query, f) {
+  const qs = new URLSearchParams();
+  if (query && query.kind === "text") qs.set("q", query.value);
+  if (query && query.kind === "similar") qs.set("similar", query.value);
+  for (const kind of KINDS) if (f.modality.includes(kind)) qs.append("modality", kind);
+  if (f.path) qs.set("path", f.path);
+  if (f.after) qs.set("after", f.after);
+  if (f.before) qs.set("before", f.before);
+  const s = qs.toString();
+  return location.pathname + (s ? "?" + s : "");
+}
+
+function readUrl() {
+  const qs = new URLSearchParams(location.search);
+  const f = {
+    modality: qs.getAll("modality").filter((m) => KINDS.includes(m)),
+    path: qs.get("path") || "",
+    after: DATE.test(qs.get("after") || "") ? qs.get("after") : "",
+    before: DATE.test(qs.get("before") || "") ? qs.get("before") : "",
+  };
+  let query = null;
+  const q = (qs.get("q") || "").trim();
+  const similar = qs.get("similar") || "";
+  if (q) query = { kind: "text", value: q };
+  else if (/^[1-9]\d{0,18}$/.test(similar)) query = { kind: "similar", value: similar };
+  return { query, filters: f };
+}
+
+// The folder box as the API's path glob: a glob (* ? [) is sent as written; a folder is
+// matched anywhere in the path ("photos/2023" -> "*/photos/2023/*"), or from the root
+// when it starts with "/" ("/data/photos" -> "/data/photos/*").
+function pathGlob(text) {
+  if (!text) return "";
+  if (/[*?[]/.test(text)) return text;
+  const folder = text.replace(/\/+$/, "");
+  if (!folder) return "/*";
+  return (folder.startsWith("/") ? folder : "*/" + folder) + "/*";
+}
+
+// The filters as API parameters; the dates are whole local days, both included.
+function apiFilters(f) {
+  const out = [];
+  for (const kind of f.modality) out.push(["modality", kind]);
+  if (f.path) out.push(["path", pathGlob(f.path)]);
+  if (f.after) out.push(["after", new Date(f.after + "T00:00:00").toISOString()]);
+  if (f.before) out.push(["before", new Date(f.before + "T23:59:59.999").toISOString()]);
+  return out;
+}
+
+// -- results -----------------------------------------------------------------------------
 
 const STOP = new Set("and are but for from had has have her his its not our the their them then there these they this was were what when where which who will with you your".split(" "));
 
@@ -66,6 +186,7 @@ function renderHit(hit, query) {
   const node = $("#hit-template").content.firstElementChild.cloneNode(true);
   node.dataset.id = hit.id;
   node.dataset.modality = hit.modality;
+  if (Array.isArray(hit.found_by)) node.dataset.foundBy = hit.found_by.join(" ");
   node.querySelector(".name").textContent = hit.name;
   node.querySelector(".name").title = hit.path;
   node.querySelector(".score").textContent = hit.score.toFixed(3);
@@ -108,7 +229,8 @@ function renderHit(hit, query) {
   } else {
     highlight(passage, hit.text || "", query);
   }
-  node.querySelector(".similar").addEventListener("click", () => run({ kind: "similar", value: hit.id, label: hit.name }, 0));
+  node.querySelector(".similar").addEventListener("click",
+    () => search({ kind: "similar", value: String(hit.id), label: hit.name }));
   return node;
 }
 
@@ -136,55 +258,159 @@ async function showTranscriptLines(hit, passage, audio, from, query) {
   }
 }
 
-async function run(query, offset) {
+let weakHidden = false;
+
+// The divider before the weaker matches, and its show/hide toggle.
+function updateDivider() {
+  const list = $("#results");
+  const weak = list.querySelectorAll(".hit.weak").length;
+  let divider = $("#weak-divider");
+  if (!weak) { if (divider) divider.remove(); return; }
+  if (!divider) {
+    divider = $("#divider-template").content.firstElementChild.cloneNode(true);
+    divider.querySelector("#weak-toggle").addEventListener("click", () => {
+      weakHidden = !weakHidden;
+      updateDivider();
+    });
+    list.insertBefore(divider, list.querySelector(".hit.weak"));
+  }
+  const strong = list.querySelectorAll(".hit.strong").length;
+  divider.classList.toggle("none-strong", !strong);
+  divider.querySelector(".weak-count").textContent =
+    (strong ? "" : "no strong match · ") + weak + (weak === 1 ? " result" : " results") + " below the cut";
+  const toggle = divider.querySelector("#weak-toggle");
+  toggle.textContent = (weakHidden ? "Show " : "Hide ") + weak + " weaker " + (weak === 1 ? "match" : "matches");
+  toggle.setAttribute("aria-expanded", String(!weakHidden));
+  list.classList.toggle("hide-weak", weakHidden);
+}
+
+function describe(query) {
+  return query.kind === "text" ? `“${query.value}”` : query.kind === "image" ? "this image"
+    : `items like ${query.label || "item " + query.value}`;
+}
+
+async function run(query, filters, offset) {
   await session;
-  lastQuery = Object.assign({}, query, { offset });
-  const modality = modalityParam();
+  const mine = offset === 0 ? ++generation : generation;
+  lastQuery = Object.assign({}, query, { filters, offset });
   const started = performance.now();
+  if (filters.after && filters.before && filters.after > filters.before) {
+    setStatus("The date window is empty: “from” is later than “to”.", true);
+    return;
+  }
   setStatus("Searching…");
   try {
+    const fields = apiFilters(filters);
     let body;
     if (query.kind === "text") {
-      const qs = new URLSearchParams({ q: query.value, k: PAGE, offset });
-      if (modality) qs.append("modality", modality);
+      const qs = new URLSearchParams([["q", query.value], ["k", PAGE], ["offset", offset], ...fields]);
       body = await api(ROOT + "/api/search?" + qs);
     } else if (query.kind === "image") {
       const form = new FormData();
       form.append("file", query.value);
       form.append("k", PAGE);
       form.append("offset", offset);
-      if (modality) form.append("modality", modality);
+      for (const [name, value] of fields) form.append(name, value);
       body = await api(ROOT + "/api/search/image", { method: "POST", body: form });
     } else {
-      const qs = new URLSearchParams({ k: PAGE, offset });
-      if (modality) qs.append("modality", modality);
+      const qs = new URLSearchParams([["k", PAGE], ["offset", offset], ...fields]);
+      if (!query.label) {
+        const item = await api(`${ROOT}/api/items/${query.value}`).catch(() => null);
+        if (item) query.label = lastQuery.label = item.name;
+      }
       body = await api(`${ROOT}/api/items/${query.value}/similar?` + qs);
     }
+    if (mine !== generation) return;  // a newer search has started meanwhile
     const list = $("#results");
-    if (offset === 0) list.textContent = "";
+    if (offset === 0) {
+      list.textContent = "";
+      list.classList.remove("hide-weak");
+      weakHidden = false;
+    }
     const words = query.kind === "text" ? query.value : "";
-    for (const hit of body.hits) list.appendChild(renderHit(hit, words));
+    // the cut is read from the first page; later pages lie below it
+    const cut = offset === 0 ? strongCount(body.hits.map((h) => h.score)) : 0;
+    body.hits.forEach((hit, rank) => {
+      const node = renderHit(hit, words);
+      const strong = isStrong(hit, rank, cut);
+      node.classList.add(strong ? "strong" : "weak");
+      // strong hits go above the divider (a keyword hit may rank below weaker ones)
+      const anchor = strong && ($("#weak-divider") || list.querySelector(".hit.weak"));
+      if (anchor) list.insertBefore(node, anchor);
+      else list.appendChild(node);
+    });
+    updateDivider();
     $("#more").hidden = body.next_offset == null;
     const ms = Math.round(performance.now() - started);
-    const what = query.kind === "text" ? `“${query.value}”` : query.kind === "image" ? "this image" : `items like ${query.label}`;
-    const count = list.children.length;
-    setStatus(count ? `${count} results for ${what} (${ms} ms)` : `No matches for ${what}.`);
+    const count = list.querySelectorAll(".hit").length;
+    const strong = list.querySelectorAll(".hit.strong").length;
+    const split = count === strong ? "" : strong ? `, ${strong} strong` : ", none strong";
+    setStatus(count ? `${count} results for ${describe(query)}${split} (${ms} ms)` : `No matches for ${describe(query)}.`);
+    document.title = (query.kind === "text" ? query.value : describe(query)) + " – searchengine";
   } catch (err) {
-    setStatus(err.message, true);
+    if (mine === generation) setStatus(err.message, true);
   }
 }
 
+// A new search from the page: the address gets a history entry (unless it is the same
+// search again), then it runs.
+function search(query, filters = readFilters()) {
+  let state = null;
+  if (query.kind === "image") {
+    query.key = query.key || String(Date.now()) + Math.random();
+    images.set(query.key, query.value);
+    state = { image: query.key };
+  }
+  $("#q").value = query.kind === "text" ? query.value : "";
+  const url = urlOf(query, filters);
+  const here = location.pathname + location.search;
+  if (url === here && query.kind !== "image") history.replaceState(state, "", url);
+  else history.pushState(state, "", url);
+  return run(query, filters, 0);
+}
+
+// Show the search in the address (page load, back/forward, a bookmark) without a new entry.
+function restore(state) {
+  const { query, filters } = readUrl();
+  writeFilters(filters);
+  $("#q").value = query && query.kind === "text" ? query.value : "";
+  if (query) return run(query, filters, 0);
+  const file = state && state.image && images.get(state.image);
+  if (file) return run({ kind: "image", value: file, key: state.image }, filters, 0);
+  generation++;
+  lastQuery = null;
+  $("#results").textContent = "";
+  $("#more").hidden = true;
+  document.title = "searchengine";
+  setStatus(state && state.image ? "An image search can't be restored from the address: drop the image again." : "");
+}
+
+// -- wiring ------------------------------------------------------------------------------
+
+// The text in the box, or else the image or similar search on screen (with new filters).
+function searchAgain() {
+  const q = $("#q").value.trim();
+  if (q) { search({ kind: "text", value: q }); return true; }
+  if (lastQuery && lastQuery.kind !== "text") { search(lastQuery); return true; }
+  return false;
+}
 $("#search-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  const q = $("#q").value.trim();
-  if (!q) { setStatus("Type something to search for, or drop an image.", true); return; }
-  run({ kind: "text", value: q }, 0);
+  if (!searchAgain()) setStatus("Type something to search for, or drop an image.", true);
 });
-$("#modality").addEventListener("change", () => { if (lastQuery) run(lastQuery, 0); });
-$("#more").addEventListener("click", () => run(lastQuery, lastQuery.offset + PAGE));
+function filtersChanged() {
+  if (lastQuery) searchAgain();
+}
+for (const el of $$('#kinds input, #after, #before, #path')) el.addEventListener("change", filtersChanged);
+$("#clear-filters").addEventListener("click", () => {
+  writeFilters({ modality: [], path: "", after: "", before: "" });
+  filtersChanged();
+});
+$("#more").addEventListener("click", () => run(lastQuery, lastQuery.filters, lastQuery.offset + PAGE));
 $("#image-file").addEventListener("change", (event) => {
   const file = event.target.files[0];
-  if (file) run({ kind: "image", value: file }, 0);
+  if (file) search({ kind: "image", value: file });
+  event.target.value = "";  // picking the same file again is a new search
 });
 const drop = $("#drop");
 drop.addEventListener("keydown", (event) => {
@@ -195,8 +421,10 @@ for (const type of ["dragleave", "drop"]) drop.addEventListener(type, () => drop
 drop.addEventListener("drop", (event) => {
   event.preventDefault();
   const file = event.dataTransfer.files[0];
-  if (file) run({ kind: "image", value: file }, 0);
+  if (file) search({ kind: "image", value: file });
 });
 document.addEventListener("keydown", (event) => {
-  if (event.key === "/" && document.activeElement !== $("#q")) { event.preventDefault(); $("#q").focus(); }
+  if (event.key === "/" && !event.target.matches("input, textarea, select")) { event.preventDefault(); $("#q").focus(); }
 });
+window.addEventListener("popstate", (event) => restore(event.state));
+restore(history.state);

@@ -1,0 +1,35 @@
+"""The keyword index: an FTS5 table (trigram tokenizer) over each unit's text and its file's
+name, filled from the units already indexed (see searchengine/store/keywords.py).
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    op.execute("CREATE VIRTUAL TABLE units_fts USING fts5(text, name, tokenize='trigram')")
+    # a path's last component, in SQL: strip the trailing run of characters that are not '/'
+    op.execute(
+        "INSERT INTO units_fts (rowid, text, name) "
+        "SELECT u.id, coalesce(u.text, ''), "
+        "CASE WHEN typeof(m.path) = 'text' THEN replace(m.path, rtrim(m.path, replace(m.path, '/', '')), '') "
+        "ELSE '' END "
+        "FROM units u JOIN media_files m ON m.id = u.file_id"
+    )
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TABLE units_fts")

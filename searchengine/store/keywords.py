@@ -1,0 +1,150 @@
+"""The keyword index: SQLite FTS5 with the trigram tokenizer over each unit's text (chunks,
+transcript windows) and its file's name, so that words, product codes, order numbers and
+Chinese substrings (no spaces needed) are found as written. One row a unit, ``rowid`` =
+the unit id; written in the same transaction as the units (see the repository).
+
+Query syntax: words are matched anywhere (any of them); a ``"quoted phrase"`` must occur as
+written. Terms of three characters or more use the trigram index; shorter ones (a two-
+character Chinese word) are matched by a scan of the index's rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from sqlalchemy import text as sql_text
+from sqlalchemy.engine import Connection
+
+TABLE = "units_fts"
+_QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|「([^」]+)」')
+_SPLIT = re.compile(r"[\s,;:!?。，、；：！？()\[\]{}<>]+")
+
+
+@dataclass(frozen=True)
+class KeywordQuery:
+    phrases: tuple[str, ...]  # must all occur
+    terms: tuple[str, ...]  # any may occur
+
+    def __bool__(self) -> bool:
+        return bool(self.phrases or self.terms)
+
+    @property
+    def needles(self) -> tuple[str, ...]:
+        """What to highlight in a hit."""
+        return self.phrases + self.terms
+
+
+# Words that carry no keyword meaning: left to the vector side (which reads them as language).
+STOP_WORDS = frozenset("""a an and are as at be but by for from has have in into is it its of on or
+that the their there this to was were what when where which who with without""".split())
+
+
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+def parse_query(query: str) -> KeywordQuery:
+    query = _NOT_TEXT.sub("", query)  # control characters, lone surrogates (JSON escapes): not words
+    phrases = tuple(p.strip() for m in _QUOTED.finditer(query) for p in m.groups() if p and p.strip())
+    rest = _QUOTED.sub(" ", query)
+    terms = [t.strip(".'-_") for t in _SPLIT.split(rest)]
+    # CJK words of any length; others of 3 characters or more (one or two Latin letters match
+    # nearly every text) and not stop words; digits count ("42" in an order number)
+    terms = [t for t in terms if t and (_cjk(t) or (len(t) >= 3 and t.casefold() not in STOP_WORDS)
+                                        or (len(t) >= 2 and any(c.isdigit() for c in t)))]
+    return KeywordQuery(phrases, tuple(dict.fromkeys(terms)))
+
+
+def _cjk(term: str) -> bool:
+    return any("\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" for ch in term)
+
+
+def file_name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def add(conn: Connection, rows: Sequence[tuple[int, str | None, str]]) -> None:
+    """Index units: (unit id, its text or None, its file's name)."""
+    if rows:
+        conn.execute(sql_text(f"INSERT INTO {TABLE} (rowid, text, name) VALUES (:id, :text, :name)"),
+                     [{"id": i, "text": t or "", "name": n} for i, t, n in rows])
+
+
+def remove(conn: Connection, unit_ids: Sequence[int]) -> None:
+    ids = list(unit_ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        conn.execute(sql_text(f"DELETE FROM {TABLE} WHERE rowid IN ({','.join(str(int(u)) for u in chunk)})"))
+
+
+def rename(conn: Connection, unit_ids: Sequence[int], name: str) -> None:
+    ids = [int(u) for u in unit_ids]
+    if ids:
+        conn.execute(sql_text(f"UPDATE {TABLE} SET name = :name WHERE rowid IN ({','.join(map(str, ids))})"),
+                     {"name": name})
+
+
+def _fts_string(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def search(conn: Connection, query: KeywordQuery, limit: int, allowed_sql: str = "") -> list[tuple[int, float]]:
+    """(unit id, relevance) best first: BM25 over the trigram index (higher is better).
+    With phrases, every phrase must occur; else any term. ``allowed_sql``: an extra SQL
+    condition on ``rowid`` (e.g. ``rowid IN (SELECT ...)``)."""
+    if not query:
+        return []
+    needles = list(query.phrases) if query.phrases else list(query.terms)
+    required = bool(query.phrases)
+    long = [n for n in needles if len(n) >= 3]
+    short = [n for n in needles if len(n) < 3]
+    if not required and long:
+        short = []  # a MATCH cannot be OR-ed with other conditions; the long terms suffice
+    binds: dict[str, Any] = {"limit": int(limit)}
+    where = []
+    if long:
+        binds["match"] = (" AND " if required else " OR ").join(_fts_string(n) for n in long)
+        where.append(f"{TABLE} MATCH :match")
+    likes = []
+    for j, needle in enumerate(short):  # the trigram index cannot hold these: a scan
+        binds[f"like{j}"] = f"%{_escape_like(needle)}%"
+        likes.append(f"(text LIKE :like{j} ESCAPE '\\' OR name LIKE :like{j} ESCAPE '\\')")
+    if likes:
+        where.append("(" + (" AND " if required else " OR ").join(likes) + ")")
+    if allowed_sql:
+        where.append(allowed_sql)
+    relevance = f"bm25({TABLE})" if long else "0"
+    # straight to sqlite3 (its :name parameters): a condition compiled with literal values may
+    # hold a colon inside a string, which SQLAlchemy's text() would take for a parameter
+    rows = conn.exec_driver_sql(
+        f"SELECT rowid, {relevance} AS r FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY r, rowid LIMIT :limit",
+        binds).fetchall()
+    return [(int(r[0]), -float(r[1])) for r in rows]
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def highlights(text: str | None, query: KeywordQuery) -> list[tuple[int, int]]:
+    """Character spans of the query's words and phrases in ``text`` (case-insensitive),
+    merged where they overlap."""
+    if not text or not query:
+        return []
+    lowered = text.casefold()
+    spans = []
+    for needle in query.needles:
+        n = needle.casefold()
+        start = lowered.find(n)
+        while start != -1 and n:
+            spans.append((start, start + len(n)))
+            start = lowered.find(n, start + len(n))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
