@@ -1,5 +1,7 @@
 """The keyword index: an FTS5 table (trigram tokenizer) over each unit's text and its file's
-name, filled from the units already indexed (see searchengine/store/keywords.py).
+name, filled from the units already indexed (see searchengine/store/keywords.py). The index
+on media_files.content_hash goes: no query uses it, and it cost about as much as the keyword
+index adds.
 
 Revision ID: 0005
 Revises: 0004
@@ -17,6 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.drop_index("ix_media_files_content_hash", table_name="media_files")
     if op.get_bind().dialect.name != "sqlite":
         return
     op.execute("CREATE VIRTUAL TABLE units_fts USING fts5(text, name, tokenize='trigram')")
@@ -33,3 +36,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE units_fts")
+    op.create_index("ix_media_files_content_hash", "media_files", ["content_hash"])

@@ -86,7 +86,9 @@ class MediaFile(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[str] = mapped_column(FsPath, unique=True)
     modality: Mapped[str] = mapped_column(String(16), index=True)
-    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # not indexed: no query looks files up by hash (moves and copies are matched in memory,
+    # transcripts are found from a file's id); an index cost 85 bytes an item
+    content_hash: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger, index=True)
     status: Mapped[str] = mapped_column(String(16))  # "indexed" | "failed"
