@@ -286,3 +286,13 @@ def test_the_cut_rule_and_keyword_hits(browser, server):
     rows = order(browser)
     strong, weak = rows[:rows.index("|")], rows[rows.index("|") + 1:]
     assert "espresso.md" in strong and "chelsea.png" in strong and "horse.png" in weak, rows
+
+
+def test_keyword_matches_are_highlighted_as_the_server_found_them(browser, server):
+    # a Chinese word inside text without spaces: only the keyword index can place it
+    search_for(browser, server, "乌龙茶")
+    first = results(browser)[0]
+    assert first.find_element(By.CSS_SELECTOR, ".name").text == "茶.md"
+    assert "keyword" in (first.get_attribute("data-found-by") or "")
+    marks = [m.text for m in first.find_elements(By.CSS_SELECTOR, ".passage mark")]
+    assert marks and all(m == "乌龙茶" for m in marks)

@@ -167,7 +167,23 @@ function apiFilters(f) {
 
 const STOP = new Set("and are but for from had has have her his its not our the their them then there these they this was were what when where which who will with you your".split(" "));
 
-function highlight(el, text, query) {
+function highlight(el, text, query, spans) {
+  // the server's spans (hybrid and keyword hits: words, codes, Chinese substrings as
+  // matched by the keyword index) when it sent them; else the query's words, client-side
+  if (Array.isArray(spans) && spans.length) {
+    el.textContent = "";
+    let at = 0;
+    for (const [a, b] of spans) {
+      if (a < at || b > text.length) continue;
+      el.appendChild(document.createTextNode(text.slice(at, a)));
+      const mark = document.createElement("mark");
+      mark.textContent = text.slice(a, b);
+      el.appendChild(mark);
+      at = b;
+    }
+    el.appendChild(document.createTextNode(text.slice(at)));
+    return;
+  }
   const words = ((query || "").toLowerCase().match(/[\w']{3,}/g) || []).filter((w) => !STOP.has(w));
   el.textContent = "";
   for (const part of text.split(/(\s+)/)) {
@@ -224,10 +240,10 @@ function renderHit(hit, query) {
     when.className = "when";
     when.textContent = clock(hit.start) + " – " + clock(hit.end);
     media.appendChild(when);
-    highlight(passage, hit.text || "", query);
+    highlight(passage, hit.text || "", query, hit.highlights);
     showTranscriptLines(hit, passage, audio, from, query);
   } else {
-    highlight(passage, hit.text || "", query);
+    highlight(passage, hit.text || "", query, hit.highlights);
   }
   node.querySelector(".similar").addEventListener("click",
     () => search({ kind: "similar", value: String(hit.id), label: hit.name }));
