@@ -195,9 +195,9 @@ def search(
             where = f"  [chars {int(h.start)}-{int(h.end)}]" if h.modality == "text" else f"  [{_clock(h.start)}-{_clock(h.end)}]"
             if h.moment is not None:
                 where += f" said at {_clock(h.moment)}"
-        typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{where}")
         if h.found_by and h.found_by != ("vector",):
             where += f"  ({' + '.join(h.found_by)})"
+        typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{where}")
         if h.text:
             typer.echo(f"{'':>30}{_snippet(h.text, h.highlights, color=sys.stdout.isatty())}")
 

@@ -20,6 +20,7 @@ from searchengine.errors import InvalidInputError
 from searchengine.hits import Hit
 from searchengine.search_filters import SearchFilters
 from searchengine.store.keywords import KeywordQuery, highlights, parse_query
+from searchengine.store.keywords import matches as keyword_matches
 from searchengine.store.repository import UnitRow
 from searchengine.vectors.index_kind import candidates_for
 
@@ -32,7 +33,7 @@ def selective_limit(total: int) -> int:
 
 
 RRF_K = 60  # reciprocal-rank fusion's constant (Cormack et al., 2009)
-RRF_DEPTH = 50  # candidates taken from each side before fusing
+RRF_DEPTH = 100  # candidates taken from each side before fusing
 MODES = ("hybrid", "vector", "keyword")
 FILTER_CACHE = 8  # filters whose matching unit ids are kept (per generation): pages, repeats
 
@@ -126,7 +127,7 @@ class Searcher:
         then searched within the units holding it. ``score`` stays the cosine similarity."""
         query = parse_query(text)
         wanted = k + offset
-        depth = max(RRF_DEPTH, 2 * wanted)
+        depth = max(RRF_DEPTH, wanted)  # the same for every page up to RRF_DEPTH: pages agree
         if not query:
             return self.search(vector, k, offset=offset, filters=filters)
         within = None
@@ -151,7 +152,11 @@ class Searcher:
         for i, row in rows.items():
             if i in vectors and filters.matches(row.path, row.modality, row.mtime_ns):
                 vector_hits[i] = _hit(row, float(vectors[i] @ vector))
-        order = sorted((i for i in fused if i in vector_hits), key=lambda i: (-fused[i], -vector_hits[i].score))
+        keyword_rank = {i: rank for rank, (i, _) in enumerate(by_keyword, 1)}
+        # equal fused ranks (vector 1st alone against keyword 1st alone): the keyword side's
+        # exact match first, then the better cosine
+        order = sorted((i for i in fused if i in vector_hits),
+                       key=lambda i: (-fused[i], keyword_rank.get(i, depth + 1), -vector_hits[i].score))
         out = []
         for i in order[offset:wanted]:
             hit = vector_hits[i]
@@ -161,7 +166,12 @@ class Searcher:
         return out
 
     def _keyword_ranks(self, query: KeywordQuery, limit: int, filters: SearchFilters) -> list[tuple[int, float]]:
-        return self.repo.keyword_search(query, limit, filters.sql_conditions() if filters else ())
+        """The keyword side's candidates that really match (whole words for words of
+        letters: the trigram index also finds "out" in "about"), best first."""
+        found = self.repo.keyword_search(query, limit * 2, filters.sql_conditions() if filters else ())
+        rows = self.repo.units([i for i, _ in found])
+        return [(i, r) for i, r in found
+                if i in rows and keyword_matches(rows[i].text, rows[i].path.rsplit("/", 1)[-1], query)][:limit]
 
     def _exact(self, query: np.ndarray, pairs: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Re-score candidates from their stored float32 vectors, best first."""

@@ -127,24 +127,36 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _pattern(needle: str) -> re.Pattern[str]:
+    """How a needle matches text: a word of letters (Latin, Cyrillic ...) only as a whole
+    word - "out" is not in "about" -, codes, numbers and CJK text anywhere."""
+    body = re.escape(needle)
+    if needle[:1].isalpha() and not _cjk(needle[:1]):
+        body = r"(?<![^\W_])" + body  # not after a letter or digit ("_" separates, as in names)
+    if needle[-1:].isalpha() and not _cjk(needle[-1:]):
+        body = body + r"(?![^\W_])"
+    return re.compile(body, re.IGNORECASE)
+
+
+def matches(text: str | None, name: str, query: KeywordQuery) -> bool:
+    """The exact test of a keyword candidate (the trigram index finds substrings): every
+    phrase occurs, or (no phrases) any term does, in the text or the file name."""
+    hay = f"{text or ''}\n{name}"
+    if query.phrases:
+        return all(_pattern(p).search(hay) for p in query.phrases)
+    return any(_pattern(t).search(hay) for t in query.terms)
+
+
 def highlights(text: str | None, query: KeywordQuery) -> list[tuple[int, int]]:
-    """Character spans of the query's words and phrases in ``text`` (case-insensitive),
-    merged where they overlap."""
+    """Character spans of the query's words and phrases in ``text`` (case-insensitive, on
+    the original text), merged where they overlap."""
     if not text or not query:
         return []
-    lowered = text.casefold()
-    spans = []
-    for needle in query.needles:
-        n = needle.casefold()
-        start = lowered.find(n)
-        while start != -1 and n:
-            spans.append((start, start + len(n)))
-            start = lowered.find(n, start + len(n))
-    spans.sort()
+    spans = sorted(m.span() for needle in query.needles for m in _pattern(needle).finditer(text))
     merged: list[tuple[int, int]] = []
     for a, b in spans:
         if merged and a <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
-        else:
+        elif b > a:
             merged.append((a, b))
     return merged
