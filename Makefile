@@ -19,12 +19,15 @@ test: install
 	$(PY) -m pytest -q
 	$(PY) -m mypy
 
-## Install, then index the sample media and run a text, an image and a spoken-phrase query.
+## Install, then index the sample media and run a text, an image and a spoken-phrase query,
+## and two in Chinese.
 demo: install
 	$(SE) index samples --index demo
 	$(SE) search "a cat lying on a rug" --index demo --k 5
 	$(SE) search --image samples/images/rocket.jpg --index demo --k 5
 	$(SE) search "calligraphy in the Middle Ages" --index demo --modality audio --k 3
+	$(SE) search "一只猫" --index demo --modality image --k 3
+	$(SE) search "中国人喝茶的历史" --index demo --k 3
 
 ## Ingestion throughput, pipeline efficiency, re-index time, query latency; HTTP latency.
 bench: install
