@@ -29,7 +29,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 from sqlalchemy.orm import Session
 
-from searchengine.errors import IndexBusyError
+from searchengine.errors import IndexBusyError, InvalidInputError
 from searchengine.rwlock import ReadWriteLock
 from searchengine.store.repository import FileWrite, Repository, StoredFile
 from searchengine.vectors.faiss_index import VectorIndex, read_stamp, read_vector_index
@@ -276,8 +276,9 @@ class Catalog:
         """One write: the body changes SQL in ``change.session`` and says which unit ids
         it removed and added; on commit (which bumps the generation and logs the removals)
         FAISS is changed to match, all under the exclusive lock."""
-        index = self.vectors(for_writing=True)
+        self.vectors(for_writing=True)
         with self._rw.writing():
+            index = self.vectors(for_writing=True)  # under the lock: a sync may have replaced it
             with self.repo.write_session() as s, s.begin():
                 change = _Change(s, index.dim)
                 yield change
@@ -292,6 +293,10 @@ class Catalog:
         """Insert or replace files with their units (see :meth:`Repository.store_files`)."""
         if not writes:
             return []
+        dim = self.dim
+        for w in writes:  # a wrong-sized vector in SQL would break every later rebuild
+            if any(np.asarray(u.vector).size != dim for u in w.units):
+                raise InvalidInputError(f"{w.path}: a vector is not {dim}-d, the index's dimension")
         with self._change() as change:
             stored = self.repo.store_files(change.session, writes)
             for write, result in zip(writes, stored):

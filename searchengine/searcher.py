@@ -49,15 +49,18 @@ class Searcher:
         """The unit ids a selective filter matches (None: not selective), resolved in SQL
         once per index generation."""
         key = (filters, self.catalog.generation)
+        # a date window is not cached: a touched file's new mtime bumps no generation
+        cacheable = filters.modified_after is None and filters.modified_before is None
         with self._lock:
-            if key in self._allowed:
+            if cacheable and key in self._allowed:
                 self._allowed.move_to_end(key)
                 return self._allowed[key]
         limit = selective_limit(total)
         conditions = filters.sql_conditions()
         allowed = self.repo.unit_ids_where(conditions, limit) if self.repo.files_where_at_most(conditions, limit) else None
         with self._lock:
-            self._allowed[key] = allowed
+            if cacheable:
+                self._allowed[key] = allowed
             while len(self._allowed) > FILTER_CACHE:
                 self._allowed.popitem(last=False)
         return allowed

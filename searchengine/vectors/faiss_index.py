@@ -207,6 +207,9 @@ class VectorIndex:
             faiss.write_index(self._index, str(tmp))
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
+            # the old stamp goes first: a crash before the new one is written leaves no stamp
+            # (a rebuild), never the new file under the old stamp
+            stamp_path(path).unlink(missing_ok=True)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
