@@ -117,10 +117,8 @@ class Searcher:
         query = parse_query(text)
         wanted = k + offset
         ranked = self._keyword_ranks(query, max(wanted, 1) * (4 if filters else 1) + 10, filters)
-        rows = self.repo.units([i for i, _ in ranked])
-        hits = [replace(_hit(rows[i], rel), found_by=("keyword",),
-                        highlights=tuple(highlights(rows[i].text, query)) or None)
-                for i, rel in ranked if i in rows and filters.matches(rows[i].path, rows[i].modality, rows[i].mtime_ns)]
+        hits = [replace(_hit(row, rel), found_by=("keyword",), highlights=tuple(highlights(row.text, query)) or None)
+                for _, rel, row in ranked]
         return hits[offset:wanted]
 
     def search_hybrid(self, vector: np.ndarray, text: str, k: int = 10, *, offset: int = 0,
@@ -136,45 +134,40 @@ class Searcher:
         within = None
         if query.phrases:
             phrase_only = KeywordQuery(query.phrases, ())
-            within = np.asarray([i for i, _ in self._keyword_ranks(phrase_only, SELECTIVE_MAX, filters)],
+            within = np.asarray([i for i, _, _ in self._keyword_ranks(phrase_only, SELECTIVE_MAX, filters)],
                                 dtype=np.int64)
             if len(within) == 0:
                 return []
         by_vector = self.search(vector, depth, filters=filters, within=within)
         by_keyword = self._keyword_ranks(query, depth, filters)
-        fused: dict[int, float] = {}
-        for rank, hit in enumerate(by_vector, 1):
-            fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (RRF_K + rank)
-        for rank, (unit_id, _) in enumerate(by_keyword, 1):
-            fused[unit_id] = fused.get(unit_id, 0.0) + 1.0 / (RRF_K + rank)
-        keyword_ids = {i for i, _ in by_keyword}
-        vector_hits = {h.id: h for h in by_vector}
-        missing = [i for i in keyword_ids if i not in vector_hits]
-        rows = self.repo.units(missing)
-        vectors = self.repo.vectors_of(list(rows), len(vector))
-        for i, row in rows.items():
-            if i in vectors and filters.matches(row.path, row.modality, row.mtime_ns):
-                vector_hits[i] = _hit(row, float(vectors[i] @ vector))
-        keyword_rank = {i: rank for rank, (i, _) in enumerate(by_keyword, 1)}
+        vector_rank = {h.id: rank for rank, h in enumerate(by_vector, 1)}
+        keyword_rank = {i: rank for rank, (i, _, _) in enumerate(by_keyword, 1)}
+        hits = {h.id: h for h in by_vector}
+        missing = {i: row for i, _, row in by_keyword if i not in hits}
+        vectors = self.repo.vectors_of(list(missing), len(vector))  # their cosine, for `score`
+        hits.update((i, _hit(row, float(vectors[i] @ vector))) for i, row in missing.items() if i in vectors)
+
+        def fused(i: int) -> float:
+            return sum(1.0 / (RRF_K + r[i]) for r in (vector_rank, keyword_rank) if i in r)
+
         # equal fused ranks (vector 1st alone against keyword 1st alone): the keyword side's
         # exact match first, then the better cosine
-        order = sorted((i for i in fused if i in vector_hits),
-                       key=lambda i: (-fused[i], keyword_rank.get(i, depth + 1), -vector_hits[i].score))
-        out = []
-        for i in order[offset:wanted]:
-            hit = vector_hits[i]
-            sides = tuple(side for side, found in (("vector", any(h.id == i for h in by_vector)),
-                                                   ("keyword", i in keyword_ids)) if found)
-            out.append(replace(hit, found_by=sides, highlights=tuple(highlights(hit.text, query)) or None))
-        return out
+        order = sorted(hits, key=lambda i: (-fused(i), keyword_rank.get(i, depth + 1), -hits[i].score))
+        return [replace(hits[i], highlights=tuple(highlights(hits[i].text, query)) or None,
+                        found_by=tuple(side for side, ranks in (("vector", vector_rank), ("keyword", keyword_rank))
+                                       if i in ranks))
+                for i in order[offset:wanted]]
 
-    def _keyword_ranks(self, query: KeywordQuery, limit: int, filters: SearchFilters) -> list[tuple[int, float]]:
-        """The keyword side's candidates that really match (whole words for words of
-        letters: the trigram index also finds "out" in "about"), best first."""
+    def _keyword_ranks(self, query: KeywordQuery, limit: int, filters: SearchFilters
+                       ) -> list[tuple[int, float, UnitRow]]:
+        """The keyword side's candidates that really match - whole words for words of
+        letters (the trigram index also finds "out" in "about"), and the filters - best
+        first, with their rows: (unit id, BM25 relevance, row)."""
         found = self.repo.keyword_search(query, limit * 2, filters.sql_conditions() if filters else ())
         rows = self.repo.units([i for i, _ in found])
-        return [(i, r) for i, r in found
-                if i in rows and keyword_matches(rows[i].text, rows[i].path.rsplit("/", 1)[-1], query)][:limit]
+        return [(i, r, rows[i]) for i, r in found
+                if i in rows and filters.matches(rows[i].path, rows[i].modality, rows[i].mtime_ns)
+                and keyword_matches(rows[i].text, rows[i].path.rsplit("/", 1)[-1], query)][:limit]
 
     def _exact(self, query: np.ndarray, pairs: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Re-score candidates from their stored float32 vectors, best first."""

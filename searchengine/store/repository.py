@@ -71,7 +71,7 @@ class FileWrite:
 
 @dataclass(frozen=True)
 class StoredFile:
-    """What :meth:`Repository.store_files_isolated` did with one :class:`FileWrite`.
+    """What :meth:`Repository.store_files` did with one :class:`FileWrite`.
 
     ``error`` is None when the write was stored as given. Otherwise the write could not be
     stored (its SQL was rolled back to a savepoint; the rest of the batch is unaffected) and
