@@ -17,6 +17,9 @@ class Hit:
     ``found_by`` (text queries): which side of the search found the hit, ``vector`` and/or
     ``keyword``; ``highlights``: character spans in ``text`` of the query's words and phrases.
     In keyword mode ``score`` is the BM25 relevance, not a cosine.
+    ``kind``: what the unit is - ``image`` (a whole photo), ``chunk`` (of a text file),
+    ``window`` (of a transcript), ``ocr`` (text read in an image; ``box`` is where, as
+    fractions x0, y0, x1, y1 of the picture), ``frame`` (a video's key frame at ``start``).
     """
 
     id: int
@@ -29,10 +32,12 @@ class Hit:
     moment: float | None = None
     found_by: tuple[str, ...] | None = None
     highlights: tuple[tuple[int, int], ...] | None = None
+    kind: str = "image"
+    box: tuple[float, float, float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("found_by", "highlights"):
+        for key in ("found_by", "highlights", "box"):
             if data[key] is not None:
                 data[key] = [list(x) if isinstance(x, tuple) else x for x in data[key]]
-        return {k: v for k, v in data.items() if v is not None or k in ("id", "path", "modality", "score")}
+        return {k: v for k, v in data.items() if v is not None or k in ("id", "path", "modality", "score", "kind")}

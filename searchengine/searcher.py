@@ -8,6 +8,8 @@ re-scored exactly from the float32 vectors kept in SQL."""
 
 from __future__ import annotations
 
+import json
+
 import threading
 from collections import OrderedDict
 from dataclasses import replace
@@ -180,5 +182,7 @@ class Searcher:
 
 
 def _hit(row: UnitRow, score: float) -> Hit:
+    box = tuple(json.loads(row.box)) if row.box else None
     return Hit(id=row.id, path=row.path, modality=row.modality, score=score,
-               start=row.start, end=row.end, text=row.text)
+               start=row.start, end=row.end, text=row.text, kind=row.kind,
+               box=box)  # type: ignore[arg-type]

@@ -38,13 +38,31 @@ def test_an_index_at_an_older_revision_is_upgraded_on_open(tmp_path, settings):
     folder.mkdir()
     command.upgrade(_config(f"sqlite:///{folder / 'metadata.sqlite'}"), "0001")
     with SearchEngine.open(folder, settings=settings) as engine:
-        assert engine.status().schema_revision == head_revision() == "0005"
+        assert engine.status().schema_revision == head_revision() == "0006"
     with sqlite3.connect(folder / "metadata.sqlite") as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0005"
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0006"
         db.execute("SELECT count(*) FROM removed_units").fetchone()
         db.execute("SELECT count(*) FROM units_fts").fetchone()
         db.execute("SELECT count(*) FROM transcripts").fetchone()
         db.execute("SELECT device, inode FROM media_files").fetchall()
+        db.execute("SELECT kind, box FROM units").fetchall()
+        db.execute("SELECT count(*) FROM image_texts").fetchone()
+
+
+def test_units_from_before_0006_get_their_modalitys_kind(tmp_path):
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'metadata.sqlite'}"
+    command.upgrade(_config(url), "0005")
+    with sqlite3.connect(tmp_path / "metadata.sqlite") as db:
+        for fid, modality in ((1, "image"), (2, "text"), (3, "audio")):
+            db.execute("INSERT INTO media_files (id, path, modality, content_hash, size, mtime_ns, status, indexed_at) "
+                       "VALUES (?, ?, ?, '', 1, 1, 'indexed', '2026-01-01')", (fid, f"/f{fid}", modality))
+            db.execute("INSERT INTO units (file_id, ordinal, vector) VALUES (?, 0, x'00')", (fid,))
+    command.upgrade(_config(url), "head")
+    with sqlite3.connect(tmp_path / "metadata.sqlite") as db:
+        kinds = dict(db.execute("SELECT file_id, kind FROM units").fetchall())
+    assert kinds == {1: "image", 2: "chunk", 3: "window"}
 
 
 def test_head_revision_from_file_names_is_alembics():

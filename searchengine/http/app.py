@@ -264,6 +264,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             score=hit.score, start=hit.start, end=hit.end, text=hit.text, moment=hit.moment,
             found_by=list(hit.found_by) if hit.found_by else None,  # type: ignore[arg-type]
             highlights=[tuple(s) for s in hit.highlights] if hit.highlights else None,  # type: ignore[misc]
+            kind=hit.kind, box=hit.box,  # type: ignore[arg-type]
             media_url=f"{root}/api/items/{hit.id}/media",
             thumbnail_url=f"{root}/api/items/{hit.id}/thumbnail" if hit.modality == "image" else None,
         )

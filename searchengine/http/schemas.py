@@ -38,6 +38,11 @@ class HitOut(BaseModel):
         None, description="Text queries: which side of the search found this hit.")
     highlights: Optional[list[tuple[int, int]]] = Field(
         None, description="Character spans in `text` of the query's words and phrases.")
+    kind: Literal["image", "chunk", "window", "ocr", "frame"] = Field(
+        "image", description="What the unit is: a whole image, a text chunk, a transcript window, "
+        "text read in an image (`box` says where), a video key frame (at `start` seconds).")
+    box: Optional[tuple[float, float, float, float]] = Field(
+        None, description="Text read in an image: x0, y0, x1, y1 as fractions of the picture's width and height.")
     media_url: str
     thumbnail_url: Optional[str] = None
 

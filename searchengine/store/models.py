@@ -104,8 +104,16 @@ class MediaFile(Base):
     )
 
 
+UNIT_KINDS = ("image", "chunk", "window", "ocr", "frame")
+"""What a unit is: a whole image, a chunk of a text file, a window of a transcript, text read
+in an image (with its ``box``), a key frame of a video (at ``start`` seconds)."""
+
+KIND_OF_MODALITY = {"image": "image", "text": "chunk", "audio": "window"}
+"""The kind of a file's units when it has one kind only (and of every unit before 0006)."""
+
+
 class Unit(Base):
-    """An embedded unit: a whole image, a text chunk. Its id is its FAISS id."""
+    """An embedded unit (see :data:`UNIT_KINDS`). Its id is its FAISS id."""
 
     __tablename__ = "units"
     __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused
@@ -118,6 +126,9 @@ class Unit(Base):
     start: Mapped[float | None] = mapped_column(Float, nullable=True)
     end: Mapped[float | None] = mapped_column(Float, nullable=True)
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), server_default="image")
+    # text read in an image: where, as JSON [x0, y0, x1, y1] in fractions of the width/height
+    box: Mapped[str | None] = mapped_column(Text, nullable=True)
     # float32 little-endian, L2-normalised: the FAISS index can always be rebuilt from these
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 
@@ -144,6 +155,21 @@ class RemovedUnit(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger, index=True)
     unit_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class ImageText(Base):
+    """The text read in an image (OCR), cached by content hash and by reader (``source``,
+    e.g. ``ocr:ppocr``): ``lines`` is a JSON list of ``{"text", "box", "score"}``. An image
+    with no text has an entry too (an empty list), so it is never read again."""
+
+    __tablename__ = "image_texts"
+    __table_args__ = (UniqueConstraint("content_hash", "source", name="uq_image_texts_hash_source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(200))
+    lines: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Transcript(Base):

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from searchengine.pathnames import display_path, is_under
 from searchengine.store import keywords
 from searchengine.store.database import writer
-from searchengine.store.models import IndexState, MediaFile, RemovedUnit, Root, Transcript, Unit
+from searchengine.store.models import (KIND_OF_MODALITY, IndexState, MediaFile, RemovedUnit, Root,
+                                       Transcript, Unit)
 from searchengine.transcribe.segments import Segment
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,14 @@ class NewUnit:
     end: float | None
     text: str | None
     vector: np.ndarray
+    kind: str = ""  # one of models.UNIT_KINDS; "" = the file's modality's one kind
+    box: tuple[float, float, float, float] | None = None  # text in an image: x0, y0, x1, y1 (fractions)
+
+    def kind_in(self, modality: str) -> str:
+        return self.kind or KIND_OF_MODALITY.get(modality, "image")
+
+    def box_json(self) -> str | None:
+        return None if self.box is None else json.dumps([round(float(v), 4) for v in self.box])
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,8 @@ class UnitRow:
     start: float | None
     end: float | None
     text: str | None
+    kind: str = "image"
+    box: str | None = None  # JSON [x0, y0, x1, y1] in fractions of the picture
     mtime_ns: int = 0
     size: int = 0
     content_hash: str = ""
@@ -270,7 +281,7 @@ class Repository:
             for i in range(0, len(ids), SQL_BATCH):
                 rows = s.execute(
                     select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end,
-                           Unit.text, MediaFile.mtime_ns, MediaFile.size, MediaFile.content_hash,
+                           Unit.text, Unit.kind, Unit.box, MediaFile.mtime_ns, MediaFile.size, MediaFile.content_hash,
                            MediaFile.device, MediaFile.inode)
                     .join(MediaFile, MediaFile.id == Unit.file_id)
                     .where(Unit.id.in_(ids[i:i + SQL_BATCH]))
@@ -464,7 +475,7 @@ class Repository:
             existing.update((w.path, fid) for w, fid in zip(fresh, new_file_ids))
         unit_rows = [
             dict(file_id=existing[w.path], ordinal=i, start=u.start, end=u.end, text=u.text,
-                 vector=vector_to_bytes(u.vector))
+                 kind=u.kind_in(w.modality), box=u.box_json(), vector=vector_to_bytes(u.vector))
             for w in writes for i, u in enumerate(w.units)
         ]
         unit_ids = self._insert(s, Unit, unit_rows) if unit_rows else []
@@ -549,7 +560,7 @@ class Repository:
         )
         new_rows = [
             Unit(file_id=row.id, ordinal=i, start=u.start, end=u.end, text=u.text,
-                 vector=vector_to_bytes(u.vector))
+                 kind=u.kind_in(w.modality), box=u.box_json(), vector=vector_to_bytes(u.vector))
             for i, u in enumerate(w.units)
         ]
         s.add_all(new_rows)
@@ -576,7 +587,8 @@ class Repository:
             mtime_ns=mtime_ns, status="indexed", error=None, device=device, inode=inode,
         )
         new_rows = [
-            Unit(file_id=row.id, ordinal=u.ordinal, start=u.start, end=u.end, text=u.text, vector=u.vector)
+            Unit(file_id=row.id, ordinal=u.ordinal, start=u.start, end=u.end, text=u.text, kind=u.kind,
+                 box=u.box, vector=u.vector)
             for u in src_units
         ]
         s.add_all(new_rows)
