@@ -27,6 +27,7 @@ from searchengine.http.app import create_app
 from searchengine.manifest import Manifest
 from searchengine.search_filters import SearchFilters
 from searchengine.store.database import head_revision
+from searchengine.store.duplicate_rows import photo_batches
 from searchengine.store.repository import FileWrite, NewUnit
 from searchengine.vectors.faiss_index import VectorIndex, read_vector_index
 from searchengine.vectors.index_kind import IndexKind
@@ -227,6 +228,12 @@ def test_exact_copies_and_near_duplicates_match_brute_force(engines):
     high = engine.duplicates(0.98)
     check_near(high, photos, 0.98)
     assert not any("p0000" in p for g in near_sets(high) for p in g)
+
+    # photos are read in pages of units, skipping pages with no photo (here: every 7 units)
+    pages = list(photo_batches(engine.repo, D, batch=7))
+    truth = sorted(i for i, row in engine.repo.units(list(range(1, len(writes) + 2))).items()
+                   if row.kind == "image" and row.modality == "image")
+    assert np.concatenate([b.ids for b in pages]).tolist() == truth and max(len(b.ids) for b in pages) <= 7
 
     # kinds, limit, a path filter
     assert engine.duplicates(kind="exact").near == [] and engine.duplicates(kind="near").exact == []

@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from searchengine.store.models import MediaFile, Unit
-from searchengine.store.repository import Repository
+from searchengine.store.repository import SQL_BATCH, Repository
 
 INDEXED = "indexed"
 PHOTO = "image"  # the modality of photos, and the kind of their whole-picture unit
@@ -75,23 +75,31 @@ def photo_count(repo: Repository, conditions: Sequence[Any] = ()) -> int:
 def photo_batches(repo: Repository, dim: int, conditions: Sequence[Any] = (), *, batch: int = 1024,
                   with_paths: bool = False) -> Iterator[PhotoBatch]:
     """The photos meeting ``conditions`` (only whole-picture units: not the text read in
-    them), ``batch`` at a time in unit id order (keyset pages: each page one indexed
-    range read, whatever its depth)."""
-    columns: list[Any] = [Unit.id, Unit.file_id, Unit.vector]
-    if with_paths:
-        columns += [MediaFile.path, MediaFile.mtime_ns]
+    them), in unit id order: pages of ``batch`` units read in rowid order (each page one
+    range read, whatever its depth), then their files checked by primary key. (One joined
+    query would let SQLite start from the modality index and sort every page.)"""
     last = 0
+    file_columns: list[Any] = [MediaFile.id] + ([MediaFile.path, MediaFile.mtime_ns] if with_paths else [])
     while True:
-        query = (select(*columns).join(MediaFile, MediaFile.id == Unit.file_id)
-                 .where(*_photo_conditions(conditions), Unit.id > last).order_by(Unit.id).limit(batch))
         with repo.engine.connect() as c:
-            rows: list[Any] = list(c.execute(query).all())
+            rows: list[Any] = list(c.execute(
+                select(Unit.id, Unit.file_id, Unit.vector).where(Unit.id > last, Unit.kind == PHOTO)
+                .order_by(Unit.id).limit(batch)).all())
+            if not rows:
+                return
+            last = int(rows[-1][0])
+            wanted = sorted({int(r[1]) for r in rows})
+            files: dict[int, Any] = {}
+            for i in range(0, len(wanted), SQL_BATCH):
+                files.update((int(f[0]), f) for f in c.execute(
+                    select(*file_columns).where(MediaFile.id.in_(wanted[i:i + SQL_BATCH]), MediaFile.modality == PHOTO,
+                                                MediaFile.status == INDEXED, *conditions)))
+        rows = [r for r in rows if int(r[1]) in files]
         if not rows:
-            return
+            continue
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         file_ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
         vectors = np.frombuffer(b"".join(r[2] for r in rows), dtype="<f4").reshape(len(rows), dim)
-        last = int(ids[-1])
         yield PhotoBatch(ids, file_ids, vectors.astype(np.float32),
-                         [r[3] for r in rows] if with_paths else None,
-                         [int(r[4]) for r in rows] if with_paths else None)
+                         [files[int(r[1])][1] for r in rows] if with_paths else None,
+                         [int(files[int(r[1])][2]) for r in rows] if with_paths else None)
