@@ -269,6 +269,17 @@ class Catalog:
             scores, ids = index.search(query.reshape(1, -1), k, allowed=allowed)
         return scores[0], ids[0]
 
+    def range_search(self, queries: np.ndarray, radius: float, *, allowed: np.ndarray | None = None,
+                     nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every vector scoring above ``radius`` with each query row, as
+        :meth:`VectorIndex.range_search` gives it, under the shared lock like :meth:`search`."""
+        self.sync()
+        self.vectors()
+        with self._rw.reading():
+            index = self._index
+            assert index is not None
+            return index.range_search(queries, radius, allowed=allowed, nprobe=nprobe)
+
     # -- writes: SQL and FAISS in one step --------------------------------------------
 
     @contextmanager

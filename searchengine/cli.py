@@ -290,6 +290,41 @@ def _echo_rebuilt(kind: "IndexKind", policy: str, seconds: float) -> None:
 
 
 @app.command()
+def duplicates(
+    index_name: str = IndexOpt,
+    index_root: Optional[Path] = RootOpt,
+    threshold: float = typer.Option(0.95, "--threshold", min=0.5, max=1.0,
+                                    help="Near-duplicate photos: cosine similarity at least this (0.5-1.0)."),
+    exact_only: bool = typer.Option(False, "--exact-only", help="Only exact copies (same content)."),
+    near_only: bool = typer.Option(False, "--near-only", help="Only near-duplicate photos."),
+    path_glob: Optional[str] = typer.Option(None, "--path", help="Only paths matching this glob, e.g. '/photos/2023/*'."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="At most this many groups of each kind."),
+    json_out: bool = typer.Option(False, "--json", help="Print the groups as JSON."),
+) -> None:
+    """List exact copies (same content hash) and near-duplicate photos (with their similarity), in groups."""
+    from searchengine.duplicates_render import render_duplicates, report_json
+    from searchengine.engine import SearchEngine
+    from searchengine.search_filters import SearchFilters
+
+    if exact_only and near_only:
+        typer.echo("Error: give --exact-only or --near-only, not both", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    kind = "exact" if exact_only else "near" if near_only else "all"
+
+    def work():
+        with SearchEngine.open(index_name, settings=_settings(index_root), create=False) as engine:
+            return engine.duplicates(threshold, kind=kind, limit=limit, filters=SearchFilters.of(path_glob=path_glob),
+                                     progress=sys.stderr.isatty())
+
+    report = _run(work)
+    if json_out:
+        typer.echo(json.dumps(report_json(report, json_path), indent=2, ensure_ascii=False))
+        return
+    for line in render_duplicates(report, display_path):
+        typer.echo(line)
+
+
+@app.command()
 def forget(
     path: Path = typer.Argument(..., help="An indexed folder or file to remove from the index."),
     index_name: str = IndexOpt,

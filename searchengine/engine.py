@@ -14,6 +14,7 @@ from PIL import Image
 
 from searchengine.catalog import Catalog
 from searchengine.config import Settings
+from searchengine.duplicates import DEFAULT_THRESHOLD, DuplicatesReport, find_duplicates
 from searchengine.encoders.base import Encoder, encode_images, encode_queries
 from searchengine.encoders.registry import AUTO, load_encoder, parse_spec, resolve_auto
 from searchengine.encoders.torch_device import resolve_device
@@ -381,6 +382,15 @@ class SearchEngine:
         """Search with a ready query vector (L2-normalised, in this index's space)."""
         return self._searcher.search(np.asarray(query, dtype=np.float32), k, offset=offset,
                                      filters=filters, exclude_ids=exclude_ids)
+
+    def duplicates(self, threshold: float = DEFAULT_THRESHOLD, *, kind: str = "all", limit: int | None = None,
+                   filters: SearchFilters | None = None, progress: bool = False) -> DuplicatesReport:
+        """Exact copies (the same content, any modality) and near-duplicate photos (cosine
+        of their vectors at least ``threshold``, between 0.5 and 1), in groups; ``kind``:
+        ``all``, ``exact`` or ``near``; at most ``limit`` groups of each; only files that
+        ``filters`` let through. Loads no model (see :mod:`searchengine.duplicates`)."""
+        return find_duplicates(self.catalog, threshold, kind=kind, limit=limit,
+                               filters=filters or SearchFilters(), progress=progress)
 
     # -- public reads (what the CLI and the HTTP service show) --------------------------
 

@@ -31,6 +31,8 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from searchengine.duplicates import DEFAULT_THRESHOLD, MIN_THRESHOLD
+from searchengine.http.duplicates import duplicates_out
 from searchengine.engine import SearchEngine
 from searchengine.errors import (
     IndexBusyError,
@@ -46,6 +48,8 @@ from searchengine.search_filters import SearchFilters
 from searchengine.store.repository import UnitRow
 from searchengine.http.jobs import IndexJobs, Job
 from searchengine.http.schemas import (
+    DuplicatesKind,
+    DuplicatesResponse,
     ErrorResponse,
     HealthOut,
     HitOut,
@@ -390,6 +394,20 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         hits = engine.search(similar_to=item_id, k=k, offset=offset,
                              filters=filters_of(modality, path, after, before))
         return page(request, hits, k, offset)
+
+    @api.get("/api/duplicates", response_model=DuplicatesResponse, tags=["search"],
+             responses={400: _ERRORS[400]})
+    def duplicates(
+        request: Request,
+        threshold: Annotated[float, Query(ge=MIN_THRESHOLD, le=1.0, description="Near-duplicate photos: "
+                                          "cosine similarity at least this.")] = DEFAULT_THRESHOLD,
+        kind: DuplicatesKind = "all",
+        limit: Annotated[int, Query(ge=1, le=1000, description="At most this many groups of each kind.")] = 100,
+        path: Annotated[Optional[str], Query(max_length=1000, description="Glob, e.g. /photos/2023/*")] = None,
+    ) -> DuplicatesResponse:
+        """Exact copies (same content) and near-duplicate photos (with their similarity), in groups."""
+        report = engine.duplicates(threshold, kind=kind, limit=limit, filters=filters_of(None, path, None, None))
+        return duplicates_out(report, request.scope.get("root_path", "").rstrip("/"))
 
     @api.get("/api/items/{item_id}", response_model=ItemOut, tags=["items"],
              responses={404: _ERRORS[404]})

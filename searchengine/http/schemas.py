@@ -112,3 +112,39 @@ class StatusOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok"]
     model_loaded: bool
+
+
+DuplicatesKind = Literal["all", "exact", "near"]
+
+
+class DuplicateFileOut(BaseModel):
+    id: Optional[int] = Field(description="Id of the file's (first) indexed item; null for a file with none.")
+    path: str
+    name: str = Field(description="File name.")
+    modality: Modality
+    size: int = Field(description="Bytes.")
+    score: Optional[float] = Field(None, description="Near groups: cosine similarity with the group's first "
+                                   "photo (null for the first, the largest file).")
+    copies: int = Field(0, description="Near groups: other files with exactly this content (see the exact groups).")
+    media_url: Optional[str] = None
+    thumbnail_url: Optional[str] = None
+
+
+class DuplicateGroupOut(BaseModel):
+    kind: Literal["exact", "near"]
+    files: list[DuplicateFileOut]
+    score: Optional[float] = Field(None, description="Near groups: cosine similarity of the closest pair.")
+    content_hash: Optional[str] = Field(None, description="Exact groups: the files' content hash.")
+    redundant_bytes: int = Field(description="Bytes all but the largest file take.")
+
+
+class DuplicatesResponse(BaseModel):
+    threshold: float
+    kind: DuplicatesKind
+    exact: list[DuplicateGroupOut] = Field(description="Exact copies, the most redundant bytes first.")
+    near: list[DuplicateGroupOut] = Field(description="Near-duplicate photos, the closest pairs first.")
+    exact_total: int = Field(description="Exact groups in all (before the limit).")
+    near_total: int = Field(description="Near groups in all (before the limit).")
+    photos: int = Field(description="Photos compared.")
+    index_type: str
+    seconds: float
