@@ -92,6 +92,8 @@ def index(
     asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition: base (default), tiny.en, or a CTranslate2 Whisper folder."),
     language: Optional[str] = typer.Option(None, "--language", help="Spoken language code (e.g. en); detected when not set."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try again files that failed before, even if unchanged."),
+    ocr: Optional[str] = typer.Option(None, "--ocr", help="Read text in images (Chinese, English): auto (default: "
+                                      "on where rapidocr-onnxruntime is installed), on, or off [env SEARCHENGINE_OCR]."),
     follow_outside: bool = typer.Option(False, "--follow-symlinks-outside", help="Also follow symlinks whose target "
                                         "is outside the indexed folders [env SEARCHENGINE_FOLLOW_SYMLINKS_OUTSIDE]."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -101,7 +103,8 @@ def index(
 
     def work():
         settings = _settings(index_root, batch_size=batch_size, asr_model=asr_model, language=language,
-                             precision=precision, index_type=index_type, follow_symlinks_outside=follow_outside or None)
+                             precision=precision, index_type=index_type, follow_symlinks_outside=follow_outside or None,
+                             ocr=ocr)
         with SearchEngine.open(index_name, model=model, settings=settings, create=True) as engine:
             report = engine.index(paths or None, progress=sys.stderr.isatty(), retry_failed=retry_failed)
             rebuilt = None
@@ -140,6 +143,9 @@ def index(
             f"Transcribed {report.transcribed_files} recordings ({report.transcribed_seconds:.0f}s of audio); "
             f"{report.transcript_cache_hits} transcripts reused."
         )
+    if report.ocr_images or report.ocr_cache_hits:
+        typer.echo(f"Read text in {report.ocr_images} images ({report.ocr_seconds:.1f}s); "
+                   f"{report.ocr_cache_hits} reused.")
     for gone in report.missing_roots:
         typer.echo(f"  missing folder kept: {display_path(gone)} (remove it with `searchengine forget {display_path(gone)}`)", err=True)
     for path, reason in report.failures[:20]:
@@ -195,11 +201,19 @@ def search(
             where = f"  [chars {int(h.start)}-{int(h.end)}]" if h.modality == "text" else f"  [{_clock(h.start)}-{_clock(h.end)}]"
             if h.moment is not None:
                 where += f" said at {_clock(h.moment)}"
+        if h.kind == "ocr":
+            where += "  text in image" + (f" at {_box(h.box)}" if h.box else "")
         if h.found_by and h.found_by != ("vector",):
             where += f"  ({' + '.join(h.found_by)})"
         typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{where}")
         if h.text:
             typer.echo(f"{'':>30}{_snippet(h.text, h.highlights, color=sys.stdout.isatty())}")
+
+
+def _box(box: tuple) -> str:
+    """Where in the picture, in percent of its width and height: x0,y0-x1,y1."""
+    x0, y0, x1, y1 = (round(100 * v) for v in box)
+    return f"{x0},{y0}-{x1},{y1}%"
 
 
 def _snippet(text: str, spans: Optional[tuple] = None, width: int = 100, color: bool = False) -> str:

@@ -37,6 +37,7 @@ class Settings:
     index_type: str = "auto"  # auto | flat | ivf-flat | ivf-sq8 | ivf-pq (new indexes; see vectors.index_kind)
     asr_model: str = "base"
     language: str | None = None  # None: detected per recording
+    ocr: str = "auto"  # text in images: auto (read it where the OCR package is installed) | on | off
     cache_dir: Path = field(default_factory=_default_cache_dir)
 
     def __post_init__(self) -> None:
@@ -46,6 +47,9 @@ class Settings:
 
         object.__setattr__(self, "precision", check_precision(self.precision))
         object.__setattr__(self, "index_type", check_policy(self.index_type))
+        object.__setattr__(self, "ocr", str(self.ocr).strip().lower())
+        if self.ocr not in ("auto", "on", "off"):
+            raise InvalidInputError(f"ocr must be auto, on or off, got {self.ocr!r}")
         if self.batch_size < 1:
             raise InvalidInputError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.decode_workers < 1:

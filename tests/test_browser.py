@@ -27,6 +27,10 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 @pytest.fixture(scope="module")
 def server(samples_engine):
+    yield from _serve(samples_engine)
+
+
+def _serve(engine):
     import uvicorn
 
     from searchengine.http.app import create_app
@@ -34,7 +38,7 @@ def server(samples_engine):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(samples_engine), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -297,3 +301,43 @@ def test_keyword_matches_are_highlighted_as_the_server_found_them(browser, serve
     assert "keyword" in (first.get_attribute("data-found-by") or "")
     marks = [m.text for m in first.find_elements(By.CSS_SELECTOR, ".passage mark")]
     assert marks and all(m == "乌龙茶" for m in marks)
+
+
+@pytest.fixture(scope="module")
+def sign_server(tmp_path_factory, tiny_clip):
+    """An index of one photo with a sign on it (text read by OCR) and one without."""
+    from searchengine import SearchEngine, Settings
+    from searchengine.evaluation.rendered_text import background, find_fonts, render
+    from searchengine.ocr.reader import available
+
+    if not available() or not find_fonts():
+        pytest.skip("needs rapidocr-onnxruntime and a font")
+    media = tmp_path_factory.mktemp("signs")
+    picture, box = render(background(7, (640, 480)), "Harbour Street Bakery", find_fonts()[0], 40, at=(0.35, 0.6))
+    picture.save(media / "bakery.jpg", quality=92)
+    background(8, (640, 480)).save(media / "field.jpg", quality=92)
+    engine = SearchEngine.open("signs", settings=Settings(index_root=tmp_path_factory.mktemp("idx"), model=tiny_clip))
+    engine.index([media])
+    for url in _serve(engine):
+        yield url, box
+    engine.close()
+
+
+def test_a_hit_on_text_in_an_image_draws_its_box_on_the_picture(browser, sign_server):
+    server, box = sign_server
+    search_for(browser, server, "harbour street bakery")
+    hit = results(browser)[0]
+    assert hit.find_element(By.CSS_SELECTOR, ".name").text == "bakery.jpg"
+    assert hit.get_attribute("data-kind") == "ocr"
+    assert "text in image" in hit.find_element(By.CSS_SELECTOR, ".meta").text
+    assert "Bakery" in hit.find_element(By.CSS_SELECTOR, ".passage").text
+    img = hit.find_element(By.TAG_NAME, "img")
+    wait(browser).until(lambda b: b.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) > 0)
+    mark = hit.find_element(By.CSS_SELECTOR, ".text-box")
+    pic, drawn = img.rect, mark.rect  # where the box is on screen, as fractions of the picture
+    x0, y0 = (drawn["x"] - pic["x"]) / pic["width"], (drawn["y"] - pic["y"]) / pic["height"]
+    x1, y1 = x0 + drawn["width"] / pic["width"], y0 + drawn["height"] / pic["height"]
+    assert box[0] - 0.03 <= x0 < x1 <= box[2] + 0.03 and box[1] - 0.03 <= y0 < y1 <= box[3] + 0.03
+    assert x1 - x0 > 0.5 * (box[2] - box[0])
+    # the whole picture is shown (not cropped), in its own proportions
+    assert abs(pic["width"] / pic["height"] - 640 / 480) < 0.05

@@ -19,6 +19,7 @@ from searchengine.media.audio import SAMPLE_RATE, decode_audio, probe_duration
 from searchengine.media.images import load_image
 from searchengine.media.sidecar import parse_sidecar
 from searchengine.media.text import chunk_text, read_text
+from searchengine.ocr.stage import ImageTexts
 from searchengine.pathnames import display_path
 from searchengine.pipeline.plan import Work
 from searchengine.store.repository import Repository
@@ -33,12 +34,15 @@ class Decoded:
     work: Work
     images: list[Any] = field(default_factory=list)  # prepared by the encoder
     chunks: list[tuple[float | None, float | None, str]] = field(default_factory=list)
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)  # of an image's text chunks
     error: str | None = None
     kept: bool = False  # an indexed file that could not be read now: its old vectors stay
     decode_seconds: float = 0.0
     preprocess_seconds: float = 0.0
     transcribed_seconds: float | None = None  # set when speech recognition ran
     transcript_cached: bool = False
+    ocr_seconds: float | None = None  # set when the image's text was read (OCR ran)
+    ocr_cached: bool = False  # the image's text came from the cache
 
 
 class Decoder:
@@ -51,6 +55,7 @@ class Decoder:
         self._encoder = encoder
         self._transcriber = transcriber
         self.asr_bar: tqdm | None = None
+        self.texts = ImageTexts(repo, settings.ocr, settings.chunk_chars)
 
     @property
     def asr_source(self) -> str:
@@ -65,10 +70,12 @@ class Decoder:
                 raise MediaDecodeError(f"{display_path(f.path)}: empty file (0 bytes)")
             if f.modality == "image":
                 encoder = self._encoder()
-                image = load_image(f.path, min_side=encoder.input_side)
+                lines = self.texts.lookup(work.content_hash)  # None: OCR reads it (at full size)
+                image = load_image(f.path, min_side=encoder.input_side if lines is not None else None)
                 t1 = time.perf_counter()
                 out.images.append(encoder.prepare_image(image))
                 out.preprocess_seconds = time.perf_counter() - t1
+                self.texts.attach(out, work.content_hash, image, lines)
             elif f.modality == "text":
                 chunks = chunk_text(read_text(f.path), self.settings.chunk_chars, self.settings.chunk_overlap)
                 if not chunks:
@@ -87,7 +94,7 @@ class Decoder:
         except Exception as exc:  # a decoder bug or an exotic file must not stop the run
             log.exception("unexpected error decoding %s", display_path(f.path))
             out.error = f"{display_path(f.path)}: unexpected error while decoding: {type(exc).__name__}: {exc}"
-        out.decode_seconds = time.perf_counter() - t0 - out.preprocess_seconds
+        out.decode_seconds = time.perf_counter() - t0 - out.preprocess_seconds - (out.ocr_seconds or 0.0)
         return out
 
     def asr_seconds(self, work: list[Work]) -> float:

@@ -12,7 +12,7 @@ class StageTimes:
     waiting for decoded files, the measure of a pipeline that cannot keep the model busy."""
 
     plan: float = 0.0
-    decode: float = 0.0
+    decode: float = 0.0  # without OCR (see IndexReport.ocr_seconds)
     preprocess: float = 0.0
     encode: float = 0.0
     write: float = 0.0
@@ -35,6 +35,9 @@ class IndexReport:
     transcribed_files: int = 0  # recordings run through speech recognition this time
     transcribed_seconds: float = 0.0  # seconds of audio they held
     transcript_cache_hits: int = 0  # recordings whose transcript was already known
+    ocr_images: int = 0  # images whose text was read (OCR ran) this time
+    ocr_seconds: float = 0.0  # the time that took, summed over decode workers
+    ocr_cache_hits: int = 0  # images whose text was already known (by content hash)
     seconds: float = 0.0
     decode_seconds: float = 0.0  # decode + preprocess, summed over workers
     encode_seconds: float = 0.0

@@ -157,6 +157,10 @@ class IndexRun:
             stages.decode += d.decode_seconds
             stages.preprocess += d.preprocess_seconds
             report.transcript_cache_hits += d.transcript_cached
+            report.ocr_cache_hits += d.ocr_cached
+            if d.ocr_seconds is not None:
+                report.ocr_images += 1
+                report.ocr_seconds += d.ocr_seconds
             if d.transcribed_seconds is not None:
                 report.transcribed_files += 1
                 report.transcribed_seconds += d.transcribed_seconds

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from searchengine.pathnames import display_path, is_under
 from searchengine.store import keywords
 from searchengine.store.database import writer
-from searchengine.store.models import (KIND_OF_MODALITY, IndexState, MediaFile, RemovedUnit, Root,
-                                       Transcript, Unit)
+from searchengine.store.models import (KIND_OF_MODALITY, ImageText, IndexState, MediaFile, RemovedUnit,
+                                       Root, Transcript, Unit)
 from searchengine.transcribe.segments import Segment
 
 log = logging.getLogger(__name__)
@@ -419,6 +419,20 @@ class Repository:
                 segments=json.dumps([[seg.start, seg.end, seg.text] for seg in segments]),
                 created_at=_now(),
             ))
+
+    def image_text(self, content_hash: str, source: str) -> list[dict] | None:
+        """Cached lines read in an image (``{"text", "box", "score"}`` each; ``[]``: no
+        text), or None when this image was never read by ``source``."""
+        with Session(self.engine) as s:
+            raw = s.scalars(select(ImageText.lines).where(ImageText.content_hash == content_hash,
+                                                          ImageText.source == source)).first()
+        return None if raw is None else cast(list, json.loads(raw))
+
+    def save_image_text(self, content_hash: str, source: str, lines: list[dict]) -> None:
+        with Session(self._writer) as s, s.begin():
+            s.execute(delete(ImageText).where(ImageText.content_hash == content_hash, ImageText.source == source))
+            s.add(ImageText(content_hash=content_hash, source=source,
+                            lines=json.dumps(lines, ensure_ascii=False), created_at=_now()))
 
     # -- writes that change units: inside the catalog's transaction ``s`` ------------------
     # Each returns the unit ids it removed (and added); the catalog logs and mirrors them.

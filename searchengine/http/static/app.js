@@ -218,7 +218,8 @@ function renderHit(hit, query) {
     img.alt = hit.name;
     img.loading = "lazy";
     media.appendChild(img);
-    passage.remove();
+    if (hit.kind === "ocr") showTextInImage(node, media, img, passage, hit, query);
+    else passage.remove();
   } else if (hit.modality === "audio") {
     const from = hit.moment != null ? hit.moment : hit.start;
     const audio = document.createElement("audio");
@@ -248,6 +249,30 @@ function renderHit(hit, query) {
   node.querySelector(".similar").addEventListener("click",
     () => search({ kind: "similar", value: String(hit.id), label: hit.name }));
   return node;
+}
+
+// A hit on text read in a picture: the whole picture (not cropped) with the text's box
+// drawn over it, and the passage under a "text in image" label.
+function showTextInImage(node, media, img, passage, hit, query) {
+  node.dataset.kind = "ocr";
+  const frame = document.createElement("span");
+  frame.className = "picture";
+  media.replaceChild(frame, img);
+  frame.appendChild(img);
+  if (Array.isArray(hit.box) && hit.box.length === 4) {
+    const [x0, y0, x1, y1] = hit.box.map((v) => Math.min(1, Math.max(0, Number(v) || 0)));
+    const mark = document.createElement("span");
+    mark.className = "text-box";
+    mark.title = "text in image";
+    Object.assign(mark.style, { left: `${x0 * 100}%`, top: `${y0 * 100}%`,
+                                width: `${(x1 - x0) * 100}%`, height: `${(y1 - y0) * 100}%` });
+    frame.appendChild(mark);
+  }
+  const label = document.createElement("span");
+  label.className = "badge ocr";
+  label.textContent = "text in image";
+  node.querySelector(".meta").prepend(label);
+  highlight(passage, hit.text || "", query, hit.highlights);
 }
 
 // The transcript lines of an audio hit's window, each a button that plays from its time.

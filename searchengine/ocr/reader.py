@@ -1,0 +1,79 @@
+"""Reading text in a picture with PP-OCR (detector, angle classifier, recogniser; Chinese
+and English) on ONNX Runtime, through ``rapidocr-onnxruntime``, imported only when the
+first picture is read. A picture without text costs the detector alone: when it finds no
+box, recognition never runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+import time
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from searchengine.errors import ModelUnavailableError
+from searchengine.ocr.layout import Line, is_junk, merge_lines
+
+log = logging.getLogger(__name__)
+
+PACKAGE = "rapidocr_onnxruntime"
+INSTALL_HINT = "pip install rapidocr-onnxruntime==1.4.4"
+SOURCE = "ocr:ppocr-v4"  # the reader's name in the cache (image_texts.source)
+DET_SIDE = 960  # the detector sees the picture at most this long a side (its cost)
+
+
+def available() -> bool:
+    """Whether the OCR package can be imported (without importing it)."""
+    return importlib.util.find_spec(PACKAGE) is not None
+
+
+class OcrUnavailableError(ModelUnavailableError):
+    """Text in images was asked for (``--ocr on``) but the OCR package is not installed."""
+
+
+class TextReader:
+    """Thread-safe; the models load on the first :meth:`read`."""
+
+    source = SOURCE
+
+    def __init__(self, threads: int = 0):
+        self._threads = threads
+        self._engine: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        if self._engine is None:
+            try:
+                from rapidocr_onnxruntime import RapidOCR
+            except ImportError as exc:
+                raise OcrUnavailableError(
+                    f"reading text in images needs the rapidocr-onnxruntime package ({exc}); "
+                    f"install it with `{INSTALL_HINT}`, or index with --ocr off"
+                ) from exc
+            t0 = time.perf_counter()
+            threads = self._threads or -1
+            self._engine = RapidOCR(det_limit_side_len=DET_SIDE, det_limit_type="max",
+                                    intra_op_num_threads=threads, inter_op_num_threads=threads)
+            logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+            log.info("OCR models loaded in %.2fs", time.perf_counter() - t0)
+        return self._engine
+
+    def read(self, image: Image.Image) -> list[Line]:
+        """The lines of text in ``image`` (boxes as fractions of its size), top to bottom;
+        an empty list for a picture without text."""
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        bgr = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
+        w, h = rgb.size
+        with self._lock:  # the pipeline's state is per call; ONNX Runtime uses the cores
+            result, _ = self._load()(bgr)
+        pieces = []
+        for quad, text, score in result or ():
+            if is_junk(str(text), float(score)):
+                continue
+            xs, ys = [float(p[0]) for p in quad], [float(p[1]) for p in quad]
+            box = (max(0.0, min(xs) / w), max(0.0, min(ys) / h), min(1.0, max(xs) / w), min(1.0, max(ys) / h))
+            pieces.append(Line(str(text).strip(), box, float(score)))
+        return merge_lines(pieces, aspect=w / h)

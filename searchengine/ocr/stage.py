@@ -1,0 +1,91 @@
+"""The indexing step for text in images: look the picture up in the cache by content hash
+(a moved, copied or re-added picture is never read again), read it otherwise, and hand the
+decoder its blocks as passages with boxes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Callable
+
+from PIL import Image
+
+from searchengine.ocr import reader as ocr_reader
+from searchengine.ocr.layout import Line, group_blocks
+from searchengine.store.repository import Repository
+
+if TYPE_CHECKING:  # the decoder imports this module
+    from searchengine.pipeline.decode import Decoded
+
+log = logging.getLogger(__name__)
+
+
+def ocr_enabled(mode: str) -> bool:
+    """Whether ``--ocr MODE`` reads text in images here: ``on`` fails clearly without the
+    package, ``auto`` goes without it (one log line), ``off`` never reads."""
+    if mode == "off":
+        return False
+    if ocr_reader.available():
+        return True
+    if mode == "on":
+        raise ocr_reader.OcrUnavailableError(
+            f"--ocr on: reading text in images needs the rapidocr-onnxruntime package; install it "
+            f"with `{ocr_reader.INSTALL_HINT}`, or index with --ocr off (or auto)"
+        )
+    log.warning("text in images is not read: rapidocr-onnxruntime is not installed (%s)", ocr_reader.INSTALL_HINT)
+    return False
+
+
+class ImageTexts:
+    """Thread-safe: one instance serves all decode workers of a run."""
+
+    def __init__(self, repo: Repository, mode: str, max_chars: int,
+                 reader: Callable[[], ocr_reader.TextReader] | None = None):
+        self.repo = repo
+        self.enabled = ocr_enabled(mode)
+        self.max_chars = max_chars
+        self._reader = reader or _shared_reader
+        self.source = ocr_reader.SOURCE
+
+    def lookup(self, content_hash: str) -> list[Line] | None:
+        """The cached lines of this picture; ``[]`` when OCR is off; None: to be read."""
+        if not self.enabled:
+            return []
+        cached = self.repo.image_text(content_hash, self.source)
+        return None if cached is None else [Line.from_json(x) for x in cached]
+
+    def attach(self, out: "Decoded", content_hash: str, image: Image.Image, lines: list[Line] | None) -> None:
+        """Put the picture's text blocks in ``out.chunks`` (with ``out.boxes``), reading the
+        picture first when ``lines`` is None (and caching what was read)."""
+        if not self.enabled:
+            return
+        if lines is None:
+            t0 = time.perf_counter()
+            try:
+                lines = self._reader().read(image)
+            except ocr_reader.OcrUnavailableError:
+                raise
+            except Exception:  # an OCR failure costs this picture its text, not its place
+                log.exception("reading the text in %s failed", out.work.found.path)
+                return
+            out.ocr_seconds = time.perf_counter() - t0
+            self.repo.save_image_text(content_hash, self.source, [line.to_json() for line in lines])
+        else:
+            out.ocr_cached = True
+        for block in group_blocks(lines, self.max_chars):
+            out.chunks.append((None, None, block.text))
+            out.boxes.append(block.box)
+
+
+_reader_instance: ocr_reader.TextReader | None = None
+_reader_lock = threading.Lock()
+
+
+def _shared_reader() -> ocr_reader.TextReader:
+    """One reader per process: its models load once, on the first picture to read."""
+    global _reader_instance
+    with _reader_lock:
+        if _reader_instance is None:
+            _reader_instance = ocr_reader.TextReader()
+        return _reader_instance
