@@ -48,7 +48,8 @@ class Writer:
         writes = []
         for d, vecs in zip(batch, vectors):
             f = d.work.found
-            units = [NewUnit(None, None, None, v) for v in vecs[: len(d.images)]]
+            units = ([NewUnit(s, e, None, v, kind="frame") for (s, e), v in zip(d.frame_spans, vecs)]
+                     if d.frame_spans else [NewUnit(None, None, None, v) for v in vecs[: len(d.images)]])
             units += [NewUnit(s, e, text, v) for (s, e, text), v in zip(d.chunks, vecs[len(d.images):])]
             writes.append(FileWrite(
                 path=str(f.path), modality=f.modality, content_hash=d.work.content_hash, size=f.size,
