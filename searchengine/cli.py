@@ -146,6 +146,11 @@ def index(
     if report.ocr_images or report.ocr_cache_hits:
         typer.echo(f"Read text in {report.ocr_images} images ({report.ocr_seconds:.1f}s); "
                    f"{report.ocr_cache_hits} reused.")
+    if report.videos:
+        typer.echo(
+            f"Read the pictures of {report.videos} videos ({report.video_seconds:.0f}s): "
+            f"{report.frames_kept} key frames from {report.frames_decoded} decoded ({report.frames_per_second:.0f} frames/s)."
+        )
     for gone in report.missing_roots:
         typer.echo(f"  missing folder kept: {display_path(gone)} (remove it with `searchengine forget {display_path(gone)}`)", err=True)
     for path, reason in report.failures[:20]:
@@ -163,7 +168,7 @@ def search(
     similar_to: Optional[int] = typer.Option(None, "--similar-to", min=1, max=2**63 - 1, help="Search by an indexed item's id."),
     k: int = typer.Option(10, "--k", "-k", min=1, max=10000, help="Number of hits."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (pagination)."),
-    modality: Optional[List[str]] = typer.Option(None, "--modality", help="Only these modalities (image, text, audio)."),
+    modality: Optional[List[str]] = typer.Option(None, "--modality", help="Only these modalities (image, text, audio, video)."),
     path_glob: Optional[str] = typer.Option(None, "--path", help="Only paths matching this glob, e.g. '*.jpg'."),
     after: Optional[datetime] = typer.Option(None, "--after", help="Only files modified at or after this date (UTC), e.g. 2024-06-01."),
     before: Optional[datetime] = typer.Option(None, "--before", help="Only files modified at or before this date (UTC)."),
@@ -197,7 +202,9 @@ def search(
     typer.echo(f"{'#':>3}  {'score':>6}  {'modality':<8}  {'id':>6}  path")
     for rank, h in enumerate(hits, 1):
         where = ""
-        if h.start is not None and h.end is not None:
+        if h.kind == "frame" and h.start is not None:
+            where = f"  at {_clock(h.start)}"
+        elif h.start is not None and h.end is not None:
             where = f"  [chars {int(h.start)}-{int(h.end)}]" if h.modality == "text" else f"  [{_clock(h.start)}-{_clock(h.end)}]"
             if h.moment is not None:
                 where += f" said at {_clock(h.moment)}"

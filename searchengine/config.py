@@ -39,6 +39,14 @@ class Settings:
     language: str | None = None  # None: detected per recording
     ocr: str = "auto"  # text in images: auto (read it where the OCR package is installed) | on | off
     cache_dir: Path = field(default_factory=_default_cache_dir)
+    # videos' key frames (see media.video): at most one every video_frame_gap seconds, at most
+    # video_max_frames a video (the gap grows for long ones), a scene change when the picture
+    # differs by video_scene_threshold (0..1); GOPs up to video_keyframe_gap seconds are
+    # sampled by their key frame alone, longer ones decoded in full
+    video_frame_gap: float = 2.0
+    video_max_frames: int = 300
+    video_scene_threshold: float = 0.1
+    video_keyframe_gap: float = 4.0
 
     def __post_init__(self) -> None:
         from searchengine.encoders.precision import check_precision
@@ -56,6 +64,11 @@ class Settings:
             raise InvalidInputError(f"decode_workers must be at least 1, got {self.decode_workers}")
         if self.chunk_chars < 20:
             raise InvalidInputError(f"chunk_chars must be at least 20, got {self.chunk_chars}")
+        if self.video_frame_gap <= 0 or self.video_max_frames < 1 or not 0 < self.video_scene_threshold < 1:
+            raise InvalidInputError(
+                "video_frame_gap must be above 0, video_max_frames at least 1 and video_scene_threshold "
+                f"between 0 and 1; got {self.video_frame_gap}, {self.video_max_frames}, {self.video_scene_threshold}"
+            )
         if not 0 <= self.chunk_overlap < self.chunk_chars:
             raise InvalidInputError(
                 f"chunk_overlap must be between 0 and chunk_chars ({self.chunk_chars}), "

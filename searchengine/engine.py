@@ -28,7 +28,7 @@ from searchengine.hits import Hit
 from searchengine.layout import IndexLayout, resolve_index
 from searchengine.manifest import Manifest
 from searchengine.media.images import load_query_image
-from searchengine.media.kinds import modality_of
+from searchengine.media.kinds import RECORDINGS, modality_of
 from searchengine.search_filters import SearchFilters
 from searchengine.searcher import MODES, Searcher
 from searchengine.store.database import head_revision, open_database
@@ -366,7 +366,7 @@ class SearchEngine:
 
     def _with_moments(self, hits: list[Hit], text: str) -> list[Hit]:
         """Audio hits of a text query: where in the window the query's words are spoken."""
-        audio = [h.id for h in hits if h.modality == "audio" and h.start is not None and h.end is not None]
+        audio = [h.id for h in hits if h.kind == "window" and h.start is not None and h.end is not None]
         if not audio:
             return hits
         segments = self.repo.segments_of_units(audio)
@@ -412,7 +412,7 @@ class SearchEngine:
         """The transcript of the recording that item ``item_id`` belongs to (source,
         language, duration, text, segments), or None."""
         row = self.item(item_id)
-        if row is None or row.modality != "audio":
+        if row is None or row.modality not in RECORDINGS:
             return None
         return self.repo.transcript_of_file(row.file_id)
 

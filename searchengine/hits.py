@@ -10,7 +10,8 @@ from typing import Any
 class Hit:
     """One ranked result: an embedded unit of a file.
 
-    ``start``/``end`` are character offsets for text chunks, seconds for audio windows;
+    ``start``/``end`` are character offsets for text chunks, seconds for audio windows and
+    video key frames (a frame is seen from ``start``, until the next key frame at ``end``);
     ``text`` is the matched passage where there is one. ``score`` is the cosine similarity.
     ``moment`` (audio, text queries) is the second in the window where the query's words are
     spoken, when they are found there; a player should start at ``moment or start``.

@@ -15,7 +15,7 @@ from searchengine.media.kinds import MODALITIES
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """``modality``: one or several of image, text, audio (empty: all). ``path_glob``:
+    """``modality``: one or several of image, text, audio, video (empty: all). ``path_glob``:
     matched against the full path, or the file name when it has no slash. ``modified_after``
     / ``modified_before``: bounds on the file's modification time (naive means UTC)."""
 

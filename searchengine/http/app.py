@@ -65,6 +65,7 @@ from searchengine.http.memory import bound_heap
 from searchengine.http.security import MIN_TOKEN_LENGTH, OriginGuard
 from searchengine.http.thumbnails import thumbnail
 from searchengine.media.images import PixelBudget, load_image
+from searchengine.media.kinds import RECORDINGS
 from searchengine.pathnames import display_path, is_real_under
 
 log = logging.getLogger(__name__)
@@ -304,7 +305,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             st = os.stat(real)
         except OSError:
             raise ApiError(404, "the file is no longer on disk; re-index to update") from None
-        same_time = st.st_mtime_ns == row.mtime_ns or (row.modality == "audio" and st.st_mtime_ns <= row.mtime_ns)
+        same_time = st.st_mtime_ns == row.mtime_ns or (row.modality in RECORDINGS and st.st_mtime_ns <= row.mtime_ns)
         same_inode = row.device is None or (st.st_dev, st.st_ino) == (row.device, row.inode)
         if not stat.S_ISREG(st.st_mode) or st.st_size != row.size or not same_time or not same_inode:
             raise ApiError(404, f"item {row.id}'s file changed since it was indexed; re-index to update")

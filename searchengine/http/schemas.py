@@ -7,7 +7,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, Field
 
-Modality = Literal["image", "text", "audio"]
+Modality = Literal["image", "text", "audio", "video"]
 
 
 class ErrorBody(BaseModel):
@@ -25,13 +25,15 @@ SearchMode = Literal["hybrid", "vector", "keyword"]
 
 
 class HitOut(BaseModel):
-    id: int = Field(description="Id of the embedded unit (image, text chunk, audio window).")
+    id: int = Field(description="Id of the embedded unit (image, text chunk, audio window, video frame).")
     path: str
     name: str = Field(description="File name.")
     modality: Modality
     score: float = Field(description="Cosine similarity to the query (keyword mode: BM25 relevance).")
-    start: Optional[float] = Field(None, description="Chunk start: characters (text) or seconds (audio).")
-    end: Optional[float] = Field(None, description="Chunk end: characters (text) or seconds (audio).")
+    start: Optional[float] = Field(None, description="Chunk start: characters (text) or seconds (audio, video; "
+                                   "a video key frame: the second where it is seen).")
+    end: Optional[float] = Field(None, description="Chunk end: characters (text) or seconds (audio, video; "
+                                 "a key frame: until the next one).")
     text: Optional[str] = Field(None, description="The matched passage (text chunk, transcript window).")
     moment: Optional[float] = Field(None, description="Audio: second where the query's words are spoken.")
     found_by: Optional[list[Literal["vector", "keyword"]]] = Field(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from searchengine.media.kinds import SIDECAR_EXTENSIONS, modality_of
+from searchengine.media.kinds import RECORDINGS, SIDECAR_EXTENSIONS, modality_of
 from searchengine.media.regular import kind_of_mode
 from searchengine.pathnames import display_path, is_real_under
 
@@ -255,7 +255,7 @@ def _sidecars(names: set[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     lowered = {n.lower(): n for n in names}
     for name in names:
-        if modality_of(Path(name)) != "audio":
+        if modality_of(Path(name)) not in RECORDINGS:
             continue
         stem = name.rsplit(".", 1)[0]
         for ext in SIDECAR_EXTENSIONS:

@@ -9,10 +9,11 @@ IMAGE_EXTENSIONS = frozenset(
 )
 TEXT_EXTENSIONS = frozenset({".txt", ".md"})
 AUDIO_EXTENSIONS = frozenset({".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".opus"})
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov"})  # indexed by their audio track
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov"})  # key frames and the sound track
 SIDECAR_EXTENSIONS = (".srt", ".vtt", ".txt")  # transcripts next to a recording, in this order
 
-MODALITIES = ("image", "text", "audio")
+MODALITIES = ("image", "text", "audio", "video")
+RECORDINGS = frozenset({"audio", "video"})  # modalities with a sound track: transcripts, sidecars
 
 
 def modality_of(path: Path) -> str | None:
@@ -22,6 +23,8 @@ def modality_of(path: Path) -> str | None:
         return "image"
     if suffix in TEXT_EXTENSIONS:
         return "text"
-    if suffix in AUDIO_EXTENSIONS or suffix in VIDEO_EXTENSIONS:
+    if suffix in AUDIO_EXTENSIONS:
         return "audio"
+    if suffix in VIDEO_EXTENSIONS:
+        return "video"
     return None

@@ -1,7 +1,8 @@
 """Stage 2, decode: turn one file into what the encoder takes. Images are decoded (JPEG at
 reduced scale) and prepared (resize, crop, normalise) here, in worker threads, so that the
 encoder never waits for them; text is chunked; recordings get their transcript (sidecar,
-cache or speech recognition). A file that cannot be decoded comes out with its reason."""
+cache or speech recognition); videos their key frames and transcript (pipeline.decode_video).
+A file that cannot be decoded comes out with its reason."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from searchengine.encoders.base import Encoder
 from searchengine.errors import MediaDecodeError, ModelUnavailableError
 from searchengine.media.audio import SAMPLE_RATE, decode_audio, probe_duration
 from searchengine.media.images import load_image
+from searchengine.media.kinds import RECORDINGS
 from searchengine.media.sidecar import parse_sidecar
 from searchengine.media.text import chunk_text, read_text
 from searchengine.ocr.stage import ImageTexts
 from searchengine.pathnames import display_path
+from searchengine.pipeline.decode_video import decode_video
 from searchengine.pipeline.plan import Work
 from searchengine.store.repository import Repository
 from searchengine.transcribe.segments import Segment, group_windows
@@ -43,6 +46,10 @@ class Decoded:
     transcript_cached: bool = False
     ocr_seconds: float | None = None  # set when the image's text was read (OCR ran)
     ocr_cached: bool = False  # the image's text came from the cache
+    frame_spans: list[tuple[float, float]] = field(default_factory=list)  # video: (start, end) of each image
+    frames_decoded: int = 0  # video: frames the decoder produced, in frames_seconds
+    frames_seconds: float = 0.0
+    video_seconds: float = 0.0  # video: its duration
 
 
 class Decoder:
@@ -84,6 +91,8 @@ class Decoder:
             elif f.modality == "audio":
                 segments = self._transcript(work, out)
                 out.chunks = [(w.start, w.end, w.text) for w in group_windows(segments)]
+            elif f.modality == "video":
+                decode_video(out, self.settings, self._encoder, lambda: self._transcript(work, out))
             else:  # pragma: no cover - discover only yields known modalities
                 raise MediaDecodeError(f"{display_path(f.path)}: unsupported modality {f.modality}")
         except MediaDecodeError as exc:
@@ -102,7 +111,7 @@ class Decoder:
         total = 0.0
         for w in work:
             f = w.found
-            if f.modality == "audio" and f.sidecar is None and self.repo.transcript(w.content_hash, self.asr_source) is None:
+            if f.modality in RECORDINGS and f.sidecar is None and self.repo.transcript(w.content_hash, self.asr_source) is None:
                 try:
                     total += probe_duration(f.path)
                 except MediaDecodeError:

@@ -19,7 +19,9 @@ def encode_batch(encoder: Callable[[], Encoder], batch: Sequence[Decoded], dim: 
     ok = [d for d in batch if d.error is None]
     images = [img for d in ok for img in d.images]
     texts = [c[2] for d in ok for c in d.chunks]
-    image_vecs = encoder().encode_prepared_images(images) if images else np.zeros((0, dim), np.float32)
+    image_vecs = (np.concatenate([encoder().encode_prepared_images(images[i : i + text_batch])
+                                  for i in range(0, len(images), text_batch)])
+                  if images else np.zeros((0, dim), np.float32))  # in batches: a video has many frames
     text_vecs = (np.concatenate([encoder().encode_texts(texts[i : i + text_batch]) for i in range(0, len(texts), text_batch)])
                  if texts else np.zeros((0, dim), np.float32))
     out: list[np.ndarray] = []

@@ -1,5 +1,6 @@
 """Stage 1, plan: walk the roots, stat, hash what changed, and decide for every file what to
-do. No model, no decoding: a run where nothing changed ends here."""
+do. No model, no decoding: a run where nothing changed ends here. A file now indexed as
+another modality than it was (a video, once indexed by its sound alone) is changed."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path
     candidates: list[FoundFile] = []
     for f in plan.found:
         rec = known.get(str(f.path))
-        if rec and rec.size == f.size and rec.mtime_ns == f.mtime_ns and not (retry_failed and rec.status == "failed"):
+        if (rec and rec.size == f.size and rec.mtime_ns == f.mtime_ns and rec.modality == f.modality
+                and not (retry_failed and rec.status == "failed")):
             plan.unchanged += 1
         else:
             candidates.append(f)
@@ -82,14 +84,15 @@ def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path
                 plan.kept.append((path, reason + "; its indexed version is kept and it is tried again next run"))
             else:
                 plan.unreadable_new.append((f, reason))
-        elif rec and rec.content_hash == digest and rec.status == "indexed":
+        elif rec and rec.content_hash == digest and rec.status == "indexed" and rec.modality == f.modality:
             plan.touch.append((rec, f))
             plan.unchanged += 1
-        elif digest in missing_by_hash and rec is None:
+        elif digest in missing_by_hash and rec is None and missing_by_hash[digest].modality == f.modality:
             old = missing_by_hash.pop(digest)
             missing.pop(old.path, None)
             plan.moves.append((old, f))
-        elif (source := indexed_by_hash.get(digest)) is not None and source.path != path:
+        elif ((source := indexed_by_hash.get(digest)) is not None and source.path != path
+              and source.modality == f.modality):
             plan.copies.append((source, f))
         else:
             plan.embed.append(Work(f, digest, rec))

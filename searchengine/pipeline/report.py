@@ -38,6 +38,11 @@ class IndexReport:
     ocr_images: int = 0  # images whose text was read (OCR ran) this time
     ocr_seconds: float = 0.0  # the time that took, summed over decode workers
     ocr_cache_hits: int = 0  # images whose text was already known (by content hash)
+    videos: int = 0  # videos whose picture track was read this time
+    video_seconds: float = 0.0  # seconds of video they held
+    frames_decoded: int = 0  # frames the decoder produced for them (see media.video)
+    frames_kept: int = 0  # key frames embedded
+    frame_decode_seconds: float = 0.0  # summed over the worker threads
     seconds: float = 0.0
     decode_seconds: float = 0.0  # decode + preprocess, summed over workers
     encode_seconds: float = 0.0
@@ -47,6 +52,11 @@ class IndexReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), not indexed
     kept: list[tuple[str, str]] = field(default_factory=list)  # unavailable now; items kept
     missing_roots: list[str] = field(default_factory=list)  # indexed folders gone from disk, kept
+
+    @property
+    def frames_per_second(self) -> float:
+        """Video frames decoded per second of decoding (per worker thread)."""
+        return self.frames_decoded / self.frame_decode_seconds if self.frame_decode_seconds > 0 else 0.0
 
     @property
     def embedded_files(self) -> int:

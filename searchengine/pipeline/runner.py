@@ -161,6 +161,12 @@ class IndexRun:
             if d.ocr_seconds is not None:
                 report.ocr_images += 1
                 report.ocr_seconds += d.ocr_seconds
+            if d.frame_spans:
+                report.videos += 1
+                report.video_seconds += d.video_seconds
+                report.frames_decoded += d.frames_decoded
+                report.frames_kept += len(d.frame_spans)
+                report.frame_decode_seconds += d.frames_seconds
             if d.transcribed_seconds is not None:
                 report.transcribed_files += 1
                 report.transcribed_seconds += d.transcribed_seconds

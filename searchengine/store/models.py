@@ -108,8 +108,9 @@ UNIT_KINDS = ("image", "chunk", "window", "ocr", "frame")
 """What a unit is: a whole image, a chunk of a text file, a window of a transcript, text read
 in an image (with its ``box``), a key frame of a video (at ``start`` seconds)."""
 
-KIND_OF_MODALITY = {"image": "image", "text": "chunk", "audio": "window"}
-"""The kind of a file's units when it has one kind only (and of every unit before 0006)."""
+KIND_OF_MODALITY = {"image": "image", "text": "chunk", "audio": "window", "video": "window"}
+"""The kind of a file's units when not given (and of every unit before 0006); a video's key
+frames are written as "frame", its transcript windows take this default."""
 
 
 class Unit(Base):

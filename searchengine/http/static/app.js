@@ -14,7 +14,7 @@ if (params.get("token")) {
 }
 const token = localStorage.getItem("searchengine-token");
 const PAGE = 24;
-const KINDS = ["image", "text", "audio"];
+const KINDS = ["image", "text", "audio", "video"];
 // The search on screen: {kind: "text", value: q} | {kind: "similar", value: id, label}
 // | {kind: "image", value: File, key}, with its filters and the offset loaded so far.
 let lastQuery = null;
@@ -220,10 +220,13 @@ function renderHit(hit, query) {
     media.appendChild(img);
     if (hit.kind === "ocr") showTextInImage(node, media, img, passage, hit, query);
     else passage.remove();
-  } else if (hit.modality === "audio") {
+  } else if (hit.modality === "audio" || hit.modality === "video") {
+    // a video plays in a <video> element, from the second its key frame is seen (or the
+    // transcript window's moment), like a recording
     const from = hit.moment != null ? hit.moment : hit.start;
-    const audio = document.createElement("audio");
+    const audio = document.createElement(hit.modality);
     audio.controls = true;
+    if (hit.modality === "video") audio.playsInline = true;
     audio.preload = "metadata";
     audio.src = hit.media_url + "#t=" + from.toFixed(2);
     audio.dataset.start = from;
@@ -239,10 +242,14 @@ function renderHit(hit, query) {
     media.appendChild(play);
     const when = document.createElement("div");
     when.className = "when";
-    when.textContent = clock(hit.start) + " – " + clock(hit.end);
+    when.textContent = hit.kind === "frame" ? "seen at " + clock(hit.start) : clock(hit.start) + " – " + clock(hit.end);
     media.appendChild(when);
-    highlight(passage, hit.text || "", query, hit.highlights);
-    showTranscriptLines(hit, passage, audio, from, query);
+    if (hit.kind === "frame") {
+      passage.remove();
+    } else {
+      highlight(passage, hit.text || "", query, hit.highlights);
+      showTranscriptLines(hit, passage, audio, from, query);
+    }
   } else {
     highlight(passage, hit.text || "", query, hit.highlights);
   }

@@ -1,0 +1,47 @@
+"""Decoding a video for the pipeline: its key frames, prepared for the image encoder with
+their times, and its sound track's transcript windows. A silent video (no sound track, no
+sidecar) is its frames alone; a video whose sound cannot be read keeps its frames."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Callable
+
+from searchengine.config import Settings
+from searchengine.encoders.base import Encoder
+from searchengine.errors import MediaDecodeError
+from searchengine.media.video import key_frames, probe_video
+from searchengine.pathnames import display_path
+from searchengine.transcribe.segments import Segment, group_windows
+
+if TYPE_CHECKING:
+    from searchengine.pipeline.decode import Decoded
+
+log = logging.getLogger(__name__)
+
+
+def decode_video(out: "Decoded", settings: Settings, encoder: Callable[[], Encoder],
+                 transcript: Callable[[], list[Segment]]) -> None:
+    """Fill ``out`` (images, their frame spans, chunks) for the video of ``out.work``."""
+    f = out.work.found
+    probe = probe_video(f.path)
+    if not probe.has_video and not probe.has_audio and f.sidecar is None:
+        raise MediaDecodeError(f"{display_path(f.path)}: no picture or sound track")
+    if probe.has_video:
+        enc = encoder()
+        pick = key_frames(f.path, min_gap=settings.video_frame_gap, threshold=settings.video_scene_threshold,
+                          max_frames=settings.video_max_frames, keyframe_gap=settings.video_keyframe_gap,
+                          min_side=enc.input_side)
+        t0 = time.perf_counter()
+        out.images = [enc.prepare_image(k.image) for k in pick.frames]
+        out.preprocess_seconds += time.perf_counter() - t0
+        out.frame_spans = pick.spans()
+        out.frames_decoded, out.frames_seconds, out.video_seconds = pick.decoded, pick.decode_seconds, pick.duration
+    if probe.has_audio or f.sidecar is not None:
+        try:
+            out.chunks = [(w.start, w.end, w.text) for w in group_windows(transcript())]
+        except MediaDecodeError as exc:
+            if not out.images or isinstance(exc.__cause__, OSError):
+                raise  # nothing else to index, or perhaps a read error of the moment: retried
+            log.warning("%s; the video is indexed by its pictures only", exc)

@@ -1,0 +1,61 @@
+"""The web page plays a video hit from the second its key frame is seen (headless Chromium,
+as tests/test_browser.py; VP9 in WebM, which Chromium plays without proprietary codecs)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from test_browser import browser, wait  # noqa: F401 - the module-scoped browser fixture (skips without Chromium)
+from video_maker import make_video, scene_picture
+from selenium.webdriver.common.by import By  # noqa: E402
+
+
+@pytest.fixture
+def video_server(open_engine, tmp_path):
+    import uvicorn
+
+    from searchengine.http.app import create_app
+
+    media = tmp_path / "media"
+    make_video(media / "silent.webm", [(3.0, 11), (3.0, 12), (3.0, 13)], codec="libvpx-vp9", size=(320, 192))
+    engine = open_engine("browser-videos")
+    assert engine.index([media]).failed == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    srv.should_exit = True
+    thread.join(5)
+
+
+def test_an_image_query_plays_the_video_from_the_second_it_is_seen(browser, video_server, tmp_path):  # noqa: F811
+    still = tmp_path / "still.png"
+    scene_picture(12, (320, 192)).save(still)
+    browser.get(video_server)
+    browser.find_element(By.ID, "image-file").send_keys(str(still))
+    wait(browser).until(lambda b: "this image" in b.find_element(By.ID, "status").text)
+    hit = browser.find_elements(By.CSS_SELECTOR, "#results .hit")[0]
+    assert hit.find_element(By.CSS_SELECTOR, ".name").text == "silent.webm"
+    assert hit.get_attribute("data-modality") == "video"
+    assert "seen at 0:03.0" in hit.find_element(By.CSS_SELECTOR, ".when").text
+    video = hit.find_element(By.TAG_NAME, "video")
+    start = float(video.get_attribute("data-start"))
+    assert abs(start - 3.0) < 0.25
+    # the player is put at that second before anyone presses play (the #t= fragment)
+    wait(browser).until(lambda b: b.execute_script("return arguments[0].readyState >= 1", video))
+    at = browser.execute_script("return arguments[0].currentTime", video)
+    assert abs(at - start) < 0.5
+    hit.find_element(By.CSS_SELECTOR, "button.play").click()
+    wait(browser).until(lambda b: b.execute_script("return !arguments[0].paused && arguments[0].currentTime > 0", video))
+    now = browser.execute_script("return arguments[0].currentTime", video)
+    assert start - 0.5 <= now <= start + 5
