@@ -11,13 +11,16 @@
   reads the file whole and changes it in place. No usable file: built from SQL.
 - **Other processes**: the generation is checked at most once a second before a search;
   a change is caught up the same way.
-- **The write lock** (an ``flock`` on ``write.lock``) keeps two processes from writing one
-  index at once.
+- **The write lock** (an ``flock`` on ``write.lock``; a PostgreSQL advisory lock when the
+  SQL is in a server, see :mod:`searchengine.write_locks`) keeps two processes - on one
+  machine or several - from writing one index at once.
+- **Replicas**: with the SQL in PostgreSQL, every folder opened on it holds its own FAISS
+  file, a read replica kept current by the same catch-up. Its stamp names the database it
+  was built from (``source``): a file from another database is rebuilt, never caught up.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 import time
@@ -35,6 +38,7 @@ from searchengine.store.repository import FileWrite, Repository, StoredFile
 from searchengine.vectors.faiss_index import VectorIndex, read_stamp, read_vector_index
 from searchengine.vectors.index_build import BuildReport, build_index
 from searchengine.vectors.index_kind import FLAT, IndexKind, check_policy, choose_kind, needs_rebuild
+from searchengine.write_locks import FileWriteLock, WriteLock
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +69,11 @@ class Catalog:
     ``policy`` is ``auto`` or an index kind; ``on_kind`` is told when the FAISS index is
     (re)built as another kind, so that the manifest can say so."""
 
-    def __init__(self, repo: Repository, vectors_path: Path, lock_path: Path, dim: Callable[[], int],
+    def __init__(self, repo: Repository, vectors_path: Path, lock: Path | WriteLock, dim: Callable[[], int],
                  policy: str = "auto", on_kind: Callable[[IndexKind], None] | None = None):
         self.repo = repo
         self._path = vectors_path
-        self._lock_path = lock_path
+        self._lock: WriteLock = FileWriteLock(lock) if isinstance(lock, Path) else lock
         self._dim = dim
         self.policy = check_policy(policy)
         self._on_kind = on_kind
@@ -126,10 +130,14 @@ class Catalog:
         dim = self._dim()
         loaded = read_vector_index(self._path, dim, mmap=not writable)
         if loaded is not None:
-            index, _ = loaded
-            self._saved_generation = index.generation
-            if self._catch_up(index):
-                return index
+            index, stamp = loaded
+            source = self.repo.source_id()
+            if source is not None and stamp.get("source") != source:
+                log.info("FAISS file %s was built from another database; rebuilding it from SQL", self._path)
+            else:
+                self._saved_generation = index.generation
+                if self._catch_up(index):
+                    return index
         return self._rebuild(dim)
 
     def _catch_up(self, index: VectorIndex) -> bool:
@@ -227,7 +235,7 @@ class Catalog:
 
     def _write(self, index: VectorIndex) -> None:
         previous = self._saved_generation
-        index.write(self._path, index.generation, index.top_id)
+        index.write(self._path, index.generation, index.top_id, source=self.repo.source_id())
         self._saved_generation = index.generation
         if previous is not None and previous < index.generation:
             self.repo.prune_change_log(previous)  # one save of slack for readers behind
@@ -239,21 +247,15 @@ class Catalog:
         if self._lock_owner == threading.get_ident():
             yield
             return
-        handle = open(self._lock_path, "a+")
+        self._lock.acquire()
         try:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise IndexBusyError(
-                    f"another process is indexing {self._lock_path.parent}; wait for it to finish"
-                ) from None
             self._lock_owner = threading.get_ident()
             try:
                 yield
             finally:
                 self._lock_owner = None
         finally:
-            handle.close()
+            self._lock.release()
 
     # -- searching --------------------------------------------------------------------
 

@@ -38,6 +38,9 @@ class Settings:
     asr_model: str = "base"
     language: str | None = None  # None: detected per recording
     cache_dir: Path = field(default_factory=_default_cache_dir)
+    # the index's SQL in a database server (postgresql+psycopg://user@host:port/db) instead of
+    # the folder's SQLite file; the folder keeps the FAISS file (a local replica) and manifest
+    database_url: str | None = None
 
     def __post_init__(self) -> None:
         from searchengine.encoders.precision import check_precision
@@ -46,6 +49,10 @@ class Settings:
 
         object.__setattr__(self, "precision", check_precision(self.precision))
         object.__setattr__(self, "index_type", check_policy(self.index_type))
+        if self.database_url is not None:
+            from searchengine.store.server_database import check_database_url
+
+            object.__setattr__(self, "database_url", check_database_url(self.database_url))
         if self.batch_size < 1:
             raise InvalidInputError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.decode_workers < 1:

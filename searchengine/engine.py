@@ -36,12 +36,22 @@ from searchengine.transcribe.moment import best_moment
 from searchengine.transcribe.whisper import WhisperTranscriber, check_asr_model
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine as SqlEngine
+
     from searchengine.pipeline import IndexReport
 
 from searchengine.vectors.faiss_index import METRIC, VectorIndex
 from searchengine.vectors.index_kind import IndexKind, check_policy
 
+from searchengine.write_locks import WriteLock
+
 log = logging.getLogger(__name__)
+
+
+def _open_server(url: str) -> "SqlEngine":
+    from searchengine.store.server_database import open_server_database
+
+    return open_server_database(url)
 
 
 @dataclass(frozen=True)
@@ -79,7 +89,12 @@ class SearchEngine:
         self._transcriber: WhisperTranscriber | None = None
         self._load_lock = threading.Lock()  # lazy loading of the model and speech recognition
         policy = manifest.index_policy if manifest else settings.index_type
-        self.catalog = Catalog(repo, layout.vectors, layout.write_lock, self._dim, policy, self._kind_built)
+        lock: Path | WriteLock = layout.write_lock
+        if repo.on_server:
+            from searchengine.store.server_database import AdvisoryWriteLock
+
+            lock = AdvisoryWriteLock(repo.engine)
+        self.catalog = Catalog(repo, layout.vectors, lock, self._dim, policy, self._kind_built)
         self._searcher = Searcher(self.catalog)
 
     # -- opening -----------------------------------------------------------------------
@@ -102,8 +117,15 @@ class SearchEngine:
         """
         settings = settings or Settings.from_env()
         layout = resolve_index(name, settings.index_root)
-        if not layout.exists():
-            if not create:
+        url = settings.database_url
+        if url is not None:  # the SQL in a server; the folder is this machine's replica
+            from searchengine.store.server_database import has_schema
+
+            exists = layout.manifest.is_file() or has_schema(url)
+        else:
+            exists = layout.exists()
+        if not exists or not layout.folder.is_dir():
+            if not create and not exists:
                 raise IndexUnavailableError(
                     f"no index at {layout.folder}; build one with "
                     f"`searchengine index --index {name} FOLDER...`"
@@ -118,7 +140,10 @@ class SearchEngine:
             except OSError as exc:
                 raise IndexUnavailableError(f"cannot create the index folder {layout.folder}: {exc}") from exc
         manifest = Manifest.load(layout.manifest)
-        repo = Repository(open_database(layout.database))
+        repo = Repository(open_database(layout.database) if url is None else _open_server(url))
+        if manifest is None and repo.on_server and (stored := repo.stored_manifest()) is not None:
+            manifest = Manifest.parse(stored, "the manifest kept in --database-url's database")
+            manifest.save(layout.manifest)  # a new replica of an index on a server
         if manifest is None:
             if repo.unit_count() > 0:
                 raise IndexDamagedError(
@@ -170,7 +195,15 @@ class SearchEngine:
             self._manifest.index = kind.to_json()
             self._manifest.index_type = kind.name
             self._manifest.index_policy = self.catalog.policy
-            self._manifest.save(self.layout.manifest)
+            self._save_manifest()
+
+    def _save_manifest(self) -> None:
+        """The folder's manifest; on a server database also a copy in SQL, which a replica
+        on another machine starts from."""
+        assert self._manifest is not None
+        self._manifest.save(self.layout.manifest)
+        if self.repo.on_server:
+            self.repo.store_manifest(self._manifest.to_json())
 
     def __enter__(self) -> "SearchEngine":
         return self
@@ -213,7 +246,7 @@ class SearchEngine:
                 index_type="flat", schema_revision=head_revision(), precision=self._encoder.precision,
                 index_policy=self.catalog.policy,
             )
-            self._manifest.save(self.layout.manifest)
+            self._save_manifest()
         elif self._manifest.dim != self._encoder.dim:
             raise IndexIncompatibleError(
                 f"model {self.model} gives {self._encoder.dim}-d vectors but the index at "

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from searchengine.pathnames import display_path, is_under
 from searchengine.store import keywords
 from searchengine.store.database import writer
+from searchengine.store.server_database import MANIFEST_KEY, SOURCE_KEY
 from searchengine.store.models import (KIND_OF_MODALITY, IndexState, MediaFile, RemovedUnit, Root,
                                        Transcript, Unit)
 from searchengine.transcribe.segments import Segment
@@ -163,11 +164,40 @@ class Repository:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._writer = writer(engine)  # write transactions take the lock at BEGIN
+        self.on_server = engine.dialect.name != "sqlite"
+        # reads that must see one snapshot: SQLite's transactions do; PostgreSQL's default
+        # (READ COMMITTED) takes a new snapshot per statement
+        self._snapshot = engine.execution_options(isolation_level="REPEATABLE READ") if self.on_server else engine
+        self._source_id: str | None = None
 
     @property
     def has_keywords(self) -> bool:
-        """The keyword index exists (SQLite's FTS5; see :mod:`searchengine.store.keywords`)."""
-        return self.engine.dialect.name == "sqlite"
+        """The keyword index exists: SQLite's FTS5, or PostgreSQL's trigram table (see
+        :mod:`searchengine.store.keywords`)."""
+        return self.engine.dialect.name in ("sqlite", "postgresql")
+
+    def source_id(self) -> str | None:
+        """The identity of a server database (written into FAISS stamps, so that a file built
+        from another database is never caught up); None for the folder's SQLite file."""
+        if self.on_server and self._source_id is None:
+            with self.engine.connect() as c:
+                value = c.execute(select(IndexState.value).where(IndexState.key == SOURCE_KEY)).scalar()
+            self._source_id = str(value) if value is not None else None
+        return self._source_id
+
+    def stored_manifest(self) -> str | None:
+        """The manifest kept in a server database (JSON), for a folder that has none."""
+        with self.engine.connect() as c:
+            value = c.execute(select(IndexState.value).where(IndexState.key == MANIFEST_KEY)).scalar()
+        return str(value) if value is not None else None
+
+    def store_manifest(self, manifest_json: str) -> None:
+        with Session(self._writer) as s, s.begin():
+            row = s.get(IndexState, MANIFEST_KEY, with_for_update=True)
+            if row is None:
+                s.add(IndexState(key=MANIFEST_KEY, value=manifest_json))
+            elif row.value != manifest_json:
+                row.value = manifest_json
 
     def keyword_search(self, query: keywords.KeywordQuery, limit: int,
                        conditions: Sequence[Any] = ()) -> list[tuple[int, float]]:
@@ -177,6 +207,10 @@ class Repository:
             return []
         allowed = ""
         with self.engine.connect() as c:
+            if self.on_server:
+                sub = (select(Unit.id).join(MediaFile, MediaFile.id == Unit.file_id).where(*conditions)
+                       if conditions else None)
+                return keywords.search_server(c, query, limit, sub)
             if conditions:
                 sub = select(Unit.id).join(MediaFile, MediaFile.id == Unit.file_id).where(*conditions)
                 try:
@@ -215,7 +249,7 @@ class Repository:
 
     def snapshot(self) -> tuple[int, int, int]:
         """(generation, unit count, highest unit id), read in one transaction."""
-        with Session(self.engine) as s, s.begin():
+        with Session(self._snapshot) as s, s.begin():
             state = s.get(IndexState, GENERATION_KEY)
             count, top = s.execute(select(func.count(Unit.id), func.max(Unit.id))).one()
             return (int(state.value) if state else 0), int(count or 0), int(top or 0)
@@ -224,7 +258,7 @@ class Repository:
     def changes_since(self, generation: int, top_id: int, dim: int) -> Iterator["Changes | None"]:
         """What SQL changed after ``generation``, read in one transaction (one snapshot),
         or None when the change log no longer reaches back that far."""
-        with Session(self.engine) as s, s.begin():
+        with Session(self._snapshot) as s, s.begin():
             floor = s.get(IndexState, LOG_FLOOR_KEY)
             if floor is not None and int(floor.value) > generation:
                 yield None
@@ -646,7 +680,7 @@ class Repository:
     def record_change(self, s: Session, removed: Sequence[int]) -> int:
         """Bump the generation and log the removed unit ids under it; returns the new
         generation. Called by the catalog once per write transaction."""
-        state = s.get(IndexState, GENERATION_KEY)
+        state = s.get(IndexState, GENERATION_KEY, with_for_update=True)
         if state is None:
             generation = 1
             s.add(IndexState(key=GENERATION_KEY, value="1"))
