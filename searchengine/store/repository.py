@@ -283,7 +283,7 @@ class Repository:
     def sample_vectors(self, n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` vectors drawn at random (without replacement), read by id."""
         with Session(self.engine) as s:
-            all_ids = np.fromiter(s.scalars(select(Unit.id)), dtype=np.int64)
+            all_ids = np.fromiter(s.scalars(select(Unit.id).order_by(Unit.id)), dtype=np.int64)
         if len(all_ids) == 0:
             return all_ids, np.zeros((0, dim), dtype=np.float32)
         chosen = np.sort(np.random.default_rng(seed).choice(all_ids, size=min(n, len(all_ids)), replace=False))
