@@ -67,13 +67,19 @@ class Catalog:
 
     ``dim`` is called when the vector dimension is first needed (it may load the model);
     ``policy`` is ``auto`` or an index kind; ``on_kind`` is told when the FAISS index is
-    (re)built as another kind, so that the manifest can say so."""
+    (re)built as another kind, so that the manifest can say so. ``lock``: the write lock
+    (a path: an flock on that file). ``replica_lock`` (SQL in a server): the lock of this
+    folder's FAISS file alone, taken to save a replica's rebuilt file; ``lock`` then holds it
+    too."""
 
     def __init__(self, repo: Repository, vectors_path: Path, lock: Path | WriteLock, dim: Callable[[], int],
-                 policy: str = "auto", on_kind: Callable[[IndexKind], None] | None = None):
+                 policy: str = "auto", on_kind: Callable[[IndexKind], None] | None = None,
+                 replica_lock: WriteLock | None = None):
         self.repo = repo
         self._path = vectors_path
         self._lock: WriteLock = FileWriteLock(lock) if isinstance(lock, Path) else lock
+        # SQL in a server: ``lock`` is the database's; this one guards the folder's FAISS file
+        self._replica_lock = replica_lock
         self._dim = dim
         self.policy = check_policy(policy)
         self._on_kind = on_kind
@@ -176,6 +182,9 @@ class Catalog:
             raise IndexBusyError("the index kept changing while its vectors were read; try again")
         if self._on_kind:
             self._on_kind(index.kind)
+        if self._replica_lock is not None and self._lock_owner != threading.get_ident():
+            self._save_replica(index)
+            return index
         try:
             with self.write_lock():
                 if self.repo.snapshot()[0] == index.generation:  # nobody wrote meanwhile
@@ -183,6 +192,22 @@ class Catalog:
         except IndexBusyError:
             pass  # the writer will save it
         return index
+
+    def _save_replica(self, index: VectorIndex) -> None:
+        """A replica (SQL in a server) saves what it built under its folder's lock alone, not
+        the database's write lock (a search must never make an indexer elsewhere busy), and
+        only over an older file; it leaves the shared change log to the writers."""
+        assert self._replica_lock is not None
+        try:
+            self._replica_lock.acquire()
+        except IndexBusyError:
+            return  # a writer in this folder will save it
+        try:
+            stamp = read_stamp(self._path) or {}
+            if stamp.get("source") != self.repo.source_id() or int(stamp.get("generation", -1)) < index.generation:
+                self._write(index, prune=False)
+        finally:
+            self._replica_lock.release()
 
     def rebuild(self, policy: str | None = None, progress: bool = False) -> IndexKind:
         """Build the FAISS index again from the vectors in SQL (no re-embedding), as
@@ -233,11 +258,11 @@ class Catalog:
         if final:
             self.repo.save_stats()  # what `status` shows, counted once a run
 
-    def _write(self, index: VectorIndex) -> None:
+    def _write(self, index: VectorIndex, *, prune: bool = True) -> None:
         previous = self._saved_generation
         index.write(self._path, index.generation, index.top_id, source=self.repo.source_id())
         self._saved_generation = index.generation
-        if previous is not None and previous < index.generation:
+        if prune and previous is not None and previous < index.generation:
             self.repo.prune_change_log(previous)  # one save of slack for readers behind
 
     @contextmanager

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 from searchengine.vectors.faiss_index import METRIC, VectorIndex
 from searchengine.vectors.index_kind import IndexKind, check_policy
 
-from searchengine.write_locks import WriteLock
+from searchengine.write_locks import BothLocks, FileWriteLock, WriteLock
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +90,14 @@ class SearchEngine:
         self._load_lock = threading.Lock()  # lazy loading of the model and speech recognition
         policy = manifest.index_policy if manifest else settings.index_type
         lock: Path | WriteLock = layout.write_lock
-        if repo.on_server:
+        replica_lock = None
+        if repo.on_server:  # writers: the database's advisory lock, then this folder's
             from searchengine.store.server_database import AdvisoryWriteLock
 
-            lock = AdvisoryWriteLock(repo.engine)
-        self.catalog = Catalog(repo, layout.vectors, lock, self._dim, policy, self._kind_built)
+            replica_lock = FileWriteLock(layout.write_lock)
+            lock = BothLocks(AdvisoryWriteLock(repo.engine), replica_lock)
+        self.catalog = Catalog(repo, layout.vectors, lock, self._dim, policy, self._kind_built,
+                               replica_lock=replica_lock)
         self._searcher = Searcher(self.catalog)
 
     # -- opening -----------------------------------------------------------------------

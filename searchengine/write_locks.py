@@ -39,3 +39,24 @@ class FileWriteLock:
         handle, self._handle = self._handle, None
         if handle is not None:
             handle.close()
+
+
+class BothLocks:
+    """``first``, then ``second``, as one lock (released in reverse order)."""
+
+    def __init__(self, first: WriteLock, second: WriteLock):
+        self.first, self.second = first, second
+
+    def acquire(self) -> None:
+        self.first.acquire()
+        try:
+            self.second.acquire()
+        except BaseException:
+            self.first.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            self.second.release()
+        finally:
+            self.first.release()

@@ -80,8 +80,6 @@ def test_a_faiss_file_from_another_database_is_rebuilt_not_caught_up(pg_settings
         make_image(tmp_path / "elsewhere" / "only.png", seed=50)
         with SearchEngine.open(tmp_path / "b", settings=other) as seeded:
             seeded.index([tmp_path / "elsewhere"])
-        (tmp_path / "b" / "vectors.faiss").unlink()
-        (tmp_path / "b" / "vectors.faiss.stamp.json").unlink()
         for name in ("vectors.faiss", "vectors.faiss.stamp.json"):
             (tmp_path / "b" / name).write_bytes((tmp_path / "a" / name).read_bytes())
         with SearchEngine.open(tmp_path / "b", settings=other) as reopened:
@@ -133,6 +131,9 @@ def test_the_write_lock_holds_across_processes_and_machines(pg_settings, tmp_pat
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        # a replica builds and saves its FAISS file without the database's write lock
+        with _machine(pg_settings, tmp_path, "reader") as reader:
+            assert reader.search("x", k=3) == [] and reader.layout.vectors.is_file()
         with _machine(pg_settings, tmp_path, "other") as other:  # another folder: another machine
             with pytest.raises(IndexBusyError, match="another process"):
                 other.index([media])
