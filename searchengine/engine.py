@@ -111,16 +111,24 @@ class SearchEngine:
         settings: Settings | None = None,
         create: bool = True,
         encoder: Encoder | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> "SearchEngine":
         """Open the index ``name`` (a name under the index root, or a folder path).
 
         ``model`` defaults to the index's own model, or ``settings.model`` for a new index;
         naming another model than the index was built with is an error. ``encoder`` injects
-        an already loaded encoder (its ``spec`` must match).
+        an already loaded encoder (its ``spec`` must match). ``shard`` = (s, S): a read-only
+        replica of the units with ``id % S == s`` of an index in a server database (see
+        :mod:`searchengine.shards`).
         """
         settings = settings or Settings.from_env()
         layout = resolve_index(name, settings.index_root)
         url = settings.database_url
+        if shard is not None:
+            if url is None:
+                raise InvalidInputError("a shard is a replica of an index in PostgreSQL: give --database-url")
+            if not (len(shard) == 2 and shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+                raise InvalidInputError(f"shard {shard!r} is not (s, S) with 0 <= s < S")
         if url is not None:  # the SQL in a server; the folder is this machine's replica
             from searchengine.store.server_database import has_schema
 
@@ -143,10 +151,13 @@ class SearchEngine:
             except OSError as exc:
                 raise IndexUnavailableError(f"cannot create the index folder {layout.folder}: {exc}") from exc
         manifest = Manifest.load(layout.manifest)
-        repo = Repository(open_database(layout.database) if url is None else _open_server(url))
+        repo = Repository(open_database(layout.database) if url is None else _open_server(url), shard)
         if manifest is None and repo.on_server and (stored := repo.stored_manifest()) is not None:
             manifest = Manifest.parse(stored, "the manifest kept in --database-url's database")
             manifest.save(layout.manifest)  # a new replica of an index on a server
+        if manifest is None and shard is not None:
+            repo.engine.dispose()
+            raise IndexUnavailableError("a shard replicates an index that exists: index into the database first")
         if manifest is None:
             if repo.unit_count() > 0:
                 raise IndexDamagedError(
@@ -268,6 +279,7 @@ class SearchEngine:
         ones keep their vectors, deleted ones are removed; files that failed are tried again
         when they change, or with ``retry_failed``. ``progress`` draws terminal bars;
         ``on_progress(stage, done, total)`` reports advancement to a caller."""
+        self._check_writable()
         check_asr_model(self.settings.asr_model, self.settings.language)
         missing_roots: list[str] = []
         if paths:
@@ -303,6 +315,7 @@ class SearchEngine:
         the index's own policy). The kind, its tuned search parameter and measured recall
         are in the manifest and :meth:`status`."""
         policy = check_policy(index_type) if index_type else None
+        self._check_writable()
         if self._manifest is None:
             raise InvalidInputError(f"the index at {self.layout.folder} is empty; index some files first")
         with self.catalog.write_lock():
@@ -313,6 +326,7 @@ class SearchEngine:
     def forget(self, path: str | Path) -> int:
         """Remove an indexed folder (or file) and everything under it from the index, whether
         or not it still exists on disk. Returns the number of files removed."""
+        self._check_writable()
         target = str(Path(path).expanduser().absolute())
         with self.catalog.write_lock():
             self.catalog.sync(force=True)
@@ -321,6 +335,11 @@ class SearchEngine:
                 raise InvalidInputError(f"nothing is indexed under {target}")
             self.catalog.save(final=True)
         return removed_files
+
+    def _check_writable(self) -> None:
+        if self.repo.shard is not None:
+            raise InvalidInputError("this engine is a shard (a read-only replica); write with an engine "
+                                    "opened without shard= on the same database")
 
     def _get_transcriber(self) -> WhisperTranscriber:
         """Speech recognition, loaded once, when the first recording needs it (decode

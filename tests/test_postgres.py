@@ -245,3 +245,63 @@ def test_cli_index_and_search_with_a_database_url(pg_settings, tmp_path, media, 
     found = runner.invoke(app, ["search", "MSKU-4471", "--mode", "keyword", "--json", "--index", str(tmp_path / "b")])
     assert found.exit_code == 0, found.output
     assert '"note.txt"' in found.output or "note.txt" in found.output
+
+
+def test_shards_merge_to_the_unsharded_answer(pg_settings, tmp_path):
+    import numpy as np
+
+    from searchengine.manifest import Manifest
+    from searchengine.shards import ShardedSearch
+    from searchengine.store.database import head_revision
+    from searchengine.store.repository import FileWrite, NewUnit
+
+    d, rng = 32, np.random.default_rng(0)
+
+    def vectors(n: int) -> np.ndarray:
+        x = rng.standard_normal((n, d)).astype(np.float32)
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    def writes(start: int, n: int) -> list[FileWrite]:
+        return [FileWrite(path=f"/data/f{start + i:04d}.png", modality="image", content_hash=f"h{start + i}",
+                          size=1, mtime_ns=1, units=[NewUnit(None, None, None, v)])
+                for i, v in enumerate(vectors(n))]
+
+    writer = _machine(pg_settings, tmp_path, "writer")
+    writer._manifest = Manifest(model=writer.model, dim=d, metric="inner_product", index_type="flat",
+                                schema_revision=head_revision(), precision="fp32")
+    writer._save_manifest()
+    with writer.catalog.write_lock():
+        writer.catalog.store_files(writes(0, 300))
+        writer.catalog.save()
+    shards = [SearchEngine.open(tmp_path / f"shard{s}", settings=pg_settings, shard=(s, 3)) for s in range(3)]
+    sharded = ShardedSearch(shards)
+    try:
+        held = [set(int(i) for i in e.vectors.ids()) for e in shards]
+        assert sum(map(len, held)) == 300 and not (held[0] & held[1] or held[1] & held[2] or held[0] & held[2])
+        assert all(i % 3 == s for s, ids in enumerate(held) for i in ids)
+
+        def agree() -> None:
+            for q in vectors(10):
+                for k, offset in ((10, 0), (5, 5)):
+                    want = [(h.id, round(h.score, 5)) for h in writer.search_vector(q, k=k, offset=offset)]
+                    got = [(h.id, round(h.score, 5)) for h in sharded.search_vector(q, k=k, offset=offset)]
+                    assert got == want
+
+        agree()
+        with writer.catalog.write_lock():  # shards catch up from the change log, filtered
+            writer.catalog.store_files(writes(300, 50))
+            writer.catalog.delete_files([r.id for r in list(writer.repo.files().values())[:20]])
+            writer.catalog.save()
+        for e in shards:
+            e.catalog.sync(force=True)
+        assert sum(e.catalog.count() for e in shards) == writer.catalog.count() == 330
+        agree()
+        with pytest.raises(InvalidInputError, match="shard"):
+            shards[0].forget("/data")
+        with pytest.raises(InvalidInputError, match="--database-url"):
+            SearchEngine.open(tmp_path / "x", settings=pg_settings.with_(database_url=None), shard=(0, 2))
+    finally:
+        sharded.close()
+        for e in shards:
+            e.close()
+        writer.close()

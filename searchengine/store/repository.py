@@ -139,11 +139,14 @@ class Changes:
     added: Iterator[tuple[np.ndarray, np.ndarray]]  # (ids, vectors) of the units added since
 
 
-def _vector_batches(s: Session, dim: int, *, after: int = -1, batch: int = 4096
+def _vector_batches(s: Session, dim: int, *, after: int = -1, batch: int = 4096, shard: Any = None
                     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     last = after
     while True:
-        rows = s.execute(select(Unit.id, Unit.vector).where(Unit.id > last).order_by(Unit.id).limit(batch)).all()
+        query = select(Unit.id, Unit.vector).where(Unit.id > last)
+        if shard is not None:
+            query = query.where(shard)
+        rows = s.execute(query.order_by(Unit.id).limit(batch)).all()
         if not rows:
             return
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -162,8 +165,13 @@ def vector_to_bytes(vector: np.ndarray) -> bytes:
 
 
 class Repository:
-    def __init__(self, engine: Engine):
+    """``shard`` = (s, S): this repository's units are those with ``id % S == s`` (a shard
+    of a server database, read-only: see :mod:`searchengine.shards`); None: all."""
+
+    def __init__(self, engine: Engine, shard: tuple[int, int] | None = None):
         self.engine = engine
+        self.shard = shard
+        self._in_shard = (Unit.id % shard[1] == shard[0]) if shard else None
         self._writer = writer(engine)  # write transactions take the lock at BEGIN
         self.on_server = engine.dialect.name != "sqlite"
         # reads that must see one snapshot: SQLite's transactions do; PostgreSQL's default
@@ -184,6 +192,8 @@ class Repository:
             with self.engine.connect() as c:
                 value = c.execute(select(IndexState.value).where(IndexState.key == SOURCE_KEY)).scalar()
             self._source_id = str(value) if value is not None else None
+            if self._source_id and self.shard:  # a shard's FAISS file serves that shard only
+                self._source_id += f"/shard-{self.shard[0]}-of-{self.shard[1]}"
         return self._source_id
 
     def stored_manifest(self) -> str | None:
@@ -209,8 +219,9 @@ class Repository:
         allowed = ""
         with self.engine.connect() as c:
             if self.on_server:
-                sub = (select(Unit.id).join(MediaFile, MediaFile.id == Unit.file_id).where(*conditions)
-                       if conditions else None)
+                within = [*conditions, *([self._in_shard] if self._in_shard is not None else [])]
+                sub = (select(Unit.id).join(MediaFile, MediaFile.id == Unit.file_id).where(*within)
+                       if within else None)
                 return keywords.search_server(c, query, limit, sub)
             if conditions:
                 sub = select(Unit.id).join(MediaFile, MediaFile.id == Unit.file_id).where(*conditions)
@@ -244,15 +255,20 @@ class Repository:
         with Session(self.engine) as s:
             return {row.path: _record(row) for row in s.scalars(select(MediaFile))}
 
+    def _units(self, *columns: Any) -> Any:
+        """``SELECT columns FROM units``, within this repository's shard."""
+        query = select(*columns)
+        return query.where(self._in_shard) if self._in_shard is not None else query
+
     def unit_count(self) -> int:
         with Session(self.engine) as s:
-            return int(s.scalar(select(func.count(Unit.id))) or 0)
+            return int(s.scalar(self._units(func.count(Unit.id))) or 0)
 
     def snapshot(self) -> tuple[int, int, int]:
         """(generation, unit count, highest unit id), read in one transaction."""
         with Session(self._snapshot) as s, s.begin():
             state = s.get(IndexState, GENERATION_KEY)
-            count, top = s.execute(select(func.count(Unit.id), func.max(Unit.id))).one()
+            count, top = s.execute(self._units(func.count(Unit.id), func.max(Unit.id))).one()
             return (int(state.value) if state else 0), int(count or 0), int(top or 0)
 
     @contextmanager
@@ -266,10 +282,12 @@ class Repository:
                 return
             state = s.get(IndexState, GENERATION_KEY)
             current = int(state.value) if state else 0
-            count = int(s.scalar(select(func.count(Unit.id))) or 0)
+            count = int(s.scalar(self._units(func.count(Unit.id))) or 0)
             removed = [int(i) for i in s.scalars(
                 select(RemovedUnit.unit_id).where(RemovedUnit.generation > generation))]
-            yield Changes(current, count, removed, _vector_batches(s, dim, after=top_id))
+            if self.shard:
+                removed = [i for i in removed if i % self.shard[1] == self.shard[0]]
+            yield Changes(current, count, removed, _vector_batches(s, dim, after=top_id, shard=self._in_shard))
 
     def prune_change_log(self, generation: int) -> None:
         """Forget removals at or before ``generation`` (a saved FAISS file reflects them)."""
@@ -284,7 +302,7 @@ class Repository:
     def sample_vectors(self, n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` vectors drawn at random (without replacement), read by id."""
         with Session(self.engine) as s:
-            all_ids = np.fromiter(s.scalars(select(Unit.id).order_by(Unit.id)), dtype=np.int64)
+            all_ids = np.fromiter(s.scalars(self._units(Unit.id).order_by(Unit.id)), dtype=np.int64)
         if len(all_ids) == 0:
             return all_ids, np.zeros((0, dim), dtype=np.float32)
         chosen = np.sort(np.random.default_rng(seed).choice(all_ids, size=min(n, len(all_ids)), replace=False))
@@ -296,7 +314,7 @@ class Repository:
     def iter_vectors(self, dim: int, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All (ids, vectors) in id order, ``batch`` rows at a time."""
         with Session(self.engine) as s:
-            yield from _vector_batches(s, dim, batch=batch)
+            yield from _vector_batches(s, dim, batch=batch, shard=self._in_shard)
 
     def vectors_of(self, unit_ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}
