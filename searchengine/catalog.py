@@ -265,6 +265,11 @@ class Catalog:
         if prune and previous is not None and previous < index.generation:
             self.repo.prune_change_log(previous)  # one save of slack for readers behind
 
+    @property
+    def writing(self) -> bool:
+        """A thread of this catalog holds the write lock (this engine is a writer now)."""
+        return self._lock_owner is not None
+
     @contextmanager
     def write_lock(self) -> Iterator[None]:
         """The index's inter-process write lock (not blocking: busy is an error). Held

@@ -213,10 +213,11 @@ class SearchEngine:
 
     def _save_manifest(self) -> None:
         """The folder's manifest; on a server database also a copy in SQL, which a replica
-        on another machine starts from."""
+        on another machine starts from (written by writers only: a replica that builds its
+        own FAISS file changes its folder's copy alone)."""
         assert self._manifest is not None
         self._manifest.save(self.layout.manifest)
-        if self.repo.on_server:
+        if self.repo.on_server and (self.catalog.writing or self.repo.stored_manifest() is None):
             self.repo.store_manifest(self._manifest.to_json())
 
     def __enter__(self) -> "SearchEngine":

@@ -169,6 +169,8 @@ def _check_tables(engine: Engine) -> None:
 
 
 def _ensure_source_id(engine: Engine) -> None:
+    if read_state(engine, SOURCE_KEY) is not None:  # no write: a replica may have SELECT rights only
+        return
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO index_state (key, value) VALUES (:k, :v) ON CONFLICT (key) DO NOTHING"),
                      {"k": SOURCE_KEY, "v": uuid.uuid4().hex})
