@@ -11,13 +11,16 @@
   reads the file whole and changes it in place. No usable file: built from SQL.
 - **Other processes**: the generation is checked at most once a second before a search;
   a change is caught up the same way.
-- **The write lock** (an ``flock`` on ``write.lock``) keeps two processes from writing one
-  index at once.
+- **The write lock** (an ``flock`` on ``write.lock``; a PostgreSQL advisory lock when the
+  SQL is in a server, see :mod:`searchengine.write_locks`) keeps two processes - on one
+  machine or several - from writing one index at once.
+- **Replicas**: with the SQL in PostgreSQL, every folder opened on it holds its own FAISS
+  file, a read replica kept current by the same catch-up. Its stamp names the database it
+  was built from (``source``): a file from another database is rebuilt, never caught up.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import threading
 import time
@@ -35,6 +38,7 @@ from searchengine.store.repository import FileWrite, Repository, StoredFile
 from searchengine.vectors.faiss_index import VectorIndex, read_stamp, read_vector_index
 from searchengine.vectors.index_build import BuildReport, build_index
 from searchengine.vectors.index_kind import FLAT, IndexKind, check_policy, choose_kind, needs_rebuild
+from searchengine.write_locks import FileWriteLock, WriteLock
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +67,19 @@ class Catalog:
 
     ``dim`` is called when the vector dimension is first needed (it may load the model);
     ``policy`` is ``auto`` or an index kind; ``on_kind`` is told when the FAISS index is
-    (re)built as another kind, so that the manifest can say so."""
+    (re)built as another kind, so that the manifest can say so. ``lock``: the write lock
+    (a path: an flock on that file). ``replica_lock`` (SQL in a server): the lock of this
+    folder's FAISS file alone, taken to save a replica's rebuilt file; ``lock`` then holds it
+    too."""
 
-    def __init__(self, repo: Repository, vectors_path: Path, lock_path: Path, dim: Callable[[], int],
-                 policy: str = "auto", on_kind: Callable[[IndexKind], None] | None = None):
+    def __init__(self, repo: Repository, vectors_path: Path, lock: Path | WriteLock, dim: Callable[[], int],
+                 policy: str = "auto", on_kind: Callable[[IndexKind], None] | None = None,
+                 replica_lock: WriteLock | None = None):
         self.repo = repo
         self._path = vectors_path
-        self._lock_path = lock_path
+        self._lock: WriteLock = FileWriteLock(lock) if isinstance(lock, Path) else lock
+        # SQL in a server: ``lock`` is the database's; this one guards the folder's FAISS file
+        self._replica_lock = replica_lock
         self._dim = dim
         self.policy = check_policy(policy)
         self._on_kind = on_kind
@@ -126,10 +136,14 @@ class Catalog:
         dim = self._dim()
         loaded = read_vector_index(self._path, dim, mmap=not writable)
         if loaded is not None:
-            index, _ = loaded
-            self._saved_generation = index.generation
-            if self._catch_up(index):
-                return index
+            index, stamp = loaded
+            source = self.repo.source_id()
+            if source is not None and stamp.get("source") != source:
+                log.info("FAISS file %s was built from another database; rebuilding it from SQL", self._path)
+            else:
+                self._saved_generation = index.generation
+                if self._catch_up(index):
+                    return index
         return self._rebuild(dim)
 
     def _catch_up(self, index: VectorIndex) -> bool:
@@ -168,6 +182,9 @@ class Catalog:
             raise IndexBusyError("the index kept changing while its vectors were read; try again")
         if self._on_kind:
             self._on_kind(index.kind)
+        if self._replica_lock is not None and self._lock_owner != threading.get_ident():
+            self._save_replica(index)
+            return index
         try:
             with self.write_lock():
                 if self.repo.snapshot()[0] == index.generation:  # nobody wrote meanwhile
@@ -175,6 +192,22 @@ class Catalog:
         except IndexBusyError:
             pass  # the writer will save it
         return index
+
+    def _save_replica(self, index: VectorIndex) -> None:
+        """A replica (SQL in a server) saves what it built under its folder's lock alone, not
+        the database's write lock (a search must never make an indexer elsewhere busy), and
+        only over an older file; it leaves the shared change log to the writers."""
+        assert self._replica_lock is not None
+        try:
+            self._replica_lock.acquire()
+        except IndexBusyError:
+            return  # a writer in this folder will save it
+        try:
+            stamp = read_stamp(self._path) or {}
+            if stamp.get("source") != self.repo.source_id() or int(stamp.get("generation", -1)) < index.generation:
+                self._write(index, prune=False)
+        finally:
+            self._replica_lock.release()
 
     def rebuild(self, policy: str | None = None, progress: bool = False) -> IndexKind:
         """Build the FAISS index again from the vectors in SQL (no re-embedding), as
@@ -225,12 +258,17 @@ class Catalog:
         if final:
             self.repo.save_stats()  # what `status` shows, counted once a run
 
-    def _write(self, index: VectorIndex) -> None:
+    def _write(self, index: VectorIndex, *, prune: bool = True) -> None:
         previous = self._saved_generation
-        index.write(self._path, index.generation, index.top_id)
+        index.write(self._path, index.generation, index.top_id, source=self.repo.source_id())
         self._saved_generation = index.generation
-        if previous is not None and previous < index.generation:
+        if prune and previous is not None and previous < index.generation:
             self.repo.prune_change_log(previous)  # one save of slack for readers behind
+
+    @property
+    def writing(self) -> bool:
+        """A thread of this catalog holds the write lock (this engine is a writer now)."""
+        return self._lock_owner is not None
 
     @contextmanager
     def write_lock(self) -> Iterator[None]:
@@ -239,21 +277,15 @@ class Catalog:
         if self._lock_owner == threading.get_ident():
             yield
             return
-        handle = open(self._lock_path, "a+")
+        self._lock.acquire()
         try:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise IndexBusyError(
-                    f"another process is indexing {self._lock_path.parent}; wait for it to finish"
-                ) from None
             self._lock_owner = threading.get_ident()
             try:
                 yield
             finally:
                 self._lock_owner = None
         finally:
-            handle.close()
+            self._lock.release()
 
     # -- searching --------------------------------------------------------------------
 

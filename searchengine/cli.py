@@ -41,6 +41,9 @@ ModelOpt = typer.Option(None, "--model", "-m", help="Model spec, e.g. open_clip:
 PrecisionOpt = typer.Option(None, "--precision", help="Encoder precision for a new index: auto (int8 "
                             "on the CPU where quality holds, fp16 on CUDA), fp32, int8 or fp16 [env SEARCHENGINE_PRECISION].")
 RootOpt = typer.Option(None, "--index-root", help="Folder holding named indexes [env SEARCHENGINE_INDEX_ROOT; default ./indexes].")
+DatabaseUrlOpt = typer.Option(None, "--database-url", help="Keep the index's SQL in PostgreSQL "
+                              "(postgresql+psycopg://USER@HOST:PORT/DB) instead of the folder's SQLite file; the "
+                              "folder keeps this machine's FAISS replica [env SEARCHENGINE_DATABASE_URL].")
 
 T = TypeVar("T")
 
@@ -64,8 +67,8 @@ def _run(fn: Callable[[], T]) -> T:
         raise typer.Exit(130) from None
 
 
-def _settings(index_root: Optional[Path], **overrides: object) -> Settings:
-    return Settings.from_env(index_root=index_root, **overrides)
+def _settings(index_root: Optional[Path], database_url: Optional[str] = None, **overrides: object) -> Settings:
+    return Settings.from_env(index_root=index_root, database_url=database_url, **overrides)
 
 
 @app.callback()
@@ -88,6 +91,7 @@ def index(
                                              "for an existing one it changes the index's FAISS type without "
                                              "re-embedding (see `searchengine reindex`)."),
     index_root: Optional[Path] = RootOpt,
+    database_url: Optional[str] = DatabaseUrlOpt,
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Items encoded per batch [32]."),
     asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition: base (default), tiny.en, or a CTranslate2 Whisper folder."),
     language: Optional[str] = typer.Option(None, "--language", help="Spoken language code (e.g. en); detected when not set."),
@@ -102,7 +106,7 @@ def index(
     from searchengine.engine import SearchEngine
 
     def work():
-        settings = _settings(index_root, batch_size=batch_size, asr_model=asr_model, language=language,
+        settings = _settings(index_root, database_url, batch_size=batch_size, asr_model=asr_model, language=language,
                              precision=precision, index_type=index_type, follow_symlinks_outside=follow_outside or None,
                              ocr=ocr)
         with SearchEngine.open(index_name, model=model, settings=settings, create=True) as engine:
@@ -176,6 +180,7 @@ def search(
     index_name: str = IndexOpt,
     model: Optional[str] = ModelOpt,
     index_root: Optional[Path] = RootOpt,
+    database_url: Optional[str] = DatabaseUrlOpt,
     json_out: bool = typer.Option(False, "--json", help="Print hits as a JSON array."),
 ) -> None:
     """Search an index by text, by image, or by an indexed item."""
@@ -187,7 +192,7 @@ def search(
         raise typer.Exit(EXIT_USAGE)
 
     def work():
-        with SearchEngine.open(index_name, model=model, settings=_settings(index_root), create=False) as engine:
+        with SearchEngine.open(index_name, model=model, settings=_settings(index_root, database_url), create=False) as engine:
             return engine.search(query, image=image, similar_to=similar_to, k=k, offset=offset, mode=mode,
                                  filters=SearchFilters.of(modality or None, path_glob, after, before))
 
@@ -246,6 +251,7 @@ def _snippet(text: str, spans: Optional[tuple] = None, width: int = 100, color: 
 def status(
     index_name: str = IndexOpt,
     index_root: Optional[Path] = RootOpt,
+    database_url: Optional[str] = DatabaseUrlOpt,
     json_out: bool = typer.Option(False, "--json", help="Print status as JSON."),
 ) -> None:
     """Items per modality, model, index type and size on disk."""
@@ -254,7 +260,7 @@ def status(
     from searchengine.engine import SearchEngine
 
     def work():
-        with SearchEngine.open(index_name, settings=_settings(index_root), create=False) as engine:
+        with SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False) as engine:
             return engine.status(), engine.failures()
 
     st, failures = _run(work)
@@ -280,6 +286,7 @@ def status(
 def reindex(
     index_name: str = IndexOpt,
     index_root: Optional[Path] = RootOpt,
+    database_url: Optional[str] = DatabaseUrlOpt,
     index_type: Optional[str] = typer.Option(None, "--index-type", help="Build as this FAISS index type from now "
                                              "on: auto (exact up to 50,000 vectors, ivf-sq8 above), flat, ivf-flat, "
                                              "ivf-sq8 or ivf-pq [default: the index's own]."),
@@ -289,7 +296,7 @@ def reindex(
     from searchengine.engine import SearchEngine
 
     def work():
-        with SearchEngine.open(index_name, settings=_settings(index_root), create=False) as engine:
+        with SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False) as engine:
             t0 = time.perf_counter()
             kind = engine.reindex(index_type, progress=sys.stderr.isatty())
             return engine, kind, time.perf_counter() - t0, engine.status().index_policy
@@ -350,12 +357,13 @@ def forget(
     path: Path = typer.Argument(..., help="An indexed folder or file to remove from the index."),
     index_name: str = IndexOpt,
     index_root: Optional[Path] = RootOpt,
+    database_url: Optional[str] = DatabaseUrlOpt,
 ) -> None:
     """Remove a folder (even one gone from disk) and everything under it from the index."""
     from searchengine.engine import SearchEngine
 
     def work():
-        with SearchEngine.open(index_name, settings=_settings(index_root), create=False) as engine:
+        with SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False) as engine:
             return engine.forget(path)
 
     removed = _run(work)
@@ -366,6 +374,7 @@ def forget(
 def serve(
     index_name: str = IndexOpt,
     index_root: Optional[Path] = RootOpt,
+    database_url: Optional[str] = DatabaseUrlOpt,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback by default."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     token: Optional[str] = typer.Option(None, "--token", envvar="SEARCHENGINE_API_TOKEN",
@@ -392,7 +401,7 @@ def serve(
         raise typer.Exit(EXIT_USAGE)
 
     def work():
-        engine = SearchEngine.open(index_name, settings=_settings(index_root), create=False)
+        engine = SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False)
         engine.search("warm up", k=1)  # loads the model and the vectors before the first request
         return engine
 

@@ -47,6 +47,9 @@ class Settings:
     video_max_frames: int = 300
     video_scene_threshold: float = 0.1
     video_keyframe_gap: float = 4.0
+    # the index's SQL in a database server (postgresql+psycopg://user@host:port/db) instead of
+    # the folder's SQLite file; the folder keeps the FAISS file (a local replica) and manifest
+    database_url: str | None = None
 
     def __post_init__(self) -> None:
         from searchengine.encoders.precision import check_precision
@@ -58,6 +61,10 @@ class Settings:
         object.__setattr__(self, "ocr", str(self.ocr).strip().lower())
         if self.ocr not in ("auto", "on", "off"):
             raise InvalidInputError(f"ocr must be auto, on or off, got {self.ocr!r}")
+        if self.database_url is not None:
+            from searchengine.store.server_database import check_database_url
+
+            object.__setattr__(self, "database_url", check_database_url(self.database_url))
         if self.batch_size < 1:
             raise InvalidInputError(f"batch_size must be at least 1, got {self.batch_size}")
         if self.decode_workers < 1:

@@ -37,12 +37,22 @@ from searchengine.transcribe.moment import best_moment
 from searchengine.transcribe.whisper import WhisperTranscriber, check_asr_model
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine as SqlEngine
+
     from searchengine.pipeline import IndexReport
 
 from searchengine.vectors.faiss_index import METRIC, VectorIndex
 from searchengine.vectors.index_kind import IndexKind, check_policy
 
+from searchengine.write_locks import BothLocks, FileWriteLock, WriteLock
+
 log = logging.getLogger(__name__)
+
+
+def _open_server(url: str) -> "SqlEngine":
+    from searchengine.store.server_database import open_server_database
+
+    return open_server_database(url)
 
 
 @dataclass(frozen=True)
@@ -80,7 +90,15 @@ class SearchEngine:
         self._transcriber: WhisperTranscriber | None = None
         self._load_lock = threading.Lock()  # lazy loading of the model and speech recognition
         policy = manifest.index_policy if manifest else settings.index_type
-        self.catalog = Catalog(repo, layout.vectors, layout.write_lock, self._dim, policy, self._kind_built)
+        lock: Path | WriteLock = layout.write_lock
+        replica_lock = None
+        if repo.on_server:  # writers: the database's advisory lock, then this folder's
+            from searchengine.store.server_database import AdvisoryWriteLock
+
+            replica_lock = FileWriteLock(layout.write_lock)
+            lock = BothLocks(AdvisoryWriteLock(repo.engine), replica_lock)
+        self.catalog = Catalog(repo, layout.vectors, lock, self._dim, policy, self._kind_built,
+                               replica_lock=replica_lock)
         self._searcher = Searcher(self.catalog)
 
     # -- opening -----------------------------------------------------------------------
@@ -94,17 +112,32 @@ class SearchEngine:
         settings: Settings | None = None,
         create: bool = True,
         encoder: Encoder | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> "SearchEngine":
         """Open the index ``name`` (a name under the index root, or a folder path).
 
         ``model`` defaults to the index's own model, or ``settings.model`` for a new index;
         naming another model than the index was built with is an error. ``encoder`` injects
-        an already loaded encoder (its ``spec`` must match).
+        an already loaded encoder (its ``spec`` must match). ``shard`` = (s, S): a read-only
+        replica of the units with ``id % S == s`` of an index in a server database (see
+        :mod:`searchengine.shards`).
         """
         settings = settings or Settings.from_env()
         layout = resolve_index(name, settings.index_root)
-        if not layout.exists():
-            if not create:
+        url = settings.database_url
+        if shard is not None:
+            if url is None:
+                raise InvalidInputError("a shard is a replica of an index in PostgreSQL: give --database-url")
+            if not (len(shard) == 2 and shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+                raise InvalidInputError(f"shard {shard!r} is not (s, S) with 0 <= s < S")
+        if url is not None:  # the SQL in a server; the folder is this machine's replica
+            from searchengine.store.server_database import has_schema
+
+            exists = layout.manifest.is_file() or has_schema(url)
+        else:
+            exists = layout.exists()
+        if not exists or not layout.folder.is_dir():
+            if not create and not exists:
                 raise IndexUnavailableError(
                     f"no index at {layout.folder}; build one with "
                     f"`searchengine index --index {name} FOLDER...`"
@@ -119,7 +152,13 @@ class SearchEngine:
             except OSError as exc:
                 raise IndexUnavailableError(f"cannot create the index folder {layout.folder}: {exc}") from exc
         manifest = Manifest.load(layout.manifest)
-        repo = Repository(open_database(layout.database))
+        repo = Repository(open_database(layout.database) if url is None else _open_server(url), shard)
+        if manifest is None and repo.on_server and (stored := repo.stored_manifest()) is not None:
+            manifest = Manifest.parse(stored, "the manifest kept in --database-url's database")
+            manifest.save(layout.manifest)  # a new replica of an index on a server
+        if manifest is None and shard is not None:
+            repo.engine.dispose()
+            raise IndexUnavailableError("a shard replicates an index that exists: index into the database first")
         if manifest is None:
             if repo.unit_count() > 0:
                 raise IndexDamagedError(
@@ -171,7 +210,16 @@ class SearchEngine:
             self._manifest.index = kind.to_json()
             self._manifest.index_type = kind.name
             self._manifest.index_policy = self.catalog.policy
-            self._manifest.save(self.layout.manifest)
+            self._save_manifest()
+
+    def _save_manifest(self) -> None:
+        """The folder's manifest; on a server database also a copy in SQL, which a replica
+        on another machine starts from (written by writers only: a replica that builds its
+        own FAISS file changes its folder's copy alone)."""
+        assert self._manifest is not None
+        self._manifest.save(self.layout.manifest)
+        if self.repo.on_server and (self.catalog.writing or self.repo.stored_manifest() is None):
+            self.repo.store_manifest(self._manifest.to_json())
 
     def __enter__(self) -> "SearchEngine":
         return self
@@ -214,7 +262,7 @@ class SearchEngine:
                 index_type="flat", schema_revision=head_revision(), precision=self._encoder.precision,
                 index_policy=self.catalog.policy,
             )
-            self._manifest.save(self.layout.manifest)
+            self._save_manifest()
         elif self._manifest.dim != self._encoder.dim:
             raise IndexIncompatibleError(
                 f"model {self.model} gives {self._encoder.dim}-d vectors but the index at "
@@ -233,6 +281,7 @@ class SearchEngine:
         ones keep their vectors, deleted ones are removed; files that failed are tried again
         when they change, or with ``retry_failed``. ``progress`` draws terminal bars;
         ``on_progress(stage, done, total)`` reports advancement to a caller."""
+        self._check_writable()
         check_asr_model(self.settings.asr_model, self.settings.language)
         missing_roots: list[str] = []
         if paths:
@@ -268,6 +317,7 @@ class SearchEngine:
         the index's own policy). The kind, its tuned search parameter and measured recall
         are in the manifest and :meth:`status`."""
         policy = check_policy(index_type) if index_type else None
+        self._check_writable()
         if self._manifest is None:
             raise InvalidInputError(f"the index at {self.layout.folder} is empty; index some files first")
         with self.catalog.write_lock():
@@ -278,6 +328,7 @@ class SearchEngine:
     def forget(self, path: str | Path) -> int:
         """Remove an indexed folder (or file) and everything under it from the index, whether
         or not it still exists on disk. Returns the number of files removed."""
+        self._check_writable()
         target = str(Path(path).expanduser().absolute())
         with self.catalog.write_lock():
             self.catalog.sync(force=True)
@@ -286,6 +337,11 @@ class SearchEngine:
                 raise InvalidInputError(f"nothing is indexed under {target}")
             self.catalog.save(final=True)
         return removed_files
+
+    def _check_writable(self) -> None:
+        if self.repo.shard is not None:
+            raise InvalidInputError("this engine is a shard (a read-only replica); write with an engine "
+                                    "opened without shard= on the same database")
 
     def _get_transcriber(self) -> WhisperTranscriber:
         """Speech recognition, loaded once, when the first recording needs it (decode

@@ -41,15 +41,28 @@ class Manifest:
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     libraries: dict[str, str] = field(default_factory=library_versions)
 
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
     def save(self, path: Path) -> None:
-        atomic_write_bytes(path, (json.dumps(asdict(self), indent=2) + "\n").encode())
+        atomic_write_bytes(path, self.to_json().encode())
 
     @classmethod
     def load(cls, path: Path) -> "Manifest | None":
         if not path.is_file():
             return None
         try:
-            data = json.loads(path.read_text())
+            text = path.read_text()
+        except OSError as exc:
+            raise IndexDamagedError(f"the index manifest {path} cannot be read ({exc})") from exc
+        return cls.parse(text, str(path))
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> "Manifest":
+        """A manifest from its JSON; ``where`` names its origin in errors."""
+        path = where
+        try:
+            data = json.loads(text)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
             fmt = int(data.get("format", 1))

@@ -65,6 +65,7 @@ class SearchFilters:
         superset: the exact test is :meth:`matches`). Uses the indexes on modality and
         modification time, and on path for a glob with a literal prefix."""
         from searchengine.store.models import MediaFile
+        from searchengine.store.path_match import PathGlob, PathRange
 
         out: list[Any] = []
         if self.modality:
@@ -80,10 +81,10 @@ class SearchFilters:
                 pattern = sqlite_glob(glob)
                 prefix = literal_prefix(glob)
                 if prefix:  # a range on the path index; GLOB alone may not use it
-                    out += [MediaFile.path >= prefix, MediaFile.path < prefix + "\U0010ffff"]
+                    out.append(PathRange(MediaFile.path, prefix))
             else:
                 pattern = "*/" + sqlite_glob(glob)
-            out.append(MediaFile.path.op("GLOB")(pattern))
+            out.append(PathGlob(MediaFile.path, pattern))
         return out
 
 

@@ -39,6 +39,55 @@ def settings(tmp_path, tiny_clip):
     return Settings(index_root=tmp_path / "indexes", model=tiny_clip, batch_size=4, cache_dir=CACHE_DIR)
 
 
+REQUIRE_POSTGRES = os.environ.get("SEARCHENGINE_REQUIRE_POSTGRES") == "1"  # set by .ci/run
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL 15 server for the session (see tests/pg_server.py). Without one the
+    PostgreSQL tests skip, saying why - or fail, under CI (SEARCHENGINE_REQUIRE_POSTGRES=1)."""
+    import pg_server as pg
+
+    why = pg.available()
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        why = why or "psycopg is not installed (pip install 'psycopg[binary]')"
+    if why:
+        (pytest.fail if REQUIRE_POSTGRES else pytest.skip)(f"PostgreSQL tests need a server: {why}")
+    server = pg.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """The URL of a new, empty database on the session's server, dropped after the test."""
+    url = pg_server.create_database()
+    yield url
+    pg_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    """Both backends: None (the folder's SQLite file), then a PostgreSQL database URL."""
+    return None if request.param == "sqlite" else request.getfixturevalue("pg_url")
+
+
+def run_sql(engine, *statements: str) -> None:
+    """Raw SQL on an index's database, whichever backend (an engine that may be closed)."""
+    from sqlalchemy import create_engine, text
+
+    url = engine.settings.database_url or f"sqlite:///{engine.layout.database}"
+    db = create_engine(url)
+    try:
+        with db.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        db.dispose()
+
+
 @pytest.fixture
 def open_engine(settings):
     from searchengine import SearchEngine

@@ -1,6 +1,7 @@
 """The catalog: SQL and FAISS kept together (searchengine.catalog).
 
-Real SQLite files and real FAISS; no model runs: an index folder gets a manifest naming its
+Real SQLite files (and a real PostgreSQL server: the ``engines`` tests run on both) and real
+FAISS; no model runs: an index folder gets a manifest naming its
 dimension, then synthetic vectors are written through ``engine.catalog.store_files`` the way
 an index run writes them. Paths are only strings in SQL here; no media file is read.
 """
@@ -45,12 +46,12 @@ MTIME0 = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000_
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _settings(tmp_path: Path) -> Settings:
-    return Settings.from_env(model="offline:minilm-effnet", index_root=tmp_path)
+def _settings(tmp_path: Path, database_url: str | None = None) -> Settings:
+    return Settings.from_env(model="offline:minilm-effnet", index_root=tmp_path, database_url=database_url or "")
 
 
 @pytest.fixture
-def engines(tmp_path):
+def engines(tmp_path, database_url):
     """``new()`` makes an index folder with a manifest (no model) and opens it; ``open()``
     opens another engine on the same folder (another process, as far as the catalog is
     concerned: its own SQL connections, FAISS index and locks)."""
@@ -59,10 +60,11 @@ def engines(tmp_path):
 
     class Engines:
         path = folder
+        url = database_url
 
         @staticmethod
         def new() -> SearchEngine:
-            engine = SearchEngine.open(folder, settings=_settings(tmp_path))
+            engine = SearchEngine.open(folder, settings=_settings(tmp_path, database_url))
             Manifest(model=engine.model, dim=D, metric="inner_product", index_type="flat",
                      schema_revision=head_revision(), precision="fp32").save(engine.layout.manifest)
             engine.close()
@@ -70,7 +72,7 @@ def engines(tmp_path):
 
         @staticmethod
         def open() -> SearchEngine:
-            engine = SearchEngine.open(folder, settings=_settings(tmp_path))
+            engine = SearchEngine.open(folder, settings=_settings(tmp_path, database_url))
             opened.append(engine)
             return engine
 

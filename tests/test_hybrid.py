@@ -1,4 +1,5 @@
-"""Hybrid keyword + vector search end to end: real SQLite (FTS5 trigram index), real FAISS and
+"""Hybrid keyword + vector search end to end: real SQLite (FTS5 trigram index) and real
+PostgreSQL (pg_trgm; every test runs on both), real FAISS and
 a real encoder - the tiny random-weight open_clip model, whose vectors mean nothing. That is
 the case the keyword side is for: codes, order numbers, names and Chinese substrings must still
 be found, at rank 1, however poor the vector side."""
@@ -55,17 +56,33 @@ def _write_corpus(root):
     return root
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory, tiny_clip):
+@pytest.fixture
+def settings(settings, database_url):
+    return settings.with_(database_url=database_url)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def corpus(request, tmp_path_factory, tiny_clip):
     """One index of the corpus for the read-only tests: (engine, media root, settings)."""
+    server = request.getfixturevalue("pg_server") if request.param == "postgresql" else None
+    url = server.create_database() if server else None
     base = tmp_path_factory.mktemp("hybrid")
     media = _write_corpus(base / "media")
-    settings = Settings(index_root=base / "indexes", model=tiny_clip, batch_size=8, cache_dir=CACHE_DIR)
+    settings = Settings(index_root=base / "indexes", model=tiny_clip, batch_size=8, cache_dir=CACHE_DIR,
+                        database_url=url)
     engine = SearchEngine.open("hybrid", settings=settings)
     report = engine.index([media])
     assert report.failed == 0, report.failures
     yield engine, media, settings
     engine.close()
+    if server and url:
+        server.drop_database(url)
+
+
+def _env(monkeypatch, settings) -> None:
+    monkeypatch.setenv("SEARCHENGINE_INDEX_ROOT", str(settings.index_root))
+    monkeypatch.setenv("SEARCHENGINE_MODEL", settings.model)
+    monkeypatch.setenv("SEARCHENGINE_DATABASE_URL", settings.database_url or "")
 
 
 def _rel(hit, media) -> str:
@@ -270,8 +287,7 @@ def test_keyword_index_follows_modify_move_copy_delete(open_engine, tmp_path):
 
 def test_cli_keyword_mode_json(corpus, monkeypatch):
     engine, media, settings = corpus
-    monkeypatch.setenv("SEARCHENGINE_INDEX_ROOT", str(settings.index_root))
-    monkeypatch.setenv("SEARCHENGINE_MODEL", settings.model)
+    _env(monkeypatch, settings)
     runner = CliRunner()
     result = runner.invoke(app, ["search", "QX-9004-B", "--mode", "keyword", "--json", "--index", "hybrid"])
     assert result.exit_code == 0, result.output
@@ -287,8 +303,7 @@ def test_cli_keyword_mode_json(corpus, monkeypatch):
 
 def test_cli_table_shows_keyword_matches(corpus, monkeypatch):
     engine, media, settings = corpus
-    monkeypatch.setenv("SEARCHENGINE_INDEX_ROOT", str(settings.index_root))
-    monkeypatch.setenv("SEARCHENGINE_MODEL", settings.model)
+    _env(monkeypatch, settings)
     result = CliRunner().invoke(app, ["search", "QX-9004-B", "--mode", "hybrid", "--index", "hybrid", "--k", "3"])
     assert result.exit_code == 0, result.output
     first = next(line for line in result.output.splitlines() if "sku.txt" in line)
@@ -400,7 +415,8 @@ def test_an_index_from_before_the_keyword_index_is_backfilled_on_open(open_engin
     folder = engine.layout.folder
     engine.close()
     cfg = Config(str(SAMPLES.parent / "alembic.ini"))
-    cfg.cmd_opts = type("Opts", (), {"x": [f"url=sqlite:///{folder / 'metadata.sqlite'}"]})()
+    url = settings.database_url or f"sqlite:///{folder / 'metadata.sqlite'}"
+    cfg.cmd_opts = type("Opts", (), {"x": [f"url={url}"]})()
     command.downgrade(cfg, "0004")  # drops units_fts
     reopened = open_engine("old")
     _fts_matches_units(reopened)

@@ -20,6 +20,25 @@ def test_upgrade_head_then_check_has_no_drift(tmp_path):
     command.check(cfg)  # raises if the models and the migrations disagree
 
 
+def test_postgresql_upgrade_head_check_downgrade_and_back(pg_url):
+    """The same migrations on PostgreSQL: no drift from the models, and down and up again."""
+    from sqlalchemy import create_engine, text
+
+    cfg = _config(pg_url)
+    command.upgrade(cfg, "head")
+    command.check(cfg)
+    db = create_engine(pg_url)
+    try:
+        with db.connect() as c:  # the keyword table's trigram indexes (pg_trgm is trusted)
+            indexes = set(c.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'units_fts'")).scalars())
+        assert {"ix_units_fts_text_trgm", "ix_units_fts_name_trgm"} <= indexes
+    finally:
+        db.dispose()
+    command.downgrade(cfg, "base")
+    command.upgrade(cfg, "head")
+    command.check(cfg)
+
+
 def test_downgrade_to_base_and_back(tmp_path):
     cfg = _config(f"sqlite:///{tmp_path / 'm.sqlite'}")
     command.upgrade(cfg, "head")

@@ -10,7 +10,11 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
+import logging
+
 from alembic import op
+
+log = logging.getLogger(__name__)
 
 revision = "0005"
 down_revision = "0004"
@@ -20,6 +24,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.drop_index("ix_media_files_content_hash", table_name="media_files")
+    if op.get_bind().dialect.name == "postgresql":
+        _upgrade_postgresql()
+        return
     if op.get_bind().dialect.name != "sqlite":
         return
     op.execute("CREATE VIRTUAL TABLE units_fts USING fts5(text, name, tokenize='trigram')")
@@ -33,7 +40,24 @@ def upgrade() -> None:
     )
 
 
+def _upgrade_postgresql() -> None:
+    op.execute("CREATE TABLE units_fts (rowid BIGINT PRIMARY KEY, text TEXT NOT NULL, name TEXT NOT NULL)")
+    bind = op.get_bind()
+    try:
+        with bind.begin_nested():
+            bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            bind.exec_driver_sql("CREATE INDEX ix_units_fts_text_trgm ON units_fts USING gin (text gin_trgm_ops)")
+            bind.exec_driver_sql("CREATE INDEX ix_units_fts_name_trgm ON units_fts USING gin (name gin_trgm_ops)")
+    except Exception as exc:  # noqa: BLE001 - keyword search still works, by a scan
+        log.warning("no pg_trgm in this PostgreSQL (%s); keyword search will scan the keyword table", exc)
+    op.execute(
+        "INSERT INTO units_fts (rowid, text, name) "
+        "SELECT u.id, coalesce(u.text, ''), regexp_replace(m.path, '^.*/', '') "
+        "FROM units u JOIN media_files m ON m.id = u.file_id"
+    )
+
+
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
+    if op.get_bind().dialect.name in ("sqlite", "postgresql"):
         op.execute("DROP TABLE units_fts")
     op.create_index("ix_media_files_content_hash", "media_files", ["content_hash"])

@@ -322,7 +322,8 @@ def _current_revision(conn: Any) -> str | None:
     return row[0] if row else None
 
 
-def _check_known(revision: str | None, path: Path) -> None:
+def _check_known(revision: str | None, path: Path | str) -> None:
+    """``path``: the SQLite file, or (a server database) its URL."""
     if revision is None:
         return
     from alembic.script import ScriptDirectory
@@ -335,7 +336,7 @@ def _check_known(revision: str | None, path: Path) -> None:
         known = None
     if known is None:
         raise IndexIncompatibleError(
-            f"the index at {path.parent} was written by a newer version of searchengine "
+            f"the index at {path.parent if isinstance(path, Path) else path} was written by a newer version of searchengine "
             f"(schema revision {revision}, this version knows up to {head_revision()}); "
             "upgrade searchengine to open it"
         )

@@ -3,6 +3,11 @@ transcript windows) and its file's name, so that words, product codes, order num
 Chinese substrings (no spaces needed) are found as written. One row a unit, ``rowid`` =
 the unit id; written in the same transaction as the units (see the repository).
 
+On PostgreSQL the same table (``rowid`` = the unit id, ``text``, ``name``) is a plain table
+with ``pg_trgm`` GIN indexes on both columns (migration 0005): ``ILIKE '%word%'`` uses them,
+and relevance is BM25's term-frequency part with length normalisation (no IDF), see
+:func:`search_server`.
+
 Query syntax: words are matched anywhere (any of them); a ``"quoted phrase"`` must occur as
 written. Terms of three characters or more use the trigram index; shorter ones (a two-
 character Chinese word) are matched by a scan of the index's rows.
@@ -14,8 +19,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from sqlalchemy import Float, Select, and_, cast, column, false, func, literal, or_, select, table
 from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.expression import ColumnElement
 
 TABLE = "units_fts"
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|「([^」]+)」')
@@ -160,3 +167,36 @@ def highlights(text: str | None, query: KeywordQuery) -> list[tuple[int, int]]:
         elif b > a:
             merged.append((a, b))
     return merged
+
+
+BM25_K1, BM25_B, AVG_CHARS = 1.2, 0.75, 400.0  # AVG_CHARS: a text chunk's usual length
+
+
+def search_server(conn: Connection, query: KeywordQuery, limit: int, allowed: Select | None = None
+                  ) -> list[tuple[int, float]]:
+    """:func:`search` on PostgreSQL: the needles found with ``ILIKE`` (the trigram indexes
+    answer needles of three characters or more), ranked by the sum over the needles of
+    BM25's saturated term frequency, ``tf / (tf + k1 * (1 - b + b * len / avg))``, where tf
+    counts the needle's occurrences in the text and name (case-folded). ``allowed``: a
+    subquery of the unit ids the filters allow."""
+    if not query:
+        return []
+    needles = list(query.phrases) if query.phrases else list(query.terms)
+    required = bool(query.phrases)
+    t = table(TABLE, column("rowid"), column("text"), column("name"))
+    found = [or_(t.c.text.ilike(f"%{_escape_like(n)}%", escape="\\"),
+                 t.c.name.ilike(f"%{_escape_like(n)}%", escape="\\")) for n in needles]
+    hay = func.lower(t.c.text + literal(" ") + t.c.name)
+    length = cast(func.length(hay), Float)
+    norm = literal(BM25_K1) * (literal(1 - BM25_B) + literal(BM25_B) * length / literal(AVG_CHARS))
+    score: ColumnElement[float] = literal(0.0)
+    for n in needles:
+        folded = n.casefold()
+        tf = (length - cast(func.length(func.replace(hay, folded, "")), Float)) / literal(float(max(len(folded), 1)))
+        score = score + tf / (tf + norm)
+    where = and_(*found) if required else or_(*found) if found else false()
+    stmt = select(t.c.rowid, score.label("r")).where(where)
+    if allowed is not None:
+        stmt = stmt.where(t.c.rowid.in_(allowed.scalar_subquery()))
+    rows = conn.execute(stmt.order_by(score.desc(), t.c.rowid).limit(int(limit))).all()
+    return [(int(r[0]), float(r[1])) for r in rows]

@@ -25,11 +25,53 @@ from sqlalchemy.types import TypeDecorator
 from searchengine.pathnames import display_path, has_undecodable
 
 
+PG_ESCAPE = "\U0010ffff"  # a noncharacter: no real name holds it (and if one does, it is doubled)
+
+
+def pg_encode_path(value: str) -> str:
+    """A file name as PostgreSQL TEXT (UTF-8, no lone surrogates): each byte that is not
+    UTF-8 (a surrogate U+DC80..U+DCFF from ``os.fsdecode``) becomes the escape character and
+    two hex digits, the escape character itself is doubled. Lossless and injective, and a
+    name that is valid UTF-8 without the escape character is stored as it is (so SQL
+    filters on paths see the real name)."""
+    if PG_ESCAPE not in value and not has_undecodable(value):
+        return value
+    out = []
+    for ch in value:
+        if ch == PG_ESCAPE:
+            out.append(PG_ESCAPE * 2)
+        elif "\udc80" <= ch <= "\udcff":
+            out.append(f"{PG_ESCAPE}{ord(ch) - 0xDC00:02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def pg_decode_path(value: str) -> str:
+    if PG_ESCAPE not in value:
+        return value
+    out, i = [], 0
+    while i < len(value):
+        ch = value[i]
+        if ch != PG_ESCAPE:
+            out.append(ch)
+            i += 1
+        elif value[i + 1:i + 2] == PG_ESCAPE:
+            out.append(PG_ESCAPE)
+            i += 2
+        else:
+            out.append(chr(0xDC00 + int(value[i + 1:i + 3], 16)))
+            i += 3
+    return "".join(out)
+
+
 class FsPath(TypeDecorator[str]):
     """A file name exactly as the OS gave it. A name that is valid UTF-8 is stored as TEXT;
-    one with bytes that are not (lone surrogates from ``os.fsdecode``) is stored as a BLOB
-    of its raw bytes, which SQLite keeps as they are in any column. Lossless both ways, and
-    the two never compare equal, so the unique constraint on paths still holds."""
+    one with bytes that are not (lone surrogates from ``os.fsdecode``) is stored, on
+    SQLite, as a BLOB of its raw bytes, which SQLite keeps as they are in any column, and on
+    PostgreSQL as TEXT with those bytes escaped (:func:`pg_encode_path`). Lossless both
+    ways, and an escaped or BLOB name never equals another name, so the unique constraint on
+    paths still holds."""
 
     impl = String
     cache_ok = True
@@ -37,6 +79,8 @@ class FsPath(TypeDecorator[str]):
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | bytes | None:
         if value is None:
             return None
+        if dialect.name != "sqlite":
+            return pg_encode_path(value)
         return os.fsencode(value) if has_undecodable(value) else value
 
     def process_result_value(self, value: object, dialect: Dialect) -> str | None:
@@ -44,7 +88,7 @@ class FsPath(TypeDecorator[str]):
             return None
         if isinstance(value, (bytes, bytearray, memoryview)):
             return os.fsdecode(bytes(value))
-        return str(value)
+        return pg_decode_path(str(value)) if dialect.name != "sqlite" else str(value)
 
 
 class SafeText(TypeDecorator[str]):

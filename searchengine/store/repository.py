@@ -14,12 +14,14 @@ from typing import Any, Iterable, Iterator, Sequence, cast
 
 import numpy as np
 from sqlalchemy import Engine, Table, delete, func, insert, select, update
+from sqlalchemy import text as text_sql
 from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import Session
 
 from searchengine.pathnames import display_path, is_under
 from searchengine.store import keywords
 from searchengine.store.database import writer
+from searchengine.store.server_database import MANIFEST_KEY, SOURCE_KEY
 from searchengine.store.models import (KIND_OF_MODALITY, ImageText, IndexState, MediaFile, RemovedUnit,
                                        Root, Transcript, Unit)
 from searchengine.transcribe.segments import Segment
@@ -137,11 +139,14 @@ class Changes:
     added: Iterator[tuple[np.ndarray, np.ndarray]]  # (ids, vectors) of the units added since
 
 
-def _vector_batches(s: Session, dim: int, *, after: int = -1, batch: int = 4096
+def _vector_batches(s: Session, dim: int, *, after: int = -1, batch: int = 4096, shard: Any = None
                     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     last = after
     while True:
-        rows = s.execute(select(Unit.id, Unit.vector).where(Unit.id > last).order_by(Unit.id).limit(batch)).all()
+        query = select(Unit.id, Unit.vector).where(Unit.id > last)
+        if shard is not None:
+            query = query.where(shard)
+        rows = s.execute(query.order_by(Unit.id).limit(batch)).all()
         if not rows:
             return
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -160,14 +165,50 @@ def vector_to_bytes(vector: np.ndarray) -> bytes:
 
 
 class Repository:
-    def __init__(self, engine: Engine):
+    """``shard`` = (s, S): this repository's units are those with ``id % S == s`` (a shard
+    of a server database, read-only: see :mod:`searchengine.shards`); None: all."""
+
+    def __init__(self, engine: Engine, shard: tuple[int, int] | None = None):
         self.engine = engine
+        self.shard = shard
+        self._in_shard = (Unit.id % shard[1] == shard[0]) if shard else None
         self._writer = writer(engine)  # write transactions take the lock at BEGIN
+        self.on_server = engine.dialect.name != "sqlite"
+        # reads that must see one snapshot: SQLite's transactions do; PostgreSQL's default
+        # (READ COMMITTED) takes a new snapshot per statement
+        self._snapshot = engine.execution_options(isolation_level="REPEATABLE READ") if self.on_server else engine
+        self._source_id: str | None = None
 
     @property
     def has_keywords(self) -> bool:
-        """The keyword index exists (SQLite's FTS5; see :mod:`searchengine.store.keywords`)."""
-        return self.engine.dialect.name == "sqlite"
+        """The keyword index exists: SQLite's FTS5, or PostgreSQL's trigram table (see
+        :mod:`searchengine.store.keywords`)."""
+        return self.engine.dialect.name in ("sqlite", "postgresql")
+
+    def source_id(self) -> str | None:
+        """The identity of a server database (written into FAISS stamps, so that a file built
+        from another database is never caught up); None for the folder's SQLite file."""
+        if self.on_server and self._source_id is None:
+            with self.engine.connect() as c:
+                value = c.execute(select(IndexState.value).where(IndexState.key == SOURCE_KEY)).scalar()
+            self._source_id = str(value) if value is not None else None
+            if self._source_id and self.shard:  # a shard's FAISS file serves that shard only
+                self._source_id += f"/shard-{self.shard[0]}-of-{self.shard[1]}"
+        return self._source_id
+
+    def stored_manifest(self) -> str | None:
+        """The manifest kept in a server database (JSON), for a folder that has none."""
+        with self.engine.connect() as c:
+            value = c.execute(select(IndexState.value).where(IndexState.key == MANIFEST_KEY)).scalar()
+        return str(value) if value is not None else None
+
+    def store_manifest(self, manifest_json: str) -> None:
+        with Session(self._writer) as s, s.begin():
+            row = s.get(IndexState, MANIFEST_KEY, with_for_update=True)
+            if row is None:
+                s.add(IndexState(key=MANIFEST_KEY, value=manifest_json))
+            elif row.value != manifest_json:
+                row.value = manifest_json
 
     def keyword_search(self, query: keywords.KeywordQuery, limit: int,
                        conditions: Sequence[Any] = ()) -> list[tuple[int, float]]:
@@ -177,6 +218,11 @@ class Repository:
             return []
         allowed = ""
         with self.engine.connect() as c:
+            if self.on_server:
+                within = [*conditions, *([self._in_shard] if self._in_shard is not None else [])]
+                sub = (select(Unit.id).join(MediaFile, MediaFile.id == Unit.file_id).where(*within)
+                       if within else None)
+                return keywords.search_server(c, query, limit, sub)
             if conditions:
                 sub = select(Unit.id).join(MediaFile, MediaFile.id == Unit.file_id).where(*conditions)
                 try:
@@ -209,32 +255,39 @@ class Repository:
         with Session(self.engine) as s:
             return {row.path: _record(row) for row in s.scalars(select(MediaFile))}
 
+    def _units(self, *columns: Any) -> Any:
+        """``SELECT columns FROM units``, within this repository's shard."""
+        query = select(*columns)
+        return query.where(self._in_shard) if self._in_shard is not None else query
+
     def unit_count(self) -> int:
         with Session(self.engine) as s:
-            return int(s.scalar(select(func.count(Unit.id))) or 0)
+            return int(s.scalar(self._units(func.count(Unit.id))) or 0)
 
     def snapshot(self) -> tuple[int, int, int]:
         """(generation, unit count, highest unit id), read in one transaction."""
-        with Session(self.engine) as s, s.begin():
+        with Session(self._snapshot) as s, s.begin():
             state = s.get(IndexState, GENERATION_KEY)
-            count, top = s.execute(select(func.count(Unit.id), func.max(Unit.id))).one()
+            count, top = s.execute(self._units(func.count(Unit.id), func.max(Unit.id))).one()
             return (int(state.value) if state else 0), int(count or 0), int(top or 0)
 
     @contextmanager
     def changes_since(self, generation: int, top_id: int, dim: int) -> Iterator["Changes | None"]:
         """What SQL changed after ``generation``, read in one transaction (one snapshot),
         or None when the change log no longer reaches back that far."""
-        with Session(self.engine) as s, s.begin():
+        with Session(self._snapshot) as s, s.begin():
             floor = s.get(IndexState, LOG_FLOOR_KEY)
             if floor is not None and int(floor.value) > generation:
                 yield None
                 return
             state = s.get(IndexState, GENERATION_KEY)
             current = int(state.value) if state else 0
-            count = int(s.scalar(select(func.count(Unit.id))) or 0)
+            count = int(s.scalar(self._units(func.count(Unit.id))) or 0)
             removed = [int(i) for i in s.scalars(
                 select(RemovedUnit.unit_id).where(RemovedUnit.generation > generation))]
-            yield Changes(current, count, removed, _vector_batches(s, dim, after=top_id))
+            if self.shard:
+                removed = [i for i in removed if i % self.shard[1] == self.shard[0]]
+            yield Changes(current, count, removed, _vector_batches(s, dim, after=top_id, shard=self._in_shard))
 
     def prune_change_log(self, generation: int) -> None:
         """Forget removals at or before ``generation`` (a saved FAISS file reflects them)."""
@@ -249,7 +302,7 @@ class Repository:
     def sample_vectors(self, n: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` vectors drawn at random (without replacement), read by id."""
         with Session(self.engine) as s:
-            all_ids = np.fromiter(s.scalars(select(Unit.id)), dtype=np.int64)
+            all_ids = np.fromiter(s.scalars(self._units(Unit.id).order_by(Unit.id)), dtype=np.int64)
         if len(all_ids) == 0:
             return all_ids, np.zeros((0, dim), dtype=np.float32)
         chosen = np.sort(np.random.default_rng(seed).choice(all_ids, size=min(n, len(all_ids)), replace=False))
@@ -261,7 +314,7 @@ class Repository:
     def iter_vectors(self, dim: int, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All (ids, vectors) in id order, ``batch`` rows at a time."""
         with Session(self.engine) as s:
-            yield from _vector_batches(s, dim, batch=batch)
+            yield from _vector_batches(s, dim, batch=batch, shard=self._in_shard)
 
     def vectors_of(self, unit_ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}
@@ -511,7 +564,18 @@ class Repository:
         lock; AUTOINCREMENT's counter follows explicit ids): SQLite cannot return ids in
         parameter order from a multi-row INSERT, which would cost one statement a row."""
         table = cast(Table, model.__table__)
-        if s.get_bind().dialect.name != "sqlite":
+        dialect = s.get_bind().dialect.name
+        if dialect == "postgresql":
+            # ids drawn from the table's sequence, then one executemany (psycopg pipelines it):
+            # 4.5x faster than a multi-row INSERT ... RETURNING, whose long SQL psycopg parses
+            # anew each time. Writers hold the advisory lock, so ids grow in commit order.
+            conn = s.connection()
+            ids = sorted(int(i) for i in conn.execute(
+                text_sql("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                {"t": table.name, "n": len(rows)}).scalars())
+            conn.execute(table.insert(), [dict(r, id=i) for r, i in zip(rows, ids)])
+            return ids
+        if dialect != "sqlite":
             return [int(i) for i in s.scalars(
                 insert(model).returning(model.id, sort_by_parameter_order=True), rows)]
         conn = s.connection()
@@ -660,7 +724,7 @@ class Repository:
     def record_change(self, s: Session, removed: Sequence[int]) -> int:
         """Bump the generation and log the removed unit ids under it; returns the new
         generation. Called by the catalog once per write transaction."""
-        state = s.get(IndexState, GENERATION_KEY)
+        state = s.get(IndexState, GENERATION_KEY, with_for_update=True)
         if state is None:
             generation = 1
             s.add(IndexState(key=GENERATION_KEY, value="1"))

@@ -240,10 +240,11 @@ class VectorIndex:
 
     # -- files --------------------------------------------------------------------------
 
-    def write(self, path: Path, generation: int, max_id: int) -> None:
+    def write(self, path: Path, generation: int, max_id: int, *, source: str | None = None) -> None:
         """Save atomically (temp file, fsync, rename), then the stamp. A crash in between
         leaves a stamp that does not match, which makes the next open rebuild from SQL.
-        Only a writable index (no delta) is saved."""
+        Only a writable index (no delta) is saved. ``source``: the identity of the database
+        the vectors came from (a server database; None for the folder's SQLite file)."""
         if self.read_only:
             raise IndexDamagedError("a memory-mapped index is never saved; open it for writing")
         faiss = _faiss()
@@ -259,6 +260,8 @@ class VectorIndex:
         finally:
             tmp.unlink(missing_ok=True)
         stamp = {"generation": generation, "ntotal": self.ntotal, "max_id": max_id, "kind": self.kind.to_json()}
+        if source is not None:
+            stamp["source"] = source
         atomic_write_bytes(stamp_path(path), json.dumps(stamp).encode())
 
 
