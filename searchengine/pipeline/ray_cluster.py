@@ -61,7 +61,12 @@ def local_cpus() -> int:
 def connected(address: str, *, num_cpus: int | None = None) -> Iterator[Resources]:
     """Be connected to the cluster named by ``address`` for the block. A Ray session this
     process already has (a test's, a benchmark's, a notebook's) is used as it is and left
-    running; a ``local`` cluster started here is shut down afterwards."""
+    running; a ``local`` cluster started here is shut down afterwards.
+
+    No ``runtime_env`` is set: the workers of a local cluster inherit this process's
+    environment (PYTHONPATH, SEARCHENGINE_*, HF_HUB_OFFLINE), and one would make Ray start
+    fresh worker processes for it (about 5 s more before the first batch). The nodes of a
+    real cluster run their own installed searchengine."""
     address = check_address(address)
     ray = import_ray()
     _quiet_ray_data()
@@ -69,7 +74,7 @@ def connected(address: str, *, num_cpus: int | None = None) -> Iterator[Resource
     started = False
     if not ray.is_initialized():
         kwargs: dict = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                            configure_logging=True, runtime_env={"env_vars": _worker_env()})
+                            configure_logging=True)
         try:
             if address == LOCAL:
                 ray.init(num_cpus=num_cpus or local_cpus(), **kwargs)
@@ -89,13 +94,6 @@ def connected(address: str, *, num_cpus: int | None = None) -> Iterator[Resource
     finally:
         if started:
             ray.shutdown()
-
-
-def _worker_env() -> dict[str, str]:
-    """Environment the workers get: this process's PYTHONPATH (so that they import the same
-    searchengine package as the driver) and the offline switches of the model hubs."""
-    names = ("PYTHONPATH", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "SEARCHENGINE_CACHE_DIR")
-    return {name: os.environ[name] for name in names if name in os.environ}
 
 
 def _quiet_ray_data() -> None:

@@ -83,10 +83,12 @@ class RayIndexRun(IndexRun):
         rows = [self._row(i, w) for i, w in enumerate(work)]
         with warnings.catch_warnings():  # the restart limits have no named parameter in Ray 2.60
             warnings.filterwarnings("ignore", message=".*ray_remote_args. is deprecated")
-            return ray.data.from_items(rows).map_batches(
+            # a block of at most batch_size files is one batch (batch_size=None: blocks are not
+            # merged): results stream back batch by batch, spread over the actors
+            return ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / size)).map_batches(
                 DecodeEncodeActor,
                 fn_constructor_args=(self.settings, spec),
-                batch_size=size,
+                batch_size=None,
                 batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=actors, max_concurrent_calls_per_actor=CALLS_PER_ACTOR,
                                                    enable_true_multi_threading=True),
@@ -158,7 +160,7 @@ def _batches(dataset: Any, size: int) -> Iterator[list[WorkerResult]]:
     """The dataset's results as they arrive; an error raised on purpose in a worker (a model
     that cannot load) comes out as itself, not wrapped in Ray's exceptions."""
     try:
-        for batch in dataset.iter_batches(batch_size=size, batch_format="numpy", prefetch_batches=2):
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
             yield [shipped_result(raw) for raw in batch["result"]]
     except Exception as exc:
         cause = _engine_error(exc)
