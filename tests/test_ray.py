@@ -118,3 +118,41 @@ def test_without_ray_the_error_says_how_to_install_it(open_engine, settings, med
     assert engine.repo.files() == {}  # failed before planning anything
     result = CliRunner().invoke(app, ["index", str(media), "--index", str(media.parent / "cli-idx"), "--ray", "local"])
     assert result.exit_code == 2 and "searchengine[ray]" in result.output
+
+
+def test_transcripts_travel_between_the_index_and_the_workers(cluster, open_engine, tmp_path):
+    """Workers cannot read the index: a transcript they make is saved by the driver, and one
+    the index knows is shipped to them (no second recognition)."""
+    import shutil
+
+    from conftest import SAMPLES
+
+    media = tmp_path / "talks"
+    media.mkdir()
+    srt = "1\n00:00:02,000 --> 00:00:05,000\nZebras playing in an orchestra.\n"
+    shutil.copy(SAMPLES / "audio" / "LJ001-0031.wav", media / "talk.wav")
+    (media / "talk.srt").write_text(srt)
+    engine = open_engine("talks")
+    first = engine.index([media], ray="local")
+    assert first.added == 1 and first.transcript_cache_hits == 0
+    digest = engine.repo.files()[str(media / "talk.wav")].content_hash
+    assert engine.repo.transcript(digest, "sidecar") is not None  # saved by the driver
+
+    (media / "talk.wav").rename(tmp_path / "away.wav")
+    assert engine.index([media], ray="local").deleted == 1
+    shutil.copy(tmp_path / "away.wav", media / "talk.wav")  # back, as a new file: embedded again
+    back = engine.index([media], ray="local")
+    assert back.added == 1 and back.transcript_cache_hits == 1
+    assert engine.search("zebras in an orchestra", k=1, mode="keyword")[0].path == str(media / "talk.wav")
+
+
+def test_a_model_the_workers_cannot_load_stops_the_run_with_its_typed_error(cluster, open_engine, media,
+                                                                            monkeypatch):
+    from searchengine.errors import ModelUnavailableError
+    from searchengine.pipeline.ray_worker import WorkerEncoder
+
+    engine = open_engine("bad-model")
+    monkeypatch.setattr(engine, "_worker_encoder",
+                        lambda: WorkerEncoder("open_clip:local-dir:/nonexistent", "cpu", "fp32", None))
+    with pytest.raises(ModelUnavailableError, match="/nonexistent"):
+        engine.index([media], ray="local")

@@ -23,11 +23,10 @@ from tqdm import tqdm
 from searchengine.catalog import Catalog
 from searchengine.config import Settings
 from searchengine.encoders.base import Encoder
-from searchengine.errors import SearchEngineError
 from searchengine.pipeline.decode import Decoded
 from searchengine.pipeline.plan import Work
 from searchengine.pipeline.ray_cluster import LOCAL, Resources, connected, import_ray
-from searchengine.pipeline.ray_worker import DecodeEncodeActor, WorkerEncoder, WorkerResult, shipped_result
+from searchengine.pipeline.ray_worker import DecodeEncodeActor, WorkerEncoder, WorkerResult, shipped_results
 from searchengine.pipeline.runner import IndexRun
 from searchengine.pipeline.write import Writer
 from searchengine.transcribe.whisper import WhisperTranscriber
@@ -71,7 +70,7 @@ class RayIndexRun(IndexRun):
         with connected(self.address, num_cpus=self._num_cpus) as resources:
             dataset = self._dataset(work, spec, resources)
             with tqdm(total=len(work), desc="indexing", unit="file", disable=not progress) as bar:
-                self._drain_results(_batches(dataset, self.settings.batch_size), writer, bar, notify, len(work))
+                self._drain_results(_batches(dataset), writer, bar, notify, len(work))
         log.info("indexed %d files on %d Ray workers: %s", len(work), len(self.workers),
                  ", ".join(f"{h}:{p} ({pkg})" for h, p, pkg in sorted(self.workers)))
 
@@ -156,28 +155,9 @@ def actor_shape(resources: Resources, settings: Settings, spec: WorkerEncoder,
     return max(1, min(by_cpu, batches)), cpus_each, 0.0
 
 
-def _batches(dataset: Any, size: int) -> Iterator[list[WorkerResult]]:
-    """The dataset's results as they arrive; an error raised on purpose in a worker (a model
-    that cannot load) comes out as itself, not wrapped in Ray's exceptions."""
-    try:
-        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
-            yield [shipped_result(raw) for raw in batch["result"]]
-    except Exception as exc:
-        cause = _engine_error(exc)
-        if cause is not None:
-            raise cause from exc
-        raise
-
-
-def _engine_error(exc: BaseException) -> SearchEngineError | None:
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, SearchEngineError):
-            return e
-        stack += [e.__cause__, e.__context__, getattr(e, "cause", None)]
-    return None
+def _batches(dataset: Any) -> Iterator[list[WorkerResult]]:
+    """The dataset's results, a batch at a time as they arrive. An error a worker sends on
+    purpose (a model that cannot load) is raised here as itself
+    (:func:`~searchengine.pipeline.ray_worker.shipped_results`)."""
+    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=1):
+        yield shipped_results(batch)

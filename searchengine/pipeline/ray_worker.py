@@ -7,7 +7,8 @@ Transcripts known to the index travel with the work; new ones travel back with t
 
 Rows in:  ``i`` (the file's place in the plan), ``work`` (a pickled :class:`Work`),
           ``transcript`` (pickled ``(source, (segments, language))`` known to the index, or empty)
-Rows out: ``i``, ``result`` (a pickled :class:`WorkerResult`)
+Rows out: ``i``, ``result`` (a pickled :class:`WorkerResult`), ``fatal`` (a pickled error
+          that stops the run, or empty)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 from searchengine.config import Settings
 from searchengine.encoders.base import Encoder
+from searchengine.errors import SearchEngineError
 from searchengine.pipeline.decode import Decoded, Decoder
 from searchengine.pipeline.encode import encode_batch
 from searchengine.pipeline.plan import Work
@@ -102,7 +104,13 @@ class DecodeEncodeActor:
     def __init__(self, settings: Settings, encoder: WorkerEncoder):
         t0 = time.perf_counter()
         self.settings = settings
-        self.encoder = encoder.load()
+        self._failed: SearchEngineError | None = None
+        try:
+            self.encoder: Encoder = encoder.load()
+        except SearchEngineError as exc:  # raised from the first batch: an actor that dies in its
+            self._failed = exc            # constructor loses the reason on the way to the driver
+            log.error("worker cannot load %s: %s", encoder.spec, exc)
+            return
         self.dim = self.encoder.dim
         self._transcriber: WhisperTranscriber | None = None
         self._lock = threading.Lock()  # the transcriber's loading
@@ -122,6 +130,22 @@ class DecodeEncodeActor:
             return self._transcriber
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The batch's results; or, when a reason to stop the run came up (a model that
+        cannot load), that error in the ``fatal`` column: raised here, Ray would hand the
+        driver its text only, not the typed error."""
+        try:
+            if self._failed is not None:
+                raise self._failed
+            results = self._run(batch)
+        except SearchEngineError as exc:
+            n = len(batch["i"])
+            fatal = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
+            return {"i": np.asarray(batch["i"]), "result": np.array([b""] * n, dtype=object),
+                    "fatal": np.array([fatal] * n, dtype=object)}
+        return {"i": np.asarray(batch["i"]), "result": np.array(results, dtype=object),
+                "fatal": np.array([b""] * len(results), dtype=object)}
+
+    def _run(self, batch: dict[str, np.ndarray]) -> list[bytes]:
         works: list[Work] = [pickle.loads(w) for w in batch["work"]]
         known: dict[str, Transcript] = {}
         for w, shipped in zip(works, batch["transcript"]):
@@ -140,10 +164,16 @@ class DecodeEncodeActor:
             d.images = [None] * len(d.images)  # prepared pixels stay here; the writer counts them
             out.append(pickle.dumps(WorkerResult(d, v, store.saved.get(d.work.content_hash), share, self.where),
                                     protocol=pickle.HIGHEST_PROTOCOL))
-        return {"i": np.asarray(batch["i"]), "result": np.array(out, dtype=object)}
+        return out
 
 
-def shipped_result(raw: Any) -> WorkerResult:
-    result = pickle.loads(raw)
-    assert isinstance(result, WorkerResult)
-    return result
+def shipped_results(batch: dict[str, Any]) -> list[WorkerResult]:
+    """A batch of rows out, unpickled; the error that stops the run, if a worker sent one."""
+    for fatal in batch["fatal"]:
+        if fatal:
+            error = pickle.loads(fatal)
+            assert isinstance(error, SearchEngineError)
+            raise error
+    results = [pickle.loads(raw) for raw in batch["result"]]
+    assert all(isinstance(r, WorkerResult) for r in results)
+    return results
