@@ -279,12 +279,17 @@ class SearchEngine:
                            worker_encoder=self._worker_encoder, exclude=[self.layout.folder],
                            transcriber=self._get_transcriber)
 
-    def _worker_encoder(self) -> "WorkerEncoder":
+    def _worker_encoder(self, cluster_has_gpus: bool) -> "WorkerEncoder":
         """The encoder Ray workers load: this index's model at its concrete precision. A new
-        index loads the model here once first, to write its manifest (dimension, precision)."""
-        from searchengine.pipeline.ray_worker import WorkerEncoder
+        index loads the model here once first, to write its manifest (dimension, precision);
+        for a cluster with GPUs, ``auto`` precision means fp32 for a model that runs on them
+        (torch on the workers' GPUs; fp16 cannot be loaded here without one, and int8 would
+        leave them idle)."""
+        from searchengine.pipeline.ray_worker import WorkerEncoder, runs_on_gpu
 
         if self._manifest is None:
+            if cluster_has_gpus and self.settings.precision == "auto" and runs_on_gpu(self.model, "fp32"):
+                self.settings = self.settings.with_(precision="fp32")
             self._dim()
         return WorkerEncoder(self.model, self.settings.device, self.precision, self.settings.cache_dir)
 

@@ -153,6 +153,36 @@ def test_a_model_the_workers_cannot_load_stops_the_run_with_its_typed_error(clus
 
     engine = open_engine("bad-model")
     monkeypatch.setattr(engine, "_worker_encoder",
-                        lambda: WorkerEncoder("open_clip:local-dir:/nonexistent", "cpu", "fp32", None))
+                        lambda gpus: WorkerEncoder("open_clip:local-dir:/nonexistent", "cpu", "fp32", None))
     with pytest.raises(ModelUnavailableError, match="/nonexistent"):
         engine.index([media], ray="local")
+
+
+def test_actors_take_a_gpu_each_where_the_model_runs_on_one(settings):
+    from searchengine.pipeline.ray_cluster import Resources
+    from searchengine.pipeline.ray_runner import actor_shape
+    from searchengine.pipeline.ray_worker import WorkerEncoder
+
+    clip = WorkerEncoder("open_clip:ViT-B-32/laion2b_s34b_b79k", "auto", "fp32", None)
+    gpus = Resources(cpus=32, gpus=4, connect_seconds=0, started_here=False)
+    cpus = Resources(cpus=16, gpus=0, connect_seconds=0, started_here=False)
+    assert actor_shape(gpus, settings, clip, batches=100) == (4, 2.0, 1.0)
+    assert actor_shape(gpus, settings, clip, batches=3) == (3, 2.0, 1.0)  # never more actors than batches
+    assert actor_shape(cpus, settings, clip, batches=100) == (8, 2.0, 0.0)  # decode_workers CPUs each
+    int8 = WorkerEncoder(clip.spec, "auto", "int8", None)
+    assert actor_shape(gpus, settings, int8, batches=100) == (16, 2.0, 0.0)  # int8 runs on CPUs
+    e5 = WorkerEncoder("offline:e5-effnet", "auto", "fp32", None)
+    assert actor_shape(gpus, settings, e5, batches=100)[2] == 0.0  # a CPU text engine
+    on_cpu = settings.with_(device="cpu")
+    assert actor_shape(gpus, on_cpu, clip, batches=100)[2] == 0.0
+    one_cpu = Resources(cpus=1, gpus=0, connect_seconds=0, started_here=False)
+    assert actor_shape(one_cpu, settings, clip, batches=100) == (1, 1.0, 0.0)
+
+
+def test_a_new_index_for_gpu_workers_is_built_in_fp32(open_engine):
+    """``auto`` on a CPU driver is int8 for open_clip, which would leave a cluster's GPUs idle
+    (and fp16 cannot load without a GPU here)."""
+    gpu = open_engine("for-gpus")._worker_encoder(True)
+    cpu = open_engine("for-cpus")._worker_encoder(False)
+    assert (gpu.precision, cpu.precision) == ("fp32", "int8")
+    assert open_engine("for-gpus").status().precision == "fp32"  # what the manifest records

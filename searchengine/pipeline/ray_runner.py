@@ -26,7 +26,8 @@ from searchengine.encoders.base import Encoder
 from searchengine.pipeline.decode import Decoded
 from searchengine.pipeline.plan import Work
 from searchengine.pipeline.ray_cluster import LOCAL, Resources, connected, import_ray
-from searchengine.pipeline.ray_worker import DecodeEncodeActor, WorkerEncoder, WorkerResult, shipped_results
+from searchengine.pipeline.ray_worker import (DecodeEncodeActor, WorkerEncoder, WorkerResult, runs_on_gpu,
+                                               shipped_results)
 from searchengine.pipeline.runner import IndexRun
 from searchengine.pipeline.write import Writer
 from searchengine.transcribe.whisper import WhisperTranscriber
@@ -40,8 +41,8 @@ RESTARTS = 2  # of an actor (a node lost), and retries of its batch, on a real c
 class RayIndexRun(IndexRun):
     """An :class:`IndexRun` whose files to embed are decoded and encoded on the Ray cluster
     at ``address`` (``local``, ``auto`` or an address, see
-    :mod:`searchengine.pipeline.ray_cluster`). ``worker_encoder()`` names the encoder the
-    workers load; it is asked for only when there is something to embed."""
+    :mod:`searchengine.pipeline.ray_cluster`). ``worker_encoder(cluster_has_gpus)`` names
+    the encoder the workers load; it is asked for only when there is something to embed."""
 
     def __init__(
         self,
@@ -50,7 +51,7 @@ class RayIndexRun(IndexRun):
         settings: Settings,
         *,
         address: str,
-        worker_encoder: Callable[[], WorkerEncoder],
+        worker_encoder: Callable[[bool], WorkerEncoder],
         exclude: Sequence[Path] = (),
         transcriber: Callable[[], WhisperTranscriber] | None = None,
         num_cpus: int | None = None,
@@ -65,9 +66,9 @@ class RayIndexRun(IndexRun):
                 notify: Callable[[str, int, int], None]) -> None:
         if not work:
             return
-        spec = self._worker_encoder()
-        self.report.model_loaded = True
         with connected(self.address, num_cpus=self._num_cpus) as resources:
+            spec = self._worker_encoder(resources.gpus >= 1)
+            self.report.model_loaded = True
             dataset = self._dataset(work, spec, resources)
             with tqdm(total=len(work), desc="indexing", unit="file", disable=not progress) as bar:
                 self._drain_results(_batches(dataset), writer, bar, notify, len(work))
@@ -146,11 +147,11 @@ class RayIndexRun(IndexRun):
 def actor_shape(resources: Resources, settings: Settings, spec: WorkerEncoder,
                 batches: int) -> tuple[int, float, float]:
     """(actors, CPUs each, GPUs each): one actor per GPU where the cluster has GPUs and the
-    index's precision runs on one (int8 graphs run on CPUs), else one actor per
-    ``decode_workers`` CPUs; never more actors than batches."""
+    index's model runs on one (:func:`runs_on_gpu`), else one actor per ``decode_workers``
+    CPUs; never more actors than batches."""
     cpus_each = float(max(1, min(settings.decode_workers, int(resources.cpus) or 1)))
     by_cpu = max(1, int(resources.cpus // cpus_each))
-    if resources.gpus >= 1 and spec.precision != "int8" and settings.device != "cpu":
+    if resources.gpus >= 1 and runs_on_gpu(spec.spec, spec.precision) and settings.device != "cpu":
         return max(1, min(int(resources.gpus), by_cpu, batches)), cpus_each, 1.0
     return max(1, min(by_cpu, batches)), cpus_each, 0.0
 

@@ -65,6 +65,14 @@ class WorkerEncoder:
         return load_encoder(self.spec, device, precision, self.cache_dir)
 
 
+def runs_on_gpu(spec: str, precision: str) -> bool:
+    """Whether an actor of this model at this precision uses a GPU it is given: int8 graphs
+    and the multilingual offline profile (a CPU text engine) run on CPUs."""
+    from searchengine.encoders.registry import OFFLINE_PROFILE
+
+    return precision != "int8" and spec.strip() != OFFLINE_PROFILE
+
+
 @dataclass
 class WorkerResult:
     """One file's outcome, shipped back to the driver."""
