@@ -17,6 +17,7 @@ import typer
 from searchengine.config import Settings
 from searchengine.pathnames import display_path, has_undecodable
 from searchengine.errors import (
+    ClusterUnavailableError,
     IndexUnavailableError,
     InvalidInputError,
     ModelUnavailableError,
@@ -51,7 +52,7 @@ T = TypeVar("T")
 def _exit_code(exc: SearchEngineError) -> int:
     if isinstance(exc, IndexUnavailableError):
         return EXIT_INDEX
-    if isinstance(exc, (InvalidInputError, ModelUnavailableError)):
+    if isinstance(exc, (InvalidInputError, ModelUnavailableError, ClusterUnavailableError)):
         return EXIT_USAGE
     return EXIT_UNEXPECTED
 
@@ -101,6 +102,9 @@ def index(
     follow_outside: bool = typer.Option(False, "--follow-symlinks-outside", help="Also follow symlinks whose target "
                                         "is outside the indexed folders [env SEARCHENGINE_FOLLOW_SYMLINKS_OUTSIDE]."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Decode and encode on a Ray cluster: local (started "
+                                      "on this machine), auto (the cluster this machine joined) or an address "
+                                      "(HOST:PORT, ray://HOST:PORT). Needs the ray extra."),
 ) -> None:
     """Index folders of photos, recordings and documents (recursive, incremental)."""
     from searchengine.engine import SearchEngine
@@ -110,7 +114,7 @@ def index(
                              precision=precision, index_type=index_type, follow_symlinks_outside=follow_outside or None,
                              ocr=ocr)
         with SearchEngine.open(index_name, model=model, settings=settings, create=True) as engine:
-            report = engine.index(paths or None, progress=sys.stderr.isatty(), retry_failed=retry_failed)
+            report = engine.index(paths or None, progress=sys.stderr.isatty(), retry_failed=retry_failed, ray=ray)
             rebuilt = None
             # a new index is built as settings.index_type; an existing one keeps its own policy
             # unless --index-type names another: then rebuild it from SQL (no re-embedding)

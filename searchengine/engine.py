@@ -39,7 +39,8 @@ from searchengine.transcribe.whisper import WhisperTranscriber, check_asr_model
 if TYPE_CHECKING:
     from sqlalchemy import Engine as SqlEngine
 
-    from searchengine.pipeline import IndexReport
+    from searchengine.pipeline import IndexReport, IndexRun
+    from searchengine.pipeline.ray_worker import WorkerEncoder
 
 from searchengine.vectors.faiss_index import METRIC, VectorIndex
 from searchengine.vectors.index_kind import IndexKind, check_policy
@@ -274,15 +275,23 @@ class SearchEngine:
 
     def index(self, paths: Sequence[str | Path] | None = None, *, progress: bool = False,
               on_progress: Callable[[str, int, int], None] | None = None,
-              retry_failed: bool = False) -> "IndexReport":
+              retry_failed: bool = False, ray: str | None = None) -> "IndexReport":
         """Index ``paths`` (files or folders, recursively); with none, re-index the folders
         indexed before (a folder that is gone is skipped and kept: an unplugged drive must
         not empty the index; :meth:`forget` removes one). Unchanged files are skipped, moved
         ones keep their vectors, deleted ones are removed; files that failed are tried again
         when they change, or with ``retry_failed``. ``progress`` draws terminal bars;
-        ``on_progress(stage, done, total)`` reports advancement to a caller."""
+        ``on_progress(stage, done, total)`` reports advancement to a caller. ``ray`` decodes
+        and encodes on a Ray cluster: ``"local"`` (started on this machine for the run),
+        ``"auto"`` (the cluster this machine has joined) or a cluster's address; the plan and
+        the writing stay here (see :mod:`searchengine.pipeline.ray_runner`)."""
         self._check_writable()
         check_asr_model(self.settings.asr_model, self.settings.language)
+        if ray is not None:
+            from searchengine.pipeline.ray_cluster import check_address, import_ray
+
+            ray = check_address(ray)
+            import_ray()  # not installed: say so before planning anything
         missing_roots: list[str] = []
         if paths:
             roots = [Path(p).expanduser().absolute() for p in paths]
@@ -303,13 +312,36 @@ class SearchEngine:
                 raise InvalidInputError("nothing to index: give at least one folder or file")
         with self.catalog.write_lock():
             self.catalog.sync(force=True)
-            from searchengine.pipeline import IndexRun
-
-            run = IndexRun(self.catalog, lambda: self.encoder, self.settings, exclude=[self.layout.folder],
-                           transcriber=self._get_transcriber)
+            run = self._index_run(ray)
             report = run.run(roots, progress=progress, on_progress=on_progress, retry_failed=retry_failed)
             report.missing_roots = missing_roots
             return report
+
+    def _index_run(self, ray: str | None) -> "IndexRun":
+        from searchengine.pipeline import IndexRun
+
+        if ray is None:
+            return IndexRun(self.catalog, lambda: self.encoder, self.settings, exclude=[self.layout.folder],
+                            transcriber=self._get_transcriber)
+        from searchengine.pipeline.ray_runner import RayIndexRun
+
+        return RayIndexRun(self.catalog, lambda: self.encoder, self.settings, address=ray,
+                           worker_encoder=self._worker_encoder, exclude=[self.layout.folder],
+                           transcriber=self._get_transcriber)
+
+    def _worker_encoder(self, cluster_has_gpus: bool) -> "WorkerEncoder":
+        """The encoder Ray workers load: this index's model at its concrete precision. A new
+        index loads the model here once first, to write its manifest (dimension, precision);
+        for a cluster with GPUs, ``auto`` precision means fp32 for a model that runs on them
+        (torch on the workers' GPUs; fp16 cannot be loaded here without one, and int8 would
+        leave them idle)."""
+        from searchengine.pipeline.ray_worker import WorkerEncoder, runs_on_gpu
+
+        if self._manifest is None:
+            if cluster_has_gpus and self.settings.precision == "auto" and runs_on_gpu(self.model, "fp32"):
+                self.settings = self.settings.with_(precision="fp32")
+            self._dim()
+        return WorkerEncoder(self.model, self.settings.device, self.precision, self.settings.cache_dir)
 
     def reindex(self, index_type: str | None = None, *, progress: bool = False) -> IndexKind:
         """Build the FAISS index again from the vectors in SQL - no re-embedding - as

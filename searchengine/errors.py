@@ -51,3 +51,8 @@ class MediaTooLargeError(MediaDecodeError):
 
 class InsecureSettingError(InvalidInputError):
     """A setting that would leave the service open: e.g. an API token that is too short."""
+
+
+class ClusterUnavailableError(SearchEngineError):
+    """Indexing on a Ray cluster was asked for, but Ray is not installed or the cluster
+    cannot be reached or started."""
