@@ -186,3 +186,33 @@ def test_a_new_index_for_gpu_workers_is_built_in_fp32(open_engine):
     cpu = open_engine("for-cpus")._worker_encoder(False)
     assert (gpu.precision, cpu.precision) == ("fp32", "int8")
     assert open_engine("for-gpus").status().precision == "fp32"  # what the manifest records
+
+
+def test_text_in_images_is_read_on_the_workers_and_cached_by_the_driver(cluster, open_engine, tmp_path):
+    from searchengine.evaluation.rendered_text import background, find_fonts, render
+    from searchengine.ocr import reader as ocr_reader
+
+    fonts = find_fonts()
+    if not ocr_reader.available() or not fonts:
+        pytest.fail("rapidocr-onnxruntime and a font are dependencies of the test suite")
+    folder = tmp_path / "signs"
+    folder.mkdir()
+    sign, _ = render(background(1), "Fresh Coffee Daily", fonts[0], 44, at=(0.1, 0.2))
+    sign.save(folder / "cafe.jpg", quality=92)
+    local = open_engine("ocr-in-process")
+    local.index([folder])
+    engine = open_engine("ocr-on-ray")
+    first = engine.index([folder], ray="local")
+    ours, theirs = _units(engine), _units(local)
+    assert set(ours) == set(theirs)
+    assert all(np.allclose(ours[key], theirs[key], atol=1e-5) for key in ours)
+    assert any(kind == "ocr" and "Coffee" in (text or "") for (_, _, _, text, kind) in ours)
+    assert first.ocr_images == 1 and first.ocr_cache_hits == 0
+    # the driver kept what the worker read: a copy elsewhere is read from the cache, not again
+    copy = tmp_path / "again"
+    copy.mkdir()
+    sign.save(copy / "cafe-edited.jpg", quality=80)  # new content: read on a worker
+    (copy / "same.jpg").write_bytes((folder / "cafe.jpg").read_bytes())
+    engine.forget(str(folder))
+    second = engine.index([copy], ray="local")
+    assert second.ocr_cache_hits == 1 and second.ocr_images == 1

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from searchengine.catalog import Catalog
 from searchengine.config import Settings
 from searchengine.encoders.base import Encoder
+from searchengine.media.kinds import RECORDINGS
 from searchengine.pipeline.decode import Decoded
 from searchengine.pipeline.plan import Work
 from searchengine.pipeline.ray_cluster import LOCAL, Resources, connected, import_ray
@@ -102,15 +103,20 @@ class RayIndexRun(IndexRun):
             )
 
     def _row(self, i: int, w: Work) -> dict[str, Any]:
-        """One file for the workers, with the transcript the index already has for it (the
-        workers cannot read the index)."""
-        shipped = b""
-        if w.found.modality == "audio":
+        """One file for the workers, with the transcript or the text read in it that the index
+        already has for it (the workers cannot read the index)."""
+        shipped, image_text = b"", b""
+        if w.found.modality in RECORDINGS:
             source = "sidecar" if w.found.sidecar is not None else self._decoder.asr_source
             cached = self.repo.transcript(w.content_hash, source)
             if cached is not None:
                 shipped = pickle.dumps((source, cached), protocol=pickle.HIGHEST_PROTOCOL)
-        return {"i": i, "work": pickle.dumps(w, protocol=pickle.HIGHEST_PROTOCOL), "transcript": shipped}
+        elif w.found.modality == "image" and self._decoder.texts.enabled:
+            lines = self.repo.image_text(w.content_hash, self._decoder.texts.source)
+            if lines is not None:
+                image_text = pickle.dumps(lines, protocol=pickle.HIGHEST_PROTOCOL)
+        return {"i": i, "work": pickle.dumps(w, protocol=pickle.HIGHEST_PROTOCOL), "transcript": shipped,
+                "image_text": image_text}
 
     def _drain_results(self, results: Iterator[list[WorkerResult]], writer: Writer, bar: tqdm,
                        notify: Callable[[str, int, int], None], total: int) -> None:
@@ -132,6 +138,8 @@ class RayIndexRun(IndexRun):
                 self.workers.add((r.worker.get("host", "?"), r.worker.get("pid", "?"), r.worker.get("package", "?")))
                 if r.new_transcript is not None:
                     self.repo.save_transcript(*r.new_transcript)
+                if r.new_image_text is not None:
+                    self.repo.save_image_text(*r.new_image_text)
                 if r.decoded.transcribed_seconds and self._decoder.asr_bar is not None:
                     self._decoder.asr_bar.update(round(r.decoded.transcribed_seconds, 1))
             writer.files(decoded, [r.vectors for r in batch])

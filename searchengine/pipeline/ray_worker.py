@@ -80,17 +80,27 @@ class WorkerResult:
     decoded: Decoded  # its prepared images replaced by None (the writer only counts them)
     vectors: np.ndarray
     new_transcript: tuple[str, str, list[Segment], str | None, float] | None = None  # for repo.save_transcript
+    new_image_text: tuple[str, str, list[dict]] | None = None  # for repo.save_image_text
     encode_seconds: float = 0.0  # this file's share of its batch's encoding time
     worker: dict[str, str] = field(default_factory=dict)  # where it ran (host, pid, package)
 
 
 class _ShippedTranscripts:
     """What :class:`Decoder` asks of the repository, answered from what the driver shipped:
-    a worker on another machine cannot reach the index's SQLite file."""
+    a worker on another machine cannot reach the index's SQLite file. (Transcripts, and the
+    text read in images.)"""
 
-    def __init__(self, known: dict[str, Transcript]):
+    def __init__(self, known: dict[str, Transcript], texts: dict[str, list[dict]]):
         self._known = known
+        self._texts = texts
         self.saved: dict[str, tuple[str, str, list[Segment], str | None, float]] = {}
+        self.saved_texts: dict[str, tuple[str, str, list[dict]]] = {}
+
+    def image_text(self, content_hash: str, source: str) -> list[dict] | None:
+        return self._texts.get(content_hash)
+
+    def save_image_text(self, content_hash: str, source: str, lines: list[dict]) -> None:
+        self.saved_texts[content_hash] = (content_hash, source, lines)
 
     def transcript(self, content_hash: str, source: str) -> Transcript | None:
         return self._known.get(transcript_key(content_hash, source))
@@ -156,11 +166,14 @@ class DecodeEncodeActor:
     def _run(self, batch: dict[str, np.ndarray]) -> list[bytes]:
         works: list[Work] = [pickle.loads(w) for w in batch["work"]]
         known: dict[str, Transcript] = {}
-        for w, shipped in zip(works, batch["transcript"]):
+        texts: dict[str, list[dict]] = {}
+        for w, shipped, image_text in zip(works, batch["transcript"], batch["image_text"]):
             if shipped:
                 source, transcript = pickle.loads(shipped)
                 known[transcript_key(w.content_hash, source)] = transcript
-        store = _ShippedTranscripts(known)
+            if image_text:
+                texts[w.content_hash] = pickle.loads(image_text)
+        store = _ShippedTranscripts(known, texts)
         decoder = Decoder(cast(Repository, store), self.settings, lambda: self.encoder, self._get_transcriber)
         decoded = list(self._pool.map(decoder, works))
         with self._encode_lock:
@@ -170,8 +183,9 @@ class DecodeEncodeActor:
         out = []
         for d, v in zip(decoded, vectors):
             d.images = [None] * len(d.images)  # prepared pixels stay here; the writer counts them
-            out.append(pickle.dumps(WorkerResult(d, v, store.saved.get(d.work.content_hash), share, self.where),
-                                    protocol=pickle.HIGHEST_PROTOCOL))
+            result = WorkerResult(d, v, store.saved.get(d.work.content_hash), store.saved_texts.get(d.work.content_hash),
+                                  share, self.where)
+            out.append(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
         return out
 
 
