@@ -50,7 +50,7 @@ class Writer:
             f = d.work.found
             units = [NewUnit(None, None, None, v) for v in vecs[: len(d.images)]]
             units += [NewUnit(s, e, text, v) for (s, e, text), v in zip(d.chunks, vecs[len(d.images):])]
-            if d.images:  # the chunks of an image are the text read in it, each with its box
+            if f.modality == "image":  # the chunks of an image are the text read in it, each with its box
                 n = len(d.images)
                 units[n:] = [NewUnit(u.start, u.end, u.text, u.vector, kind="ocr", box=box)
                              for u, box in zip(units[n:], d.boxes)]
