@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import TYPE_CHECKING, Callable
 
 from PIL import Image
@@ -45,7 +44,7 @@ class ImageTexts:
         self.repo = repo
         self.enabled = ocr_enabled(mode)
         self.max_chars = max_chars
-        self._reader = reader or _shared_reader
+        self._reader = reader or shared_reader
         self.source = ocr_reader.SOURCE
 
     def lookup(self, content_hash: str) -> list[Line] | None:
@@ -61,15 +60,13 @@ class ImageTexts:
         if not self.enabled:
             return
         if lines is None:
-            t0 = time.perf_counter()
             try:
-                lines = self._reader().read(image)
+                lines, out.ocr_seconds = self._reader().read_timed(image)
             except ocr_reader.OcrUnavailableError:
                 raise
             except Exception:  # an OCR failure costs this picture its text, not its place
                 log.exception("reading the text in %s failed", out.work.found.path)
                 return
-            out.ocr_seconds = time.perf_counter() - t0
             self.repo.save_image_text(content_hash, self.source, [line.to_json() for line in lines])
         else:
             out.ocr_cached = True
@@ -82,7 +79,7 @@ _reader_instance: ocr_reader.TextReader | None = None
 _reader_lock = threading.Lock()
 
 
-def _shared_reader() -> ocr_reader.TextReader:
+def shared_reader() -> ocr_reader.TextReader:
     """One reader per process: its models load once, on the first picture to read."""
     global _reader_instance
     with _reader_lock:

@@ -36,7 +36,7 @@ class IndexReport:
     transcribed_seconds: float = 0.0  # seconds of audio they held
     transcript_cache_hits: int = 0  # recordings whose transcript was already known
     ocr_images: int = 0  # images whose text was read (OCR ran) this time
-    ocr_seconds: float = 0.0  # the time that took, summed over decode workers
+    ocr_seconds: float = 0.0  # the time the OCR models took (one picture at a time)
     ocr_cache_hits: int = 0  # images whose text was already known (by content hash)
     videos: int = 0  # videos whose picture track was read this time
     video_seconds: float = 0.0  # seconds of video they held
