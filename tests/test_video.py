@@ -64,11 +64,21 @@ def test_long_videos_have_their_gap_widened_to_the_frame_cap(tmp_path):
     assert len(capped.frames) <= 3 and (np.diff([f.time for f in capped.frames]) >= 16 / 3 - 1e-6).all()
 
 
-def test_broken_and_picture_less_files(tmp_path):
-    (tmp_path / "junk.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 300)
+def test_broken_videos_fail_with_their_reason(open_engine, tmp_path):
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "junk.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 300)
+    whole = make_video(tmp_path / "whole.mkv", [(2.0, 1), (2.0, 2)]).read_bytes()
+    (media / "cut.mkv").write_bytes(whole[: len(whole) * 3 // 4])  # truncated: what is there is read
     with pytest.raises(MediaDecodeError, match="junk.mp4"):
-        probe_video(tmp_path / "junk.mp4")
-    assert probe_video(make_video(tmp_path / "a.mkv", [(2.0, 1)], tone=True)).has_audio
+        probe_video(media / "junk.mp4")
+    assert not probe_video(tmp_path / "whole.mkv").has_audio
+    assert probe_video(make_video(tmp_path / "sound.mp4", [(1.0, 1)], tone=True)).has_audio
+    engine = open_engine("broken")
+    report = engine.index([media])
+    assert report.failed == 1 and "junk.mp4" in report.failures[0][1]
+    assert report.added == 1 and report.frames_kept >= 1
+    assert_consistent(engine)
 
 
 def _index_folder(tmp_path):
@@ -179,3 +189,16 @@ def test_http_filters_videos_and_serves_ranges(open_engine, tmp_path):
     assert part.status_code == 206 and len(part.content) == 100 and part.headers["content-type"] == "video/mp4"
     r = client.get("/api/search", params={"q": "zebra", "modality": "video", "mode": "keyword"})
     assert r.status_code == 200 and r.json()["hits"][0]["kind"] == "window"
+
+
+def test_video_settings_are_checked_and_read_from_the_environment(monkeypatch):
+    from searchengine import Settings
+    from searchengine.errors import InvalidInputError
+
+    for bad in ({"video_max_frames": 0}, {"video_frame_gap": 0.0}, {"video_scene_threshold": 1.5}):
+        with pytest.raises(InvalidInputError, match="video_"):
+            Settings(**bad)
+    monkeypatch.setenv("SEARCHENGINE_VIDEO_FRAME_GAP", "5")
+    monkeypatch.setenv("SEARCHENGINE_VIDEO_KEYFRAME_GAP", "0")
+    got = Settings.from_env()
+    assert got.video_frame_gap == 5.0 and got.video_keyframe_gap == 0.0
