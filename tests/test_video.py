@@ -143,31 +143,36 @@ def test_cli_says_the_second(open_engine, settings, tmp_path, monkeypatch):
     assert hit["kind"] == "frame" and hit["start"] == pytest.approx(3.0, abs=0.21)
 
 
-def test_an_old_index_with_a_video_as_audio_gets_its_frames(open_engine, tmp_path):
+def test_an_old_index_with_a_video_as_audio_gets_its_frames(open_engine, settings, tmp_path):
+    from searchengine.transcribe.segments import Segment
+
     media = tmp_path / "media"
     video = make_video(media / "talk.mp4", [(3.0, 31), (3.0, 32)], tone=True)
-    (media / "talk.srt").write_text(SRT)
     engine = open_engine("old")
-    # what the version before videos had a modality wrote: the sound track's windows only
-    st = os.stat(video)
+    # what the version before videos had a modality wrote: the sound track's windows only,
+    # and its transcript (by speech recognition) cached by content hash
+    st, digest = os.stat(video), content_hash(video)
+    said = "A zebra plays the trumpet in an orchestra."
+    engine.repo.save_transcript(digest, f"asr:{settings.asr_model}", [Segment(1.0, 4.0, said)], "en", 6.0)
     vec = np.zeros(engine.catalog.dim, np.float32)
     vec[0] = 1.0
     with engine.catalog.write_lock():
         engine.catalog.sync(force=True)
         engine.repo.add_roots([str(media)])
         engine.catalog.store_files([FileWrite(
-            path=str(video), modality="audio", content_hash=content_hash(video, media / "talk.srt"),
-            size=st.st_size, mtime_ns=max(st.st_mtime_ns, os.stat(media / "talk.srt").st_mtime_ns),
-            units=[NewUnit(1.0, 4.0, "A zebra plays the trumpet in an orchestra.", vec)],
-            device=st.st_dev, inode=st.st_ino)])
+            path=str(video), modality="audio", content_hash=digest, size=st.st_size, mtime_ns=st.st_mtime_ns,
+            units=[NewUnit(1.0, 4.0, said, vec)], device=st.st_dev, inode=st.st_ino)])
         engine.catalog.save(final=True)
     report = engine.index([media])  # the stat is the same; the modality is not
     assert report.updated == 1 and report.unchanged == 0 and report.frames_kept == 2
+    assert report.transcript_cache_hits == 1 and report.transcribed_files == 0  # not transcribed again
     rows = engine.repo.files()
     assert rows[str(video)].modality == "video"
-    kinds = sorted(row.kind for row in engine.repo.units([int(i) for i in engine.vectors.ids()]).values())
-    assert kinds == ["frame", "frame", "window"]
+    units = engine.repo.units([int(i) for i in engine.vectors.ids()]).values()
+    assert sorted(u.kind for u in units) == ["frame", "frame", "window"]
+    assert [u.text for u in units if u.kind == "window"] == [said]
     assert_consistent(engine)
+    assert engine.index([media]).unchanged == 1
 
 
 def test_http_filters_videos_and_serves_ranges(open_engine, tmp_path):
