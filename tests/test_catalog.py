@@ -531,7 +531,7 @@ def test_sqlite_glob_and_matches():
     assert SearchFilters.of(modified_after=datetime(1970, 1, 1, 0, 0, 1)).matches("/a", "image", 10**9)
     assert not SearchFilters.of(modified_after=datetime(1970, 1, 1, 0, 0, 2)).matches("/a", "image", 10**9)
     with pytest.raises(InvalidInputError, match="modality"):
-        SearchFilters.of(modality="video")
+        SearchFilters.of(modality="movie")  # (video is one now)
     with pytest.raises(InvalidInputError):
         SearchFilters.of(modified_after=datetime(2024, 2, 1), modified_before=datetime(2024, 1, 1))
 

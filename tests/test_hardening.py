@@ -103,7 +103,7 @@ def test_every_found_file_decodes_or_fails_with_a_reason_naming_it(hostile):
     for f in found:
         e = expect.get(str(f.path))
         decode = {"image": lambda p: load_image(p), "text": lambda p: read_text(p),
-                  "audio": lambda p: decode_audio(p, max_decode_seconds=30)}[f.modality]
+                  "audio": lambda p: decode_audio(p, max_decode_seconds=30), "video": _decode_video}[f.modality]
         try:
             _run_with_timeout(lambda: decode(f.path), 60)
             outcome = "decoded"
@@ -116,6 +116,15 @@ def test_every_found_file_decodes_or_fails_with_a_reason_naming_it(hostile):
         if e is not None and e.expect == "indexed" and outcome != "decoded":
             wrong.append(f"{display_path(f.path)} ({e.kind}) failed, expected to decode")
     assert not wrong, "\n".join(wrong)
+
+
+def _decode_video(path: Path) -> object:
+    """As the pipeline reads a video: its key frames, or the sound of one without pictures."""
+    from searchengine.media.video import key_frames, probe_video
+
+    if probe_video(path).has_video:
+        return key_frames(path, max_decode_seconds=30)
+    return decode_audio(path, max_decode_seconds=30)
 
 
 _CHILD = r"""

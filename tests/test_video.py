@@ -64,11 +64,21 @@ def test_long_videos_have_their_gap_widened_to_the_frame_cap(tmp_path):
     assert len(capped.frames) <= 3 and (np.diff([f.time for f in capped.frames]) >= 16 / 3 - 1e-6).all()
 
 
-def test_broken_and_picture_less_files(tmp_path):
-    (tmp_path / "junk.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 300)
+def test_broken_videos_fail_with_their_reason(open_engine, tmp_path):
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "junk.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 300)
+    whole = make_video(tmp_path / "whole.mkv", [(2.0, 1), (2.0, 2)]).read_bytes()
+    (media / "cut.mkv").write_bytes(whole[: len(whole) * 3 // 4])  # truncated: what is there is read
     with pytest.raises(MediaDecodeError, match="junk.mp4"):
-        probe_video(tmp_path / "junk.mp4")
-    assert probe_video(make_video(tmp_path / "a.mkv", [(2.0, 1)], tone=True)).has_audio
+        probe_video(media / "junk.mp4")
+    assert not probe_video(tmp_path / "whole.mkv").has_audio
+    assert probe_video(make_video(tmp_path / "sound.mp4", [(1.0, 1)], tone=True)).has_audio
+    engine = open_engine("broken")
+    report = engine.index([media])
+    assert report.failed == 1 and "junk.mp4" in report.failures[0][1]
+    assert report.added == 1 and report.frames_kept >= 1
+    assert_consistent(engine)
 
 
 def _index_folder(tmp_path):
@@ -133,31 +143,36 @@ def test_cli_says_the_second(open_engine, settings, tmp_path, monkeypatch):
     assert hit["kind"] == "frame" and hit["start"] == pytest.approx(3.0, abs=0.21)
 
 
-def test_an_old_index_with_a_video_as_audio_gets_its_frames(open_engine, tmp_path):
+def test_an_old_index_with_a_video_as_audio_gets_its_frames(open_engine, settings, tmp_path):
+    from searchengine.transcribe.segments import Segment
+
     media = tmp_path / "media"
     video = make_video(media / "talk.mp4", [(3.0, 31), (3.0, 32)], tone=True)
-    (media / "talk.srt").write_text(SRT)
     engine = open_engine("old")
-    # what the version before videos had a modality wrote: the sound track's windows only
-    st = os.stat(video)
+    # what the version before videos had a modality wrote: the sound track's windows only,
+    # and its transcript (by speech recognition) cached by content hash
+    st, digest = os.stat(video), content_hash(video)
+    said = "A zebra plays the trumpet in an orchestra."
+    engine.repo.save_transcript(digest, f"asr:{settings.asr_model}", [Segment(1.0, 4.0, said)], "en", 6.0)
     vec = np.zeros(engine.catalog.dim, np.float32)
     vec[0] = 1.0
     with engine.catalog.write_lock():
         engine.catalog.sync(force=True)
         engine.repo.add_roots([str(media)])
         engine.catalog.store_files([FileWrite(
-            path=str(video), modality="audio", content_hash=content_hash(video, media / "talk.srt"),
-            size=st.st_size, mtime_ns=max(st.st_mtime_ns, os.stat(media / "talk.srt").st_mtime_ns),
-            units=[NewUnit(1.0, 4.0, "A zebra plays the trumpet in an orchestra.", vec)],
-            device=st.st_dev, inode=st.st_ino)])
+            path=str(video), modality="audio", content_hash=digest, size=st.st_size, mtime_ns=st.st_mtime_ns,
+            units=[NewUnit(1.0, 4.0, said, vec)], device=st.st_dev, inode=st.st_ino)])
         engine.catalog.save(final=True)
     report = engine.index([media])  # the stat is the same; the modality is not
     assert report.updated == 1 and report.unchanged == 0 and report.frames_kept == 2
+    assert report.transcript_cache_hits == 1 and report.transcribed_files == 0  # not transcribed again
     rows = engine.repo.files()
     assert rows[str(video)].modality == "video"
-    kinds = sorted(row.kind for row in engine.repo.units([int(i) for i in engine.vectors.ids()]).values())
-    assert kinds == ["frame", "frame", "window"]
+    units = engine.repo.units([int(i) for i in engine.vectors.ids()]).values()
+    assert sorted(u.kind for u in units) == ["frame", "frame", "window"]
+    assert [u.text for u in units if u.kind == "window"] == [said]
     assert_consistent(engine)
+    assert engine.index([media]).unchanged == 1
 
 
 def test_http_filters_videos_and_serves_ranges(open_engine, tmp_path):
@@ -179,3 +194,16 @@ def test_http_filters_videos_and_serves_ranges(open_engine, tmp_path):
     assert part.status_code == 206 and len(part.content) == 100 and part.headers["content-type"] == "video/mp4"
     r = client.get("/api/search", params={"q": "zebra", "modality": "video", "mode": "keyword"})
     assert r.status_code == 200 and r.json()["hits"][0]["kind"] == "window"
+
+
+def test_video_settings_are_checked_and_read_from_the_environment(monkeypatch):
+    from searchengine import Settings
+    from searchengine.errors import InvalidInputError
+
+    for bad in ({"video_max_frames": 0}, {"video_frame_gap": 0.0}, {"video_scene_threshold": 1.5}):
+        with pytest.raises(InvalidInputError, match="video_"):
+            Settings(**bad)
+    monkeypatch.setenv("SEARCHENGINE_VIDEO_FRAME_GAP", "5")
+    monkeypatch.setenv("SEARCHENGINE_VIDEO_KEYFRAME_GAP", "0")
+    got = Settings.from_env()
+    assert got.video_frame_gap == 5.0 and got.video_keyframe_gap == 0.0

@@ -71,7 +71,7 @@ class FramePick:
     decode_seconds: float = 0.0  # wall-clock time of demuxing and decoding
     full_gops: int = 0  # GOPs decoded in full
     key_gops: int = 0  # GOPs sampled by their key frame alone
-    truncated: bool = False  # max_frames was reached before the end
+    truncated: bool = False  # max_frames reached, or the track damaged, before the end
 
     @property
     def frames_per_second(self) -> float:
@@ -91,15 +91,19 @@ def probe_video(path: Path) -> VideoProbe:
 
     try:
         with open_regular(path) as handle, av.open(handle, mode="r", metadata_errors="ignore") as container:
-            duration = container.duration / 1_000_000 if container.duration is not None else 0.0
-            video = container.streams.video
-            if video and video[0].duration is not None and video[0].time_base is not None:
-                duration = float(video[0].duration * video[0].time_base)
-            return VideoProbe(bool(video), bool(container.streams.audio), max(0.0, duration))
+            return VideoProbe(bool(container.streams.video), bool(container.streams.audio), _duration(container))
     except MediaDecodeError:
         raise
     except Exception as exc:
         raise MediaDecodeError(f"{display_path(path)}: cannot read video: {type(exc).__name__}: {exc}") from exc
+
+
+def _duration(container: Any) -> float:
+    """Seconds of the picture track (else of the container) from the header; 0.0 if unknown."""
+    video = container.streams.video
+    if video and video[0].duration is not None and video[0].time_base is not None:
+        return max(0.0, float(video[0].duration * video[0].time_base))
+    return max(0.0, container.duration / 1_000_000) if container.duration is not None else 0.0
 
 
 def key_frames(path: Path, *, min_gap: float = 2.0, threshold: float = 0.1, max_frames: int = 300,
@@ -121,23 +125,32 @@ def key_frames(path: Path, *, min_gap: float = 2.0, threshold: float = 0.1, max_
             stream.thread_type = "AUTO"
             base = stream.time_base
             offset = float(stream.start_time * base) if stream.start_time is not None and base is not None else 0.0
-            pick.duration = probe_video(path).duration
+            pick.duration = _duration(container)
             gap = max(min_gap, pick.duration / max_frames if max_frames > 0 else min_gap)
             chooser = _Chooser(gap, threshold, max_frames, min_side)
             deadline = time.monotonic() + max_decode_seconds
             warned = False
-            for frame in _frames(stream, pick, keyframe_gap, lambda: time.monotonic() > deadline):
-                if not warned and time.monotonic() > deadline:
-                    log.warning("%s: decoding took more than %.0f s; the rest of the video is sampled "
-                                "at its key frames only", name, max_decode_seconds)
-                    warned = True
-                pick.decoded += 1
-                if frame.pts is None or base is None:
-                    continue
-                if not chooser.offer(frame, max(0.0, float(frame.pts * base) - offset)):
-                    pick.truncated = True
-                    log.warning("%s: %d key frames reached; the rest of the video has none", name, max_frames)
-                    break
+            try:
+                for frame in _frames(stream, pick, keyframe_gap, lambda: time.monotonic() > deadline):
+                    if not warned and time.monotonic() > deadline:
+                        log.warning("%s: decoding took more than %.0f s; the rest of the video is sampled "
+                                    "at its key frames only", name, max_decode_seconds)
+                        warned = True
+                    pick.decoded += 1
+                    if frame.pts is None or base is None:
+                        continue
+                    if not chooser.offer(frame, max(0.0, float(frame.pts * base) - offset)):
+                        pick.truncated = True
+                        log.warning("%s: %d key frames reached; the rest of the video has none", name, max_frames)
+                        break
+            except (MemoryError, OSError):
+                raise
+            except Exception as exc:  # damaged further on: what was read before is kept
+                if not chooser.kept:
+                    raise
+                pick.truncated = True
+                log.warning("%s: the picture track cannot be read past %.1f s (%s: %s); its key frames "
+                            "up to there are kept", name, chooser.kept[-1].time, type(exc).__name__, exc)
             pick.frames = chooser.kept
     except MediaDecodeError:
         raise
@@ -148,8 +161,7 @@ def key_frames(path: Path, *, min_gap: float = 2.0, threshold: float = 0.1, max_
     pick.decode_seconds = time.perf_counter() - t0
     if not pick.frames:
         raise MediaDecodeError(f"{name}: the picture track has no frame that can be decoded")
-    if pick.frames:
-        pick.duration = max(pick.duration, pick.frames[-1].time)
+    pick.duration = max(pick.duration, pick.frames[-1].time)
     log.debug("%s: %d key frames from %d decoded frames (%.0f frames/s; %d GOPs in full, %d by key frame)",
               name, len(pick.frames), pick.decoded, pick.frames_per_second, pick.full_gops, pick.key_gops)
     return pick
