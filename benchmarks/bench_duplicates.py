@@ -9,8 +9,8 @@ the engine picks by size (``auto``: ivf-sq8 from 50,000). Planted: 1% of the pho
 edited copy (a vector at cosine 0.95-0.995 to the original, other content hash) and 0.1% an
 exact copy (same content hash, same vector).
 
-Per N it prints the seconds of the whole pass (exact and near, a fresh engine mapping the
-saved index) and its peak memory growth, the planted near pairs found in one group (recall)
+Per N it prints the seconds of the whole pass (exact and near: ``searchengine duplicates
+--json`` in a fresh process, mapping the saved index), its CPU seconds and peak RSS, the planted near pairs found in one group (recall)
 and the groups that are not planted (extra), exact groups found vs planted; and a brute-force
 baseline: every pair of a subset of the photos scored exactly (blocked matrix products),
 extrapolated to N x N, as a ratio to the pass. Ratios are of CPU seconds (all threads), which
@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_scale import DIM, Mixture, _normalise, open_new, path_of, reopen, writes_for  # noqa: E402
+from bench_scale import DIM, Mixture, _normalise, open_new, path_of, reopen, timed_cli, writes_for  # noqa: E402
 
 from searchengine.store.repository import FileWrite, NewUnit  # noqa: E402
 
@@ -106,27 +106,26 @@ def run(n: int, threshold: float, keep: Path | None) -> dict:
     out: dict = {"n": n}
     figures, planted, copies = build(folder, n, mix)
     out.update(figures)
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
-    engine = reopen(folder)
-    t, cpu = time.perf_counter(), time.process_time()
-    report = engine.duplicates(threshold)
-    out["duplicates_seconds"] = round(time.perf_counter() - t, 1)
-    out["duplicates_cpu_seconds"] = round(time.process_time() - cpu, 1)  # all threads; steadier on a busy machine
-    out["peak_rss_growth_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6 - rss0, 2)
-    out["photos_compared"] = report.photos
-    out["index_type"] = report.index_type
+    # the pass in a fresh CLI process: its seconds, CPU seconds (all threads) and peak RSS
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds, peak_gb, stdout = timed_cli(["duplicates", "--index", str(folder), "--threshold", str(threshold),
+                                          "--json"])
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report = json.loads(stdout)
+    out.update(duplicates_seconds=round(seconds, 1),
+               duplicates_cpu_seconds=round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 1),
+               cli_peak_rss_gb=round(peak_gb, 2), photos_compared=report["photos"], index_type=report["index_type"])
     # an exact copy may stand for its original in a near group
-    group_of = {f.path.replace("-copy.jpg", ".jpg"): k for k, g in enumerate(report.near) for f in g.files}
+    group_of = {f["path"].replace("-copy.jpg", ".jpg"): k for k, g in enumerate(report["near"]) for f in g["files"]}
     found = sum(1 for a, b in planted if a in group_of and group_of[a] == group_of.get(b))
     planted_groups = {group_of[a] for a, b in planted if a in group_of and group_of[a] == group_of.get(b)}
     out.update(planted_near=len(planted), found_near=found, near_recall=round(found / max(1, len(planted)), 4),
-               extra_near_groups=len(report.near) - len(planted_groups),
-               planted_exact=copies, found_exact=report.exact_total)
-    engine.close()
+               extra_near_groups=len(report["near"]) - len(planted_groups),
+               planted_exact=copies, found_exact=report["exact_total"])
     subset = min(n, BRUTE_SUBSET)
     brute_s, brute_pairs = brute_pairs_seconds(folder, subset, threshold)
     # all pairs of N photos cost (N / subset)^2 times the subset's
-    total = report.photos
+    total = report["photos"]
     brute_total = brute_s * (total / subset) ** 2
     out.update(brute_subset=subset, brute_subset_cpu_seconds=round(brute_s, 2), brute_subset_pairs=brute_pairs,
                brute_extrapolated_cpu_seconds=round(brute_total, 1),
