@@ -142,7 +142,7 @@ def find_duplicates(catalog: Catalog, threshold: float = DEFAULT_THRESHOLD, *, k
         near, near_total, photos = _near(catalog, threshold, filters, excluded, stand_in, limit, progress, nprobe)
         index_type = catalog.kind.describe()
     if kind == "near":
-        exact = []
+        exact = []  # found only to leave the extra copies out of the near pass
     report = DuplicatesReport(threshold, kind, exact[:limit] if limit else exact, near, len(exact), near_total,
                               photos, index_type, time.perf_counter() - t0)
     log.info("duplicates: %d exact groups, %d near groups among %d photos (%s) in %.1f s",
