@@ -186,3 +186,20 @@ def test_a_new_index_for_gpu_workers_is_built_in_fp32(open_engine):
     cpu = open_engine("for-cpus")._worker_encoder(False)
     assert (gpu.precision, cpu.precision) == ("fp32", "int8")
     assert open_engine("for-gpus").status().precision == "fp32"  # what the manifest records
+
+
+def test_an_address_nothing_answers_at_fails_at_once(open_engine, media):
+    """Ray itself retries a dead address for minutes."""
+    _ray_or_skip()
+    import socket
+
+    from searchengine.errors import ClusterUnavailableError, InvalidInputError
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    engine = open_engine("dead-address")
+    with pytest.raises(ClusterUnavailableError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
+        engine.index([media], ray=f"127.0.0.1:{port}")
+    with pytest.raises(InvalidInputError, match="HOST:PORT"):
+        engine.index([media], ray="somewhere")
