@@ -216,3 +216,20 @@ def test_text_in_images_is_read_on_the_workers_and_cached_by_the_driver(cluster,
     engine.forget(str(folder))
     second = engine.index([copy], ray="local")
     assert second.ocr_cache_hits == 1 and second.ocr_images == 1
+
+
+def test_an_address_nothing_answers_at_fails_at_once(open_engine, media):
+    """Ray itself retries a dead address for minutes."""
+    _ray_or_skip()
+    import socket
+
+    from searchengine.errors import ClusterUnavailableError, InvalidInputError
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    engine = open_engine("dead-address")
+    with pytest.raises(ClusterUnavailableError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
+        engine.index([media], ray=f"127.0.0.1:{port}")
+    with pytest.raises(InvalidInputError, match="HOST:PORT"):
+        engine.index([media], ray="somewhere")

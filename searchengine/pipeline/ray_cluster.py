@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,9 +44,13 @@ def import_ray() -> ModuleType:
 
 
 def check_address(address: str) -> str:
+    """``address`` cleaned, or a typed error at once: a malformed one, or one nothing
+    answers at (Ray itself retries a dead address for minutes)."""
     address = (address or "").strip()
     if not address:
         raise InvalidInputError("--ray needs local, auto or a cluster address (HOST:PORT or ray://HOST:PORT)")
+    if address not in (LOCAL, AUTO):
+        _check_reachable(address)
     return address
 
 
@@ -94,6 +99,17 @@ def connected(address: str, *, num_cpus: int | None = None) -> Iterator[Resource
     finally:
         if started:
             ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """A TCP connection to the address, or a typed error within ``timeout`` seconds."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        raise InvalidInputError(f"--ray {address!r}: give local, auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ClusterUnavailableError(f"no Ray cluster answers at {address}: {exc.strerror or exc}") from exc
 
 
 def _quiet_ray_data() -> None:

@@ -81,12 +81,12 @@ class RayIndexRun(IndexRun):
         size = self.settings.batch_size
         actors, cpus, gpus = actor_shape(resources, self.settings, spec, batches=math.ceil(len(work) / size))
         log.info("Ray Data: %d actors (%g CPUs, %g GPUs each), batches of %d", actors, cpus, gpus, size)
-        rows = [self._row(i, w) for i, w in enumerate(work)]
+        # a row per batch of the in-process run, a block per row (batch_size=None: blocks are
+        # not merged): results stream back batch by batch, spread over the actors
+        rows = [self._row(k, work[i : i + size]) for k, i in enumerate(range(0, len(work), size))]
         with warnings.catch_warnings():  # the restart limits have no named parameter in Ray 2.60
             warnings.filterwarnings("ignore", message=".*ray_remote_args. is deprecated")
-            # a block of at most batch_size files is one batch (batch_size=None: blocks are not
-            # merged): results stream back batch by batch, spread over the actors
-            return ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / size)).map_batches(
+            return ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
                 DecodeEncodeActor,
                 fn_constructor_args=(self.settings, spec),
                 batch_size=None,
@@ -102,21 +102,24 @@ class RayIndexRun(IndexRun):
                 max_task_retries=0 if self.address == LOCAL else RESTARTS,
             )
 
-    def _row(self, i: int, w: Work) -> dict[str, Any]:
-        """One file for the workers, with the transcript or the text read in it that the index
-        already has for it (the workers cannot read the index)."""
-        shipped, image_text = b"", b""
-        if w.found.modality in RECORDINGS:
-            source = "sidecar" if w.found.sidecar is not None else self._decoder.asr_source
-            cached = self.repo.transcript(w.content_hash, source)
-            if cached is not None:
-                shipped = pickle.dumps((source, cached), protocol=pickle.HIGHEST_PROTOCOL)
-        elif w.found.modality == "image" and self._decoder.texts.enabled:
-            lines = self.repo.image_text(w.content_hash, self._decoder.texts.source)
-            if lines is not None:
-                image_text = pickle.dumps(lines, protocol=pickle.HIGHEST_PROTOCOL)
-        return {"i": i, "work": pickle.dumps(w, protocol=pickle.HIGHEST_PROTOCOL), "transcript": shipped,
-                "image_text": image_text}
+    def _row(self, k: int, batch: list[Work]) -> dict[str, Any]:
+        """One batch of files for the workers, with the transcripts and the text read in
+        images that the index already has for them (the workers cannot read the index)."""
+        shipped: list[tuple[str, Any] | None] = []
+        texts: list[list[dict] | None] = []
+        for w in batch:
+            cached, lines = None, None
+            if w.found.modality in RECORDINGS:
+                source = "sidecar" if w.found.sidecar is not None else self._decoder.asr_source
+                known = self.repo.transcript(w.content_hash, source)
+                cached = (source, known) if known is not None else None
+            elif w.found.modality == "image" and self._decoder.texts.enabled:
+                lines = self.repo.image_text(w.content_hash, self._decoder.texts.source)
+            shipped.append(cached)
+            texts.append(lines)
+        return {"i": k, "work": pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL),
+                "transcript": pickle.dumps(shipped, protocol=pickle.HIGHEST_PROTOCOL),
+                "image_text": pickle.dumps(texts, protocol=pickle.HIGHEST_PROTOCOL)}
 
     def _drain_results(self, results: Iterator[list[WorkerResult]], writer: Writer, bar: tqdm,
                        notify: Callable[[str, int, int], None], total: int) -> None:

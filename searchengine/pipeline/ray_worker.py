@@ -5,10 +5,12 @@ its constructor) and turns a batch of files to embed into their vectors, with th
 are the same). Workers never touch the index: SQL stays with the driver's single writer.
 Transcripts known to the index travel with the work; new ones travel back with the result.
 
-Rows in:  ``i`` (the file's place in the plan), ``work`` (a pickled :class:`Work`),
-          ``transcript`` (pickled ``(source, (segments, language))`` known to the index, or empty)
-Rows out: ``i``, ``result`` (a pickled :class:`WorkerResult`), ``fatal`` (a pickled error
-          that stops the run, or empty)
+A row is one batch of files, the same batches as the in-process run makes:
+Rows in:  ``i`` (the batch's number), ``work`` (a pickled list of :class:`Work`),
+          ``transcript`` (a pickled list, per file: ``(source, (segments, language))``
+          known to the index, or None)
+Rows out: ``i``, ``result`` (a pickled list of :class:`WorkerResult`), ``fatal`` (a
+          pickled error that stops the run, or empty)
 """
 
 from __future__ import annotations
@@ -148,31 +150,34 @@ class DecodeEncodeActor:
             return self._transcriber
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The batch's results; or, when a reason to stop the run came up (a model that
-        cannot load), that error in the ``fatal`` column: raised here, Ray would hand the
-        driver its text only, not the typed error."""
+        """Each row is one batch of the in-process run (the same files, in the same order:
+        an int8 model's vectors depend on what they are encoded with). Its results; or, when
+        a reason to stop the run came up (a model that cannot load), that error in the
+        ``fatal`` column: raised here, Ray would hand the driver its text only, not the typed
+        error."""
+        n = len(batch["i"])
         try:
             if self._failed is not None:
                 raise self._failed
-            results = self._run(batch)
+            results = [self._run(works, shipped, texts)
+                       for works, shipped, texts in zip(batch["work"], batch["transcript"], batch["image_text"])]
         except SearchEngineError as exc:
-            n = len(batch["i"])
             fatal = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
             return {"i": np.asarray(batch["i"]), "result": np.array([b""] * n, dtype=object),
                     "fatal": np.array([fatal] * n, dtype=object)}
         return {"i": np.asarray(batch["i"]), "result": np.array(results, dtype=object),
-                "fatal": np.array([b""] * len(results), dtype=object)}
+                "fatal": np.array([b""] * n, dtype=object)}
 
-    def _run(self, batch: dict[str, np.ndarray]) -> list[bytes]:
-        works: list[Work] = [pickle.loads(w) for w in batch["work"]]
+    def _run(self, pickled_works: bytes, pickled_transcripts: bytes, pickled_texts: bytes) -> bytes:
+        works: list[Work] = pickle.loads(pickled_works)
         known: dict[str, Transcript] = {}
         texts: dict[str, list[dict]] = {}
-        for w, shipped, image_text in zip(works, batch["transcript"], batch["image_text"]):
-            if shipped:
-                source, transcript = pickle.loads(shipped)
+        for w, shipped, lines in zip(works, pickle.loads(pickled_transcripts), pickle.loads(pickled_texts)):
+            if shipped is not None:
+                source, transcript = shipped
                 known[transcript_key(w.content_hash, source)] = transcript
-            if image_text:
-                texts[w.content_hash] = pickle.loads(image_text)
+            if lines is not None:
+                texts[w.content_hash] = lines
         store = _ShippedTranscripts(known, texts)
         decoder = Decoder(cast(Repository, store), self.settings, lambda: self.encoder, self._get_transcriber)
         decoded = list(self._pool.map(decoder, works))
@@ -183,10 +188,9 @@ class DecodeEncodeActor:
         out = []
         for d, v in zip(decoded, vectors):
             d.images = [None] * len(d.images)  # prepared pixels stay here; the writer counts them
-            result = WorkerResult(d, v, store.saved.get(d.work.content_hash), store.saved_texts.get(d.work.content_hash),
-                                  share, self.where)
-            out.append(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-        return out
+            out.append(WorkerResult(d, v, store.saved.get(d.work.content_hash),
+                                    store.saved_texts.get(d.work.content_hash), share, self.where))
+        return pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def shipped_results(batch: dict[str, Any]) -> list[WorkerResult]:
@@ -196,6 +200,6 @@ def shipped_results(batch: dict[str, Any]) -> list[WorkerResult]:
             error = pickle.loads(fatal)
             assert isinstance(error, SearchEngineError)
             raise error
-    results = [pickle.loads(raw) for raw in batch["result"]]
+    results = [r for raw in batch["result"] for r in pickle.loads(raw)]
     assert all(isinstance(r, WorkerResult) for r in results)
     return results
