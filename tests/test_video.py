@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import assert_consistent, make_image
+from conftest import SAMPLES, assert_consistent, make_image
 from searchengine.errors import MediaDecodeError
 from searchengine.media.hashing import content_hash
 from searchengine.media.video import key_frames, probe_video
@@ -207,3 +207,19 @@ def test_video_settings_are_checked_and_read_from_the_environment(monkeypatch):
     monkeypatch.setenv("SEARCHENGINE_VIDEO_KEYFRAME_GAP", "0")
     got = Settings.from_env()
     assert got.video_frame_gap == 5.0 and got.video_keyframe_gap == 0.0
+
+
+def test_a_text_query_lands_on_the_second_a_thing_is_on_screen(offline_settings, tmp_path):
+    """Real weights (the offline profile): words find the scene that shows them."""
+    from PIL import Image
+
+    from searchengine import SearchEngine
+
+    pictures = [Image.open(SAMPLES / "images" / name) for name in ("coffee.png", "rocket.jpg", "horse.png")]
+    media = tmp_path / "media"
+    make_video(media / "film.mp4", [(3.0, pictures[0]), (3.0, pictures[1]), (3.0, pictures[2])], size=(320, 240))
+    with SearchEngine.open("words", settings=offline_settings.with_(index_root=tmp_path / "idx")) as engine:
+        assert engine.index([media]).frames_kept == 3
+        for query, second in (("a rocket launch", 3.0), ("a horse", 6.0), ("a cup of coffee", 0.0)):
+            hit = engine.search(query, k=1, modality="video", mode="vector")[0]
+            assert hit.kind == "frame" and hit.start == pytest.approx(second, abs=0.21), query

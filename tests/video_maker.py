@@ -19,10 +19,10 @@ def scene_picture(seed: int, size: tuple[int, int]) -> Image.Image:
     return Image.fromarray(small).resize(size, Image.NEAREST)
 
 
-def make_video(path: Path, scenes: Sequence[tuple[float, int]], *, size: tuple[int, int] = (160, 96),
+def make_video(path: Path, scenes: Sequence[tuple[float, int | Image.Image]], *, size: tuple[int, int] = (160, 96),
                fps: int = 10, codec: str = "libx264", gop: int | None = None, motion: float = 0.0,
                audio: np.ndarray | None = None, tone: bool = False, sample_rate: int = 16000) -> Path:
-    """A video of ``scenes``: (seconds, seed) each, one after the other. ``gop``: frames
+    """A video of ``scenes``: (seconds, seed or picture) each, one after the other. ``gop``: frames
     between key frames (None: the encoder's default, with a key frame at each cut);
     ``motion``: pixels a second the picture scrolls; ``audio`` (mono float32 at
     ``sample_rate``) or ``tone`` adds a sound track."""
@@ -44,7 +44,8 @@ def make_video(path: Path, scenes: Sequence[tuple[float, int]], *, size: tuple[i
         sound.layout = "mono"
     n = 0
     for seconds, seed in scenes:
-        base = np.asarray(scene_picture(seed, size))
+        picture = seed.convert("RGB").resize(size) if isinstance(seed, Image.Image) else scene_picture(seed, size)
+        base = np.asarray(picture)
         for i in range(int(round(seconds * fps))):
             shifted = np.roll(base, int(i / fps * motion), axis=1) if motion else base
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(shifted), format="rgb24")
