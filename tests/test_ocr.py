@@ -176,3 +176,16 @@ def test_a_text_free_generated_image_gets_no_text_units(open_engine, tmp_path):
     engine = open_engine("blocks")
     engine.index([tmp_path / "m"])
     assert [k for k, _, _ in _units(engine)["blocks.png"]] == ["image"]
+
+
+@needs_ocr
+def test_a_text_free_photo_never_reaches_the_recogniser_and_small_text_still_does():
+    """The small first pass turns a text-free photo away (the full read never runs); a
+    photo with small text (16 px on 800 x 600) still goes through it and is read."""
+    reader = ocr_reader.TextReader()
+    assert reader.read(background(3)) == []
+    assert (reader.gated, reader.full_reads) == (1, 0)
+    sign, _ = render(background(4), "Fresh Coffee Daily", LATIN[0], 16, at=(0.3, 0.4))
+    lines = reader.read(sign)
+    assert (reader.gated, reader.full_reads) == (1, 1)
+    assert char_accuracy("Fresh Coffee Daily", " ".join(line.text for line in lines)) >= 0.9
