@@ -3,39 +3,21 @@ as tests/test_browser.py; VP9 in WebM, which Chromium plays without proprietary 
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 
 import pytest
 
-from test_browser import browser, wait  # noqa: F401 - the module-scoped browser fixture (skips without Chromium)
+from test_browser import _serve, browser, wait  # noqa: F401 - the module-scoped browser fixture (skips without Chromium)
 from video_maker import make_video, scene_picture
 from selenium.webdriver.common.by import By  # noqa: E402
 
 
 @pytest.fixture
 def video_server(open_engine, tmp_path):
-    import uvicorn
-
-    from searchengine.http.app import create_app
-
     media = tmp_path / "media"
     make_video(media / "silent.webm", [(3.0, 11), (3.0, 12), (3.0, 13)], codec="libvpx-vp9", size=(320, 192))
     engine = open_engine("browser-videos")
     assert engine.index([media]).failed == 0
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    srv.should_exit = True
-    thread.join(5)
+    yield from _serve(engine)
 
 
 def test_an_image_query_plays_the_video_from_the_second_it_is_seen(browser, video_server, tmp_path):  # noqa: F811

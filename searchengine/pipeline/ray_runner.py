@@ -29,7 +29,7 @@ from searchengine.pipeline.plan import Work
 from searchengine.pipeline.ray_cluster import LOCAL, Resources, connected, import_ray
 from searchengine.pipeline.ray_worker import (DecodeEncodeActor, WorkerEncoder, WorkerResult, runs_on_gpu,
                                                shipped_results)
-from searchengine.pipeline.runner import IndexRun
+from searchengine.pipeline.runner import IndexRun, BatchProgress
 from searchengine.pipeline.write import Writer
 from searchengine.transcribe.whisper import WhisperTranscriber
 
@@ -126,7 +126,7 @@ class RayIndexRun(IndexRun):
         """Results, a batch at a time as the workers finish them: new transcripts into the
         cache, files through the writer, a checkpoint every ``checkpoint_seconds``."""
         stages = self.report.stages
-        last_save, done = time.monotonic(), 0
+        progress = BatchProgress(self.catalog, self.settings.checkpoint_seconds, bar, notify, total)
         while True:
             t_wait = time.perf_counter()
             batch = next(results, None)
@@ -147,12 +147,7 @@ class RayIndexRun(IndexRun):
                     self._decoder.asr_bar.update(round(r.decoded.transcribed_seconds, 1))
             writer.files(decoded, [r.vectors for r in batch])
             stages.write += time.perf_counter() - t0
-            done += len(batch)
-            bar.update(len(batch))
-            notify("indexing", done, total)
-            if time.monotonic() - last_save > self.settings.checkpoint_seconds:
-                self.catalog.save()
-                last_save = time.monotonic()
+            progress.written(len(batch))
 
 
 def actor_shape(resources: Resources, settings: Settings, spec: WorkerEncoder,

@@ -129,7 +129,7 @@ class IndexRun:
         """Decoded files leave the queue in order, a batch at a time: encode, write, and a
         checkpoint of the FAISS file every ``checkpoint_seconds``."""
         stages, size = self.report.stages, self.settings.batch_size
-        last_save, done = time.monotonic(), 0
+        progress = BatchProgress(self.catalog, self.settings.checkpoint_seconds, bar, notify, total)
         while queue:
             batch: list[Decoded] = []
             t_wait = time.perf_counter()
@@ -144,12 +144,7 @@ class IndexRun:
             writer.files(batch, vectors)
             stages.encode += t2 - t1
             stages.write += time.perf_counter() - t2
-            done += len(batch)
-            bar.update(len(batch))
-            notify("indexing", done, total)
-            if time.monotonic() - last_save > self.settings.checkpoint_seconds:
-                self.catalog.save()
-                last_save = time.monotonic()
+            progress.written(len(batch))
 
     def _account(self, batch: list[Decoded]) -> None:
         report, stages = self.report, self.report.stages
@@ -171,3 +166,21 @@ class IndexRun:
                 report.transcribed_files += 1
                 report.transcribed_seconds += d.transcribed_seconds
 
+
+class BatchProgress:
+    """After each batch is written: the bar, ``on_progress``, and a checkpoint of the FAISS
+    file every ``checkpoint_seconds`` (shared by the in-process and the Ray streams)."""
+
+    def __init__(self, catalog: Catalog, checkpoint_seconds: float, bar: tqdm,
+                 notify: Callable[[str, int, int], None], total: int):
+        self.catalog, self.checkpoint_seconds = catalog, checkpoint_seconds
+        self.bar, self.notify, self.total = bar, notify, total
+        self.done, self.last_save = 0, time.monotonic()
+
+    def written(self, count: int) -> None:
+        self.done += count
+        self.bar.update(count)
+        self.notify("indexing", self.done, self.total)
+        if time.monotonic() - self.last_save > self.checkpoint_seconds:
+            self.catalog.save()
+            self.last_save = time.monotonic()
