@@ -22,6 +22,7 @@ from searchengine.errors import InvalidInputError
 from searchengine.hits import Hit
 from searchengine.search_filters import SearchFilters
 from searchengine.store.keywords import KeywordQuery, highlights, parse_query
+from searchengine.store.keywords import coverage as keyword_coverage
 from searchengine.store.keywords import matches as keyword_matches
 from searchengine.store.repository import UnitRow
 from searchengine.vectors.index_kind import candidates_for
@@ -36,6 +37,7 @@ def selective_limit(total: int) -> int:
 
 RRF_K = 60  # reciprocal-rank fusion's constant (Cormack et al., 2009)
 RRF_DEPTH = 100  # candidates taken from each side before fusing
+MIN_COVERAGE = 0.5  # a keyword hit holding less than this share of the query's words adds nothing
 MODES = ("hybrid", "vector", "keyword")
 FILTER_CACHE = 8  # filters whose matching unit ids are kept (per generation): pages, repeats
 
@@ -142,6 +144,11 @@ class Searcher:
                 return []
         by_vector = self.search(vector, depth, filters=filters, within=within)
         by_keyword = self._keyword_ranks(query, depth, filters)
+        # the keyword side counts for a hit by the share of the query's words it holds, and not
+        # at all below MIN_COVERAGE: a question's one common word ("history") in a file name
+        # must not outrank the passage that answers it in another language
+        weight = {i: keyword_coverage(row.text, row.path.rsplit("/", 1)[-1], query) for i, _, row in by_keyword}
+        by_keyword = [entry for entry in by_keyword if weight[entry[0]] >= MIN_COVERAGE]
         vector_rank = {h.id: rank for rank, h in enumerate(by_vector, 1)}
         keyword_rank = {i: rank for rank, (i, _, _) in enumerate(by_keyword, 1)}
         hits = {h.id: h for h in by_vector}
@@ -150,7 +157,8 @@ class Searcher:
         hits.update((i, _hit(row, float(vectors[i] @ vector))) for i, row in missing.items() if i in vectors)
 
         def fused(i: int) -> float:
-            return sum(1.0 / (RRF_K + r[i]) for r in (vector_rank, keyword_rank) if i in r)
+            return (1.0 / (RRF_K + vector_rank[i]) if i in vector_rank else 0.0) + \
+                (weight[i] / (RRF_K + keyword_rank[i]) if i in keyword_rank else 0.0)
 
         # equal fused ranks (vector 1st alone against keyword 1st alone): the keyword side's
         # exact match first, then the better cosine

@@ -67,8 +67,13 @@ def e5_samples(offline_settings, tmp_path_factory):
     from searchengine import SearchEngine
 
     settings = offline_settings.with_(index_root=tmp_path_factory.mktemp("e5"), model="offline:e5-effnet")
+    extra = tmp_path_factory.mktemp("e5-extra")
+    # shares one word with the questions about tea, in its name: "history"
+    (extra / "railway-history.md").write_text(
+        "The first steam locomotives pulled coal wagons in the north of England; passenger "
+        "lines followed in 1830, and within twenty years rails joined most large towns.\n")
     engine = SearchEngine.open("e5", settings=settings)
-    report = engine.index([SAMPLES / "images", SAMPLES / "notes"])
+    report = engine.index([SAMPLES / "images", SAMPLES / "notes", extra])
     assert report.failed == 0, report.failures
     yield engine
     engine.close()
@@ -84,6 +89,14 @@ def test_english_and_chinese_queries_find_the_chinese_note_above_every_photo(e5_
     # photos are blends of class vectors: without taking e5's common direction out of every
     # vector they sat in the middle of the space and outranked text in another language
     top = e5_samples.search(query, k=1, mode="vector")[0]
+    assert top.path == str(SAMPLES / "notes" / "茶.md"), top
+
+
+@pytest.mark.parametrize("query", ["the history of tea drinking in China", "water temperature for green tea"])
+def test_hybrid_does_not_let_one_common_word_outrank_the_answer(e5_samples, query):
+    # "history" is in railway-history.md's name: a keyword hit holding one of the question's
+    # four words adds nothing to the fusion (MIN_COVERAGE), so the Chinese note stays first
+    top = e5_samples.search(query, k=1)[0]
     assert top.path == str(SAMPLES / "notes" / "茶.md"), top
 
 

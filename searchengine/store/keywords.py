@@ -154,6 +154,15 @@ def matches(text: str | None, name: str, query: KeywordQuery) -> bool:
     return any(_pattern(t).search(hay) for t in query.terms)
 
 
+def coverage(text: str | None, name: str, query: KeywordQuery) -> float:
+    """The share of the query's words (terms) that occur in the text or the file name; 1.0
+    for a query of phrases alone (a candidate holds them all)."""
+    if not query.terms:
+        return 1.0
+    hay = f"{text or ''}\n{name}"
+    return sum(1 for t in query.terms if _pattern(t).search(hay)) / len(query.terms)
+
+
 def highlights(text: str | None, query: KeywordQuery) -> list[tuple[int, int]]:
     """Character spans of the query's words and phrases in ``text`` (case-insensitive, on
     the original text), merged where they overlap."""
