@@ -33,7 +33,7 @@ from typing import Any, Iterator
 import numpy as np
 from PIL import Image
 
-from searchengine.errors import MediaDecodeError
+from searchengine.errors import MediaDecodeError, MediaTooLargeError
 from searchengine.media.regular import open_regular
 from searchengine.pathnames import display_path
 
@@ -155,7 +155,7 @@ def key_frames(path: Path, *, min_gap: float = 2.0, threshold: float = 0.1, max_
     except MediaDecodeError:
         raise
     except MemoryError as exc:
-        raise MediaDecodeError(f"{name}: not enough memory to decode this video") from exc
+        raise MediaTooLargeError(f"{name}: not enough memory to decode this video") from exc
     except Exception as exc:  # av.error.*: invalid data, unsupported codec, truncated
         raise MediaDecodeError(f"{name}: cannot decode video: {type(exc).__name__}: {exc}") from exc
     pick.decode_seconds = time.perf_counter() - t0
