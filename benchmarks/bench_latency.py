@@ -65,7 +65,7 @@ def synthetic_tree(folder: Path, n: int, index_dir: Path, env: dict[str, str]) -
         (sub / f"note{i:06d}.txt").write_text(f"note {i}\n")
     os.environ.update(env)
     from searchengine import SearchEngine, Settings
-    from searchengine.manifest import Manifest
+    from searchengine.catalog.manifest import Manifest
     from searchengine.media.discover import walk_media
     from searchengine.store.database import head_revision
     from searchengine.store.repository import FileWrite, NewUnit

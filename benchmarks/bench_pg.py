@@ -35,7 +35,7 @@ from bench_scale import DIM, MODEL, Mixture, writes_for  # noqa: E402
 
 from searchengine.config import Settings  # noqa: E402
 from searchengine.engine import SearchEngine  # noqa: E402
-from searchengine.manifest import Manifest  # noqa: E402
+from searchengine.catalog.manifest import Manifest  # noqa: E402
 from searchengine.store.database import head_revision  # noqa: E402
 
 BATCH = 1000

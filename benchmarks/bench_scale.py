@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from searchengine.config import Settings  # noqa: E402
 from searchengine.engine import SearchEngine  # noqa: E402
-from searchengine.manifest import Manifest  # noqa: E402
-from searchengine.search_filters import SearchFilters  # noqa: E402
+from searchengine.catalog.manifest import Manifest  # noqa: E402
+from searchengine.query.filters import SearchFilters  # noqa: E402
 from searchengine.store.database import head_revision  # noqa: E402
 from searchengine.store.repository import FileWrite, NewUnit  # noqa: E402
 

@@ -35,7 +35,7 @@ def main() -> None:
     import numpy as np
     from PIL import Image
 
-    from searchengine.consistency import read_disk_state
+    from searchengine.catalog.consistency import read_disk_state
 
     work = Path(tempfile.mkdtemp(prefix="se-torture-"))
     media = work / "media"

@@ -14,7 +14,7 @@ from searchengine.errors import (
     ModelUnavailableError,
     SearchEngineError,
 )
-from searchengine.hits import Hit
+from searchengine.query.hits import Hit
 
 __version__ = "0.1.0"
 

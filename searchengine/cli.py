@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, List, Optional, Tuple, TypeVar
 import typer
 
 from searchengine.config import Settings
-from searchengine.pathnames import display_path, has_undecodable
+from searchengine.media.pathnames import display_path, has_undecodable
 from searchengine.errors import (
     ClusterUnavailableError,
     IndexUnavailableError,
@@ -189,7 +189,7 @@ def search(
 ) -> None:
     """Search an index by text, by image, or by an indexed item."""
     from searchengine.engine import SearchEngine
-    from searchengine.search_filters import SearchFilters
+    from searchengine.query.filters import SearchFilters
 
     if query is None and image is None and similar_to is None:
         typer.echo("Error: give a text query, --image FILE, or --similar-to ID", err=True)
@@ -334,9 +334,9 @@ def duplicates(
     json_out: bool = typer.Option(False, "--json", help="Print the groups as JSON."),
 ) -> None:
     """List exact copies (same content hash) and near-duplicate photos (with their similarity), in groups."""
-    from searchengine.duplicates_render import render_duplicates, report_json
+    from searchengine.duplicates.render import render_duplicates, report_json
     from searchengine.engine import SearchEngine
-    from searchengine.search_filters import SearchFilters
+    from searchengine.query.filters import SearchFilters
 
     if exact_only and near_only:
         typer.echo("Error: give --exact-only or --near-only, not both", err=True)

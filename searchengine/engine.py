@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 from PIL import Image
 
-from searchengine.catalog import Catalog
+from searchengine.catalog.catalog import Catalog
 from searchengine.config import Settings
-from searchengine.duplicates import DEFAULT_THRESHOLD, DuplicatesReport, find_duplicates
+from searchengine.duplicates.finder import DEFAULT_THRESHOLD, DuplicatesReport, find_duplicates
 from searchengine.encoders.base import Encoder, encode_images, encode_queries
 from searchengine.encoders.registry import AUTO, load_encoder, parse_spec, resolve_auto
 from searchengine.encoders.torch_device import resolve_device
@@ -24,13 +24,13 @@ from searchengine.errors import (
     IndexUnavailableError,
     InvalidInputError,
 )
-from searchengine.hits import Hit
-from searchengine.layout import IndexLayout, resolve_index
-from searchengine.manifest import Manifest
+from searchengine.query.hits import Hit
+from searchengine.catalog.layout import IndexLayout, resolve_index
+from searchengine.catalog.manifest import Manifest
 from searchengine.media.images import load_query_image
 from searchengine.media.kinds import RECORDINGS, modality_of
-from searchengine.search_filters import SearchFilters
-from searchengine.searcher import MODES, Searcher
+from searchengine.query.filters import SearchFilters
+from searchengine.query.searcher import MODES, Searcher
 from searchengine.store.database import head_revision, open_database
 from searchengine.store.repository import FileRecord, Repository, UnitRow
 from searchengine.transcribe.moment import best_moment
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 from searchengine.vectors.faiss_index import METRIC, VectorIndex
 from searchengine.vectors.index_kind import IndexKind, check_policy
 
-from searchengine.write_locks import BothLocks, FileWriteLock, WriteLock
+from searchengine.catalog.write_locks import BothLocks, FileWriteLock, WriteLock
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class SearchEngine:
         naming another model than the index was built with is an error. ``encoder`` injects
         an already loaded encoder (its ``spec`` must match). ``shard`` = (s, S): a read-only
         replica of the units with ``id % S == s`` of an index in a server database (see
-        :mod:`searchengine.shards`).
+        :mod:`searchengine.catalog.shards`).
         """
         settings = settings or Settings.from_env()
         layout = resolve_index(name, settings.index_root)
@@ -199,7 +199,7 @@ class SearchEngine:
 
     @property
     def vectors(self) -> VectorIndex:
-        """The FAISS index, caught up with SQL (see :mod:`searchengine.catalog`)."""
+        """The FAISS index, caught up with SQL (see :mod:`searchengine.catalog.catalog`)."""
         return self.catalog.vectors()
 
     def _dim(self) -> int:
@@ -476,7 +476,7 @@ class SearchEngine:
         """Exact copies (the same content, any modality) and near-duplicate photos (cosine
         of their vectors at least ``threshold``, between 0.5 and 1), in groups; ``kind``:
         ``all``, ``exact`` or ``near``; at most ``limit`` groups of each; only files that
-        ``filters`` let through. Loads no model (see :mod:`searchengine.duplicates`)."""
+        ``filters`` let through. Loads no model (see :mod:`searchengine.duplicates.finder`)."""
         return find_duplicates(self.catalog, threshold, kind=kind, limit=limit,
                                filters=filters or SearchFilters(), progress=progress)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from searchengine.consistency import read_disk_state
+from searchengine.catalog.consistency import read_disk_state
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The catalog: SQL and FAISS kept together (searchengine.catalog).
+"""The catalog: SQL and FAISS kept together (searchengine.catalog.catalog).
 
 Real SQLite files (and a real PostgreSQL server: the ``engines`` tests run on both) and real
 FAISS; no model runs: an index folder gets a manifest naming its
@@ -21,9 +21,9 @@ import pytest
 from conftest import assert_consistent
 from searchengine import SearchEngine, Settings
 from searchengine.errors import InvalidInputError
-from searchengine.manifest import Manifest
-from searchengine.rwlock import ReadWriteLock
-from searchengine.search_filters import SearchFilters, sqlite_glob
+from searchengine.catalog.manifest import Manifest
+from searchengine.catalog.rwlock import ReadWriteLock
+from searchengine.query.filters import SearchFilters, sqlite_glob
 from searchengine.store.database import head_revision
 from searchengine.store.repository import FileWrite, NewUnit
 from searchengine.vectors.faiss_index import read_stamp

@@ -1,4 +1,4 @@
-"""Duplicates (searchengine.duplicates): exact copies and near-duplicate photos.
+"""Duplicates (searchengine.duplicates.finder): exact copies and near-duplicate photos.
 
 Range search against brute force on random vectors (base, delta, tombstones); the whole pass
 on synthetic vectors written through the catalog (flat and IVF kinds, a reader beside a
@@ -24,8 +24,8 @@ from searchengine import SearchEngine, Settings
 from searchengine.cli import app as cli_app
 from searchengine.errors import InvalidInputError
 from searchengine.http.app import create_app
-from searchengine.manifest import Manifest
-from searchengine.search_filters import SearchFilters
+from searchengine.catalog.manifest import Manifest
+from searchengine.query.filters import SearchFilters
 from searchengine.store.database import head_revision
 from searchengine.store.duplicate_rows import photo_batches
 from searchengine.store.repository import FileWrite, NewUnit

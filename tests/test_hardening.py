@@ -21,7 +21,7 @@ from searchengine.media.hashing import content_hash
 from searchengine.media.images import load_image
 from searchengine.media.regular import open_regular, read_bounded
 from searchengine.media.text import read_text
-from searchengine.pathnames import display_path, is_under
+from searchengine.media.pathnames import display_path, is_under
 
 INDEX_TIMEOUT_S = 900  # far above what it takes (~1-2 min on 2 cores): only a hang reaches it
 

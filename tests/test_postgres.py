@@ -250,8 +250,8 @@ def test_cli_index_and_search_with_a_database_url(pg_settings, tmp_path, media, 
 def test_shards_merge_to_the_unsharded_answer(pg_settings, tmp_path):
     import numpy as np
 
-    from searchengine.manifest import Manifest
-    from searchengine.shards import ShardedSearch
+    from searchengine.catalog.manifest import Manifest
+    from searchengine.catalog.shards import ShardedSearch
     from searchengine.store.database import head_revision
     from searchengine.store.repository import FileWrite, NewUnit
 

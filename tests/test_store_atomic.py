@@ -216,7 +216,7 @@ def test_wal_is_on_and_a_fresh_index_file_is_whole(tmp_path):
 
 
 def test_an_index_folder_being_created_is_not_taken_for_a_foreign_one(tmp_path):
-    from searchengine.layout import IndexLayout
+    from searchengine.catalog.layout import IndexLayout
 
     layout = IndexLayout(tmp_path / "idx")
     assert layout.foreign_entries() == []

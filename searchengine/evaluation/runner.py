@@ -22,7 +22,7 @@ from tqdm import tqdm
 from searchengine.config import Settings
 from searchengine.evaluation.manifest import EvalItem, read_manifest
 from searchengine.evaluation.metrics import rank_of_correct, recall_at, unique_targets
-from searchengine.manifest import library_versions
+from searchengine.catalog.manifest import library_versions
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from searchengine.duplicates import DEFAULT_THRESHOLD, MIN_THRESHOLD
+from searchengine.duplicates.finder import DEFAULT_THRESHOLD, MIN_THRESHOLD
 from searchengine.http.duplicates import duplicates_out
 from searchengine.engine import SearchEngine
 from searchengine.errors import (
@@ -43,8 +43,8 @@ from searchengine.errors import (
     ModelUnavailableError,
     SearchEngineError,
 )
-from searchengine.hits import Hit
-from searchengine.search_filters import SearchFilters
+from searchengine.query.hits import Hit
+from searchengine.query.filters import SearchFilters
 from searchengine.store.repository import UnitRow
 from searchengine.http.jobs import IndexJobs, Job
 from searchengine.http.schemas import (
@@ -66,7 +66,7 @@ from searchengine.http.security import MIN_TOKEN_LENGTH, OriginGuard
 from searchengine.http.thumbnails import thumbnail
 from searchengine.media.images import PixelBudget, load_image
 from searchengine.media.kinds import RECORDINGS
-from searchengine.pathnames import display_path, is_real_under
+from searchengine.media.pathnames import display_path, is_real_under
 
 log = logging.getLogger(__name__)
 

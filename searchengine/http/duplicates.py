@@ -1,13 +1,13 @@
-"""A :class:`~searchengine.duplicates.DuplicatesReport` as the HTTP API's response."""
+"""A :class:`~searchengine.duplicates.finder.DuplicatesReport` as the HTTP API's response."""
 
 from __future__ import annotations
 
 import os
 from typing import cast
 
-from searchengine.duplicates import DuplicateFile, DuplicateGroup, DuplicatesReport
+from searchengine.duplicates.finder import DuplicateFile, DuplicateGroup, DuplicatesReport
 from searchengine.http.schemas import DuplicateFileOut, DuplicateGroupOut, DuplicatesKind, DuplicatesResponse, Modality
-from searchengine.pathnames import display_path
+from searchengine.media.pathnames import display_path
 
 
 def _file_out(f: DuplicateFile, root: str) -> DuplicateFileOut:

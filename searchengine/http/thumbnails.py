@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from searchengine.atomic_files import atomic_write_bytes
+from searchengine.catalog.atomic_files import atomic_write_bytes
 from searchengine.media.images import load_image
 
 def thumbnail(source: Path, content_hash: str, size: int, cache_dir: Path) -> Path:

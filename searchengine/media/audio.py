@@ -11,7 +11,7 @@ import numpy as np
 
 from searchengine.errors import MediaDecodeError, MediaTooLargeError
 from searchengine.media.regular import open_regular
-from searchengine.pathnames import display_path
+from searchengine.media.pathnames import display_path
 
 SAMPLE_RATE = 16000
 MAX_AUDIO_SECONDS = 3 * 3600.0

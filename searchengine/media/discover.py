@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Iterator
 
 from searchengine.media.kinds import RECORDINGS, SIDECAR_EXTENSIONS, modality_of
 from searchengine.media.regular import kind_of_mode
-from searchengine.pathnames import display_path, is_real_under
+from searchengine.media.pathnames import display_path, is_real_under
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from searchengine.errors import InvalidInputError, MediaDecodeError, MediaTooLargeError
 from searchengine.media.regular import open_regular
-from searchengine.pathnames import display_path
+from searchengine.media.pathnames import display_path
 
 _heif_registered = False
 

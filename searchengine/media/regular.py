@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from searchengine.errors import NotRegularFileError
-from searchengine.pathnames import display_path
+from searchengine.media.pathnames import display_path
 
 
 def kind_of_mode(mode: int) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from searchengine.errors import MediaDecodeError
 from searchengine.media.regular import read_bounded
-from searchengine.pathnames import display_path
+from searchengine.media.pathnames import display_path
 
 # 16 MiB of text is some 3 million words, 10,000 chunks; anything bigger is a log or a dump,
 # not a note, and is refused with this reason rather than read whole into memory.

@@ -35,7 +35,7 @@ from PIL import Image
 
 from searchengine.errors import MediaDecodeError, MediaTooLargeError
 from searchengine.media.regular import open_regular
-from searchengine.pathnames import display_path
+from searchengine.media.pathnames import display_path
 
 log = logging.getLogger(__name__)
 

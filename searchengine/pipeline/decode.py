@@ -22,7 +22,7 @@ from searchengine.media.kinds import RECORDINGS
 from searchengine.media.sidecar import parse_sidecar
 from searchengine.media.text import chunk_text, read_text
 from searchengine.ocr.stage import ImageTexts
-from searchengine.pathnames import display_path
+from searchengine.media.pathnames import display_path
 from searchengine.pipeline.decode_video import decode_video
 from searchengine.pipeline.plan import Work
 from searchengine.store.repository import Repository

@@ -13,7 +13,7 @@ from searchengine.config import Settings
 from searchengine.encoders.base import Encoder
 from searchengine.errors import MediaDecodeError
 from searchengine.media.video import key_frames, probe_video
-from searchengine.pathnames import display_path
+from searchengine.media.pathnames import display_path
 from searchengine.transcribe.segments import Segment, group_windows
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from searchengine.media.discover import FoundFile, SkippedEntry, walk_media
 from searchengine.media.hashing import content_hash
-from searchengine.pathnames import display_path, is_under
+from searchengine.media.pathnames import display_path, is_under
 from searchengine.store.repository import FileRecord, Repository
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from tqdm import tqdm
 
-from searchengine.catalog import Catalog
+from searchengine.catalog.catalog import Catalog
 from searchengine.config import Settings
 from searchengine.encoders.base import Encoder
 from searchengine.media.kinds import RECORDINGS

@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Sequence
 
 from tqdm import tqdm
 
-from searchengine.catalog import Catalog
+from searchengine.catalog.catalog import Catalog
 from searchengine.config import Settings
 from searchengine.encoders.base import Encoder
 from searchengine.pipeline.decode import Decoded, Decoder

@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from searchengine.catalog import Catalog
+from searchengine.catalog.catalog import Catalog
 from searchengine.media.discover import FoundFile
 from searchengine.pipeline.decode import Decoded
 from searchengine.pipeline.report import IndexReport

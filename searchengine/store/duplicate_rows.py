@@ -1,4 +1,4 @@
-"""The SQL reads of the duplicates pass (:mod:`searchengine.duplicates`): the files whose
+"""The SQL reads of the duplicates pass (:mod:`searchengine.duplicates.finder`): the files whose
 content hash another indexed file shares, and the photos' vectors in id order."""
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from searchengine.pathnames import display_path, has_undecodable
+from searchengine.media.pathnames import display_path, has_undecodable
 
 
 PG_ESCAPE = "\U0010ffff"  # a noncharacter: no real name holds it (and if one does, it is doubled)
@@ -93,7 +93,7 @@ class FsPath(TypeDecorator[str]):
 
 class SafeText(TypeDecorator[str]):
     """Text for people (error messages) that may quote a file name: undecodable bytes and
-    control characters are stored escaped (see :func:`searchengine.pathnames.display_path`),
+    control characters are stored escaped (see :func:`searchengine.media.pathnames.display_path`),
     never refused."""
 
     impl = Text

@@ -15,7 +15,7 @@ PREFIX_END = "\U0010ffff"
 
 class PathGlob(ColumnElement[bool]):
     """``column`` matches the SQLite GLOB ``pattern`` (``*``, ``?``, and ``[[]`` for a
-    literal ``[``: what :func:`searchengine.search_filters.sqlite_glob` makes)."""
+    literal ``[``: what :func:`searchengine.query.filters.sqlite_glob` makes)."""
 
     type = Boolean()
     inherit_cache = True

@@ -1,5 +1,5 @@
 """All SQL reads and writes of the engine's metadata. The writes that change units run inside
-a transaction the catalog opens (:mod:`searchengine.catalog`), which records the change -
+a transaction the catalog opens (:mod:`searchengine.catalog.catalog`), which records the change -
 generation and change log - and mirrors it in FAISS; this module only maps rows."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy import text as text_sql
 from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import Session
 
-from searchengine.pathnames import display_path, is_under
+from searchengine.media.pathnames import display_path, is_under
 from searchengine.store import keywords
 from searchengine.store.database import writer
 from searchengine.store.server_database import MANIFEST_KEY, SOURCE_KEY
@@ -166,7 +166,7 @@ def vector_to_bytes(vector: np.ndarray) -> bytes:
 
 class Repository:
     """``shard`` = (s, S): this repository's units are those with ``id % S == s`` (a shard
-    of a server database, read-only: see :mod:`searchengine.shards`); None: all."""
+    of a server database, read-only: see :mod:`searchengine.catalog.shards`); None: all."""
 
     def __init__(self, engine: Engine, shard: tuple[int, int] | None = None):
         self.engine = engine

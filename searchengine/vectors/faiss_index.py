@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from searchengine.atomic_files import atomic_write_bytes
+from searchengine.catalog.atomic_files import atomic_write_bytes
 from searchengine.errors import IndexDamagedError
 from searchengine.vectors.index_kind import FLAT, IndexKind
 

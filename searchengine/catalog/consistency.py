@@ -10,7 +10,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from searchengine.layout import IndexLayout
+from searchengine.catalog.layout import IndexLayout
 from searchengine.vectors.faiss_index import ids_of
 
 

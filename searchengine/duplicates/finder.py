@@ -31,9 +31,9 @@ from typing import Literal, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from searchengine.catalog import Catalog
+from searchengine.catalog.catalog import Catalog
 from searchengine.errors import InvalidInputError
-from searchengine.search_filters import SearchFilters
+from searchengine.query.filters import SearchFilters
 from searchengine.store.duplicate_rows import PHOTO, CopyRow, copy_rows, photo_batches, photo_count
 from searchengine.store.models import MediaFile
 from searchengine.store.repository import UnitRow

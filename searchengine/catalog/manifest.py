@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from searchengine.atomic_files import atomic_write_bytes
+from searchengine.catalog.atomic_files import atomic_write_bytes
 from searchengine.errors import IndexDamagedError, IndexIncompatibleError
 
 MANIFEST_FORMAT = 1

@@ -1,4 +1,4 @@
-"""A :class:`~searchengine.duplicates.DuplicatesReport` for people (lines of text) and for
+"""A :class:`~searchengine.duplicates.finder.DuplicatesReport` for people (lines of text) and for
 programs (JSON-ready dicts), as the CLI prints it."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Callable, Iterator
 
-from searchengine.duplicates import DuplicateGroup, DuplicatesReport
+from searchengine.duplicates.finder import DuplicateGroup, DuplicatesReport
 
 
 def _size(n: int) -> str:

@@ -17,10 +17,10 @@ from typing import Sequence
 
 import numpy as np
 
-from searchengine.catalog import Catalog
+from searchengine.catalog.catalog import Catalog
 from searchengine.errors import InvalidInputError
-from searchengine.hits import Hit
-from searchengine.search_filters import SearchFilters
+from searchengine.query.hits import Hit
+from searchengine.query.filters import SearchFilters
 from searchengine.store.keywords import KeywordQuery, highlights, parse_query
 from searchengine.store.keywords import coverage as keyword_coverage
 from searchengine.store.keywords import matches as keyword_matches

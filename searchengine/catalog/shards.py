@@ -20,8 +20,8 @@ import numpy as np
 
 from searchengine.engine import SearchEngine
 from searchengine.errors import InvalidInputError
-from searchengine.hits import Hit
-from searchengine.search_filters import SearchFilters
+from searchengine.query.hits import Hit
+from searchengine.query.filters import SearchFilters
 
 
 def merge_hits(per_shard: Iterable[Sequence[Hit]], k: int, offset: int = 0) -> list[Hit]:

@@ -12,7 +12,7 @@
 - **Other processes**: the generation is checked at most once a second before a search;
   a change is caught up the same way.
 - **The write lock** (an ``flock`` on ``write.lock``; a PostgreSQL advisory lock when the
-  SQL is in a server, see :mod:`searchengine.write_locks`) keeps two processes - on one
+  SQL is in a server, see :mod:`searchengine.catalog.write_locks`) keeps two processes - on one
   machine or several - from writing one index at once.
 - **Replicas**: with the SQL in PostgreSQL, every folder opened on it holds its own FAISS
   file, a read replica kept current by the same catch-up. Its stamp names the database it
@@ -33,12 +33,12 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from searchengine.errors import IndexBusyError, InvalidInputError
-from searchengine.rwlock import ReadWriteLock
+from searchengine.catalog.rwlock import ReadWriteLock
 from searchengine.store.repository import FileWrite, Repository, StoredFile
 from searchengine.vectors.faiss_index import VectorIndex, read_stamp, read_vector_index
 from searchengine.vectors.index_build import BuildReport, build_index
 from searchengine.vectors.index_kind import FLAT, IndexKind, check_policy, choose_kind, needs_rebuild
-from searchengine.write_locks import FileWriteLock, WriteLock
+from searchengine.catalog.write_locks import FileWriteLock, WriteLock
 
 log = logging.getLogger(__name__)
 

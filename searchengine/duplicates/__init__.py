@@ -1,0 +1,1 @@
+"""Exact copies and near-duplicate photos: the pass (finder) and its renderings."""
