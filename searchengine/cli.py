@@ -10,7 +10,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, List, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, TypeVar
 
 import typer
 
@@ -181,6 +181,7 @@ def search(
     after: Optional[datetime] = typer.Option(None, "--after", help="Only files modified at or after this date (UTC), e.g. 2024-06-01."),
     before: Optional[datetime] = typer.Option(None, "--before", help="Only files modified at or before this date (UTC)."),
     mode: str = typer.Option("hybrid", "--mode", help="Text queries: hybrid (meaning and keywords, fused), vector (meaning only) or keyword (words as written; a \"quoted phrase\" must occur)."),
+    group: str = typer.Option("file", "--group", help="file: one hit per file, with its other matching moments, passages and text boxes under it; unit: every matching unit on its own."),
     index_name: str = IndexOpt,
     model: Optional[str] = ModelOpt,
     index_root: Optional[Path] = RootOpt,
@@ -198,7 +199,7 @@ def search(
     def work():
         with SearchEngine.open(index_name, model=model, settings=_settings(index_root, database_url), create=False) as engine:
             return engine.search(query, image=image, similar_to=similar_to, k=k, offset=offset, mode=mode,
-                                 filters=SearchFilters.of(modality or None, path_glob, after, before))
+                                 group=group, filters=SearchFilters.of(modality or None, path_glob, after, before))
 
     hits = _run(work)
     if json_out:
@@ -208,22 +209,36 @@ def search(
     if not hits:
         typer.echo("No matches.")
         return
+    color = sys.stdout.isatty()
     typer.echo(f"{'#':>3}  {'score':>6}  {'modality':<8}  {'id':>6}  path")
+    weak_shown = False
     for rank, h in enumerate(hits, 1):
-        where = ""
-        if h.kind == "frame" and h.start is not None:
-            where = f"  at {_clock(h.start)}"
-        elif h.start is not None and h.end is not None:
-            where = f"  [chars {int(h.start)}-{int(h.end)}]" if h.modality == "text" else f"  [{_clock(h.start)}-{_clock(h.end)}]"
-            if h.moment is not None:
-                where += f" said at {_clock(h.moment)}"
-        if h.kind == "ocr":
-            where += "  text in image" + (f" at {_box(h.box)}" if h.box else "")
-        if h.found_by and h.found_by != ("vector",):
-            where += f"  ({' + '.join(h.found_by)})"
-        typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{where}")
+        if not h.strong and not weak_shown and rank > 1:
+            typer.echo("     -- weaker matches --")
+        weak_shown = weak_shown or not h.strong
+        typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{_where(h)}")
         if h.text:
-            typer.echo(f"{'':>30}{_snippet(h.text, h.highlights, color=sys.stdout.isatty())}")
+            typer.echo(f"{'':>30}{_snippet(h.text, h.highlights, color=color)}")
+        for e in h.evidence[:3]:
+            line = f"{'':>11}+ {e.score:.3f} {e.kind}{_where(e)}"
+            typer.echo(line + (f": {_snippet(e.text, e.highlights, width=70, color=color)}" if e.text else ""))
+
+
+def _where(h: Any) -> str:
+    """Where in its file a hit (or a piece of evidence) is: characters, seconds, a box."""
+    where = ""
+    if h.kind == "frame" and h.start is not None:
+        where = f"  at {_clock(h.start)}"
+    elif h.start is not None and h.end is not None:
+        where = (f"  [chars {int(h.start)}-{int(h.end)}]" if h.kind == "chunk"
+                 else f"  [{_clock(h.start)}-{_clock(h.end)}]")
+        if h.moment is not None:
+            where += f" said at {_clock(h.moment)}"
+    if h.kind == "ocr":
+        where += "  text in image" + (f" at {_box(h.box)}" if h.box else "")
+    if h.found_by and h.found_by != ("vector",):
+        where += f"  ({' + '.join(h.found_by)})"
+    return where
 
 
 def _box(box: tuple) -> str:

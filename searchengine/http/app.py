@@ -52,10 +52,12 @@ from searchengine.http.schemas import (
     DuplicatesResponse,
     ErrorResponse,
     HealthOut,
+    EvidenceOut,
     HitOut,
     ItemOut,
     JobOut,
     Modality,
+    SearchGroup,
     SearchMode,
     SearchRequest,
     SearchResponse,
@@ -270,8 +272,10 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             found_by=list(hit.found_by) if hit.found_by else None,  # type: ignore[arg-type]
             highlights=[tuple(s) for s in hit.highlights] if hit.highlights else None,  # type: ignore[misc]
             kind=hit.kind, box=hit.box,  # type: ignore[arg-type]
+            similarity=hit.similarity, strong=hit.strong,
             media_url=f"{root}/api/items/{hit.id}/media",
             thumbnail_url=f"{root}/api/items/{hit.id}/thumbnail" if hit.modality == "image" else None,
+            evidence=[EvidenceOut(**e.to_dict()) for e in hit.evidence],
         )
 
     def page(request: Request, hits: list[Hit], k: int, offset: int) -> SearchResponse:
@@ -339,16 +343,17 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         after: Optional[datetime] = None,
         before: Optional[datetime] = None,
         mode: SearchMode = "hybrid",
+        group: SearchGroup = "file",
     ) -> SearchResponse:
         """Search by text."""
         return search_post(request, SearchRequest(q=q, k=k, offset=offset, modality=modality,
-                                                  path=path, after=after, before=before, mode=mode))
+                                                  path=path, after=after, before=before, mode=mode, group=group))
 
     @api.post("/api/search", response_model=SearchResponse, tags=["search"],
               responses={400: _ERRORS[400]})
     def search_post(request: Request, body: SearchRequest) -> SearchResponse:
         """Search by text, with the query in a JSON body."""
-        hits = engine.search(body.q, k=body.k, offset=body.offset, mode=body.mode,
+        hits = engine.search(body.q, k=body.k, offset=body.offset, mode=body.mode, group=body.group,
                              filters=filters_of(body.modality, body.path, body.after, body.before))
         return page(request, hits, body.k, body.offset)
 
@@ -363,8 +368,10 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         path: Annotated[Optional[str], Form(max_length=1000)] = None,
         after: Annotated[Optional[datetime], Form()] = None,
         before: Annotated[Optional[datetime], Form()] = None,
+        group: Annotated[SearchGroup, Form()] = "file",
     ) -> SearchResponse:
-        """Search by an uploaded image (multipart field ``file``)."""
+        """Search by an uploaded image (multipart field ``file``): every kind of item comes
+        back (photos, notes, spoken passages, video moments); ``modality`` narrows."""
         data = file.file.read(max_upload_bytes + 1)
         if len(data) > max_upload_bytes:
             raise ApiError(413, f"the upload is larger than the limit of {max_upload_bytes} bytes")
@@ -376,7 +383,8 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             raise ApiError(400, f"the upload {display_path(file.filename or '')!r} cannot be used: {exc}") from None
         finally:
             del data
-        hits = engine.search(image=query, k=k, offset=offset, filters=filters_of(modality, path, after, before))
+        hits = engine.search(image=query, k=k, offset=offset, group=group,
+                             filters=filters_of(modality, path, after, before))
         return page(request, hits, k, offset)
 
     @api.get("/api/items/{item_id}/similar", response_model=SearchResponse, tags=["search"], responses={404: _ERRORS[404]})
@@ -389,10 +397,11 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         path: Annotated[Optional[str], Query(max_length=1000)] = None,
         after: Optional[datetime] = None,
         before: Optional[datetime] = None,
+        group: SearchGroup = "file",
     ) -> SearchResponse:
-        """More like this: items near an indexed item."""
+        """More like this: items of every kind near an indexed item."""
         unit_or_404(item_id)
-        hits = engine.search(similar_to=item_id, k=k, offset=offset,
+        hits = engine.search(similar_to=item_id, k=k, offset=offset, group=group,
                              filters=filters_of(modality, path, after, before))
         return page(request, hits, k, offset)
 

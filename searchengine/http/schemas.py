@@ -22,6 +22,24 @@ class ErrorResponse(BaseModel):
 
 
 SearchMode = Literal["hybrid", "vector", "keyword"]
+SearchGroup = Literal["file", "unit"]
+
+_SCORE = ("Relevance, 0 to 1, on one scale for every kind of hit and every model (calibrated per kind "
+          "against the index's own score statistics); 0.5 and above is a strong match. Lists are sorted by it.")
+
+
+class EvidenceOut(BaseModel):
+    id: int = Field(description="Id of the unit (a moment, passage, page or text box of the same file).")
+    kind: str
+    score: float = Field(description=_SCORE)
+    similarity: Optional[float] = Field(None, description="Cosine similarity of the unit's vector with the query.")
+    start: Optional[float] = None
+    end: Optional[float] = None
+    text: Optional[str] = None
+    moment: Optional[float] = None
+    box: Optional[tuple[float, float, float, float]] = None
+    found_by: Optional[list[Literal["vector", "keyword"]]] = None
+    highlights: Optional[list[tuple[int, int]]] = None
 
 
 class HitOut(BaseModel):
@@ -29,7 +47,11 @@ class HitOut(BaseModel):
     path: str
     name: str = Field(description="File name.")
     modality: Modality
-    score: float = Field(description="Cosine similarity to the query (keyword mode: BM25 relevance).")
+    score: float = Field(description=_SCORE)
+    similarity: Optional[float] = Field(None, description="Cosine similarity of the unit's vector with the query "
+                                        "(none in keyword mode, which loads no model).")
+    strong: bool = Field(False, description="A strong match (score >= 0.5): the page's cut between strong "
+                         "and weaker matches.")
     start: Optional[float] = Field(None, description="Chunk start: characters (text) or seconds (audio, video; "
                                    "a video key frame: the second where it is seen).")
     end: Optional[float] = Field(None, description="Chunk end: characters (text) or seconds (audio, video; "
@@ -47,6 +69,8 @@ class HitOut(BaseModel):
         None, description="Text read in an image: x0, y0, x1, y1 as fractions of the picture's width and height.")
     media_url: str
     thumbnail_url: Optional[str] = None
+    evidence: list[EvidenceOut] = Field(default_factory=list, description="With group=file (the default): "
+                                        "the file's other matching units, best first.")
 
 
 class SearchResponse(BaseModel):
@@ -66,6 +90,8 @@ class SearchRequest(BaseModel):
     before: Optional[datetime] = Field(None, description="Only files modified at or before this time.")
     mode: SearchMode = Field("hybrid", description="hybrid (meaning and keywords, fused), vector, or keyword "
                                                    "(words as written; a \"quoted phrase\" must occur).")
+    group: SearchGroup = Field("file", description="file: one hit per file, its other matching units as "
+                               "`evidence`; unit: every matching unit on its own.")
 
 
 class ItemOut(BaseModel):

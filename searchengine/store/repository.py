@@ -311,6 +311,25 @@ class Repository:
         vecs = np.stack([found[i] for i in ids.tolist()]) if len(ids) else np.zeros((0, dim), np.float32)
         return ids, vecs
 
+    def unit_ids_by_kind(self) -> dict[str, np.ndarray]:
+        """Every unit id, by kind (``image``, ``chunk``, ``window``, ``ocr``, ...), sorted."""
+        with Session(self.engine) as s:
+            rows = s.execute(self._units(Unit.id, Unit.kind).order_by(Unit.id)).all()
+        by_kind: dict[str, list[int]] = {}
+        for unit_id, kind in rows:
+            by_kind.setdefault(kind or "image", []).append(int(unit_id))
+        return {kind: np.asarray(ids, dtype=np.int64) for kind, ids in by_kind.items()}
+
+    def file_ids_of(self, unit_ids: Sequence[int]) -> dict[int, int]:
+        """The file id of each unit."""
+        out: dict[int, int] = {}
+        ids = list(unit_ids)
+        with self.engine.connect() as s:
+            for i in range(0, len(ids), SQL_BATCH):
+                out.update((int(a), int(b)) for a, b in s.execute(
+                    select(Unit.id, Unit.file_id).where(Unit.id.in_(ids[i:i + SQL_BATCH]))).all())
+        return out
+
     def iter_vectors(self, dim: int, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All (ids, vectors) in id order, ``batch`` rows at a time."""
         with Session(self.engine) as s:
