@@ -71,12 +71,27 @@ class KindStats:
         shrunk = (n * cov + SHRINK_UNITS * floor * np.eye(d)) / (n + SHRINK_UNITS)
         return cls(count if count is not None else n, mean.astype(np.float32), shrunk.astype(np.float32))
 
+    @property
+    def sampled(self) -> int:
+        """How many units the statistics were measured from."""
+        return min(self.count, SAMPLE_PER_KIND)
+
     def baseline(self, query: np.ndarray) -> tuple[float, float]:
         """(mean, standard deviation) of this query's cosine over the kind."""
         q = np.asarray(query, dtype=np.float32)
         mu = float(q @ self.mean)
         var = float(q @ self.cov @ q)
         return mu, math.sqrt(max(var, 1e-12))
+
+    def z(self, similarity: float, baseline: tuple[float, float]) -> float:
+        """How far ``similarity`` stands above the *other* units of the kind, in standard
+        deviations: the unit's own share is taken out of the mean (it matters in a kind of a
+        few units - five notes - and vanishes in a large one)."""
+        mu, sd = baseline
+        n = self.sampled
+        if n >= 2:
+            mu = (n * mu - similarity) / (n - 1)
+        return (similarity - mu) / sd
 
 
 @dataclass

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 GROUPS = ("file", "unit")
 DEPTH = 100  # candidates per kind, at least
-KEYWORD_Z = 2.0  # what a keyword match holding all the query's words adds to a hit's z
+KEYWORD_Z = 3.0  # a keyword match holding all the query's words adds this to its z: strong by itself
 OCR_Z = 4.5  # text read in a photo leads on the vector side alone only from this z up
 EVIDENCE_Z = Z_STRONG - 1.0  # a file's other units come as evidence from this z up
 MAX_EVIDENCE = 5
@@ -63,8 +63,12 @@ class _Candidate:
 
     @property
     def z(self) -> float:
-        base = self.vector_z if self.vector_z is not None else Z_STRONG - 1.0  # keyword mode
-        return base + (KEYWORD_Z * self.coverage if self.by_keyword else 0.0)
+        if not self.by_keyword:
+            return self.vector_z if self.vector_z is not None else float("-inf")
+        # a unit holding the query's words: at least as relevant as its kind's average unit,
+        # plus its share of the words - all of them make it strong by themselves
+        base = max(self.vector_z, 0.0) if self.vector_z is not None else 0.0
+        return base + KEYWORD_Z * self.coverage
 
     @property
     def eligible(self) -> bool:
@@ -186,10 +190,9 @@ class Ranker:
         baselines = calibration.baselines(vector) if vector is not None else {}
 
         def z_of(kind: str, similarity: float) -> float | None:
-            mu, sd = baselines.get(kind, (None, None))
-            if mu is None or sd is None:
+            if kind not in baselines:
                 return None
-            z = (similarity - mu) / sd
+            z = calibration.kinds[kind].z(similarity, baselines[kind])
             return max(z, Z_IDENTICAL) if similarity >= IDENTICAL_COS else z
 
         if vector is not None:
