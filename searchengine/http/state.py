@@ -4,7 +4,6 @@ and the helpers that turn rows and hits into responses."""
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from searchengine.http.schemas import HitOut, Modality, SearchResponse
 from searchengine.media.images import PixelBudget
 from searchengine.media.kinds import RECORDINGS
 from searchengine.media.pathnames import display_path, is_real_under
+from searchengine.media.regular import FileSwappedError, Pin, open_fd, pinned
 from searchengine.query.filters import SearchFilters
 from searchengine.query.hits import Hit
 from searchengine.store.repository import UnitRow
@@ -56,26 +56,36 @@ class AppState:
             raise ApiError(404, f"no indexed item has id {item_id}")
         return row
 
-    def servable(self, row: UnitRow) -> Path:
-        """The real path of an item's file (its stored path was written by the indexer's
-        walk, never taken from a request), if it lies under the real path of one of the
-        index's folders and is still the file that was indexed: a regular file with the
-        stored size and modification time (and device and inode, where stored)."""
+    def open_item(self, row: UnitRow) -> tuple[int, os.stat_result]:
+        """An open descriptor on an item's file and its ``fstat``, if that file is still
+        the one that was indexed and lies inside the index's folders; the caller closes it.
+
+        Opened once, by its real path (its stored path was written by the indexer's walk,
+        never taken from a request), with no symlink followed as the last component; then
+        checked on the descriptor: a regular file, the stored device and inode (where
+        stored), size and modification time, and its real path, read back from the
+        descriptor, under the real path of one of the index's folders
+        (``serve_outside_roots`` lifts that last check). Everything served or thumbnailed
+        is read from this descriptor, so a name swapped afterwards changes nothing."""
         real = os.path.realpath(row.path)
-        if not self.serve_outside_roots:
-            real_roots = {os.path.realpath(r) for r in self.engine.roots()}
-            if not is_real_under(real, real_roots):
-                raise ApiError(404, f"item {row.id}'s file is not inside the index's folders "
-                                    "(a symlink out of them?); it is not served")
+        roots = None if self.serve_outside_roots else frozenset(os.path.realpath(r) for r in self.engine.roots())
+        if roots is not None and not is_real_under(real, roots):
+            raise ApiError(404, f"item {row.id}'s file is not inside the index's folders "
+                                "(a symlink out of them?); it is not served")
+        pin = Pin(row.device, row.inode, roots) if row.device is not None else Pin(real_roots=roots)
         try:
-            st = os.stat(real)
+            with pinned({real: pin}):
+                fd, st = open_fd(real, nofollow=True)
+        except FileSwappedError:
+            raise ApiError(404, f"item {row.id}'s file changed since it was indexed; re-index to update") from None
         except OSError:
-            raise ApiError(404, "the file is no longer on disk; re-index to update") from None
+            raise ApiError(404, f"item {row.id}'s file is no longer on disk (or is not a regular file); "
+                                "re-index to update") from None
         same_time = st.st_mtime_ns == row.mtime_ns or (row.modality in RECORDINGS and st.st_mtime_ns <= row.mtime_ns)
-        same_inode = row.device is None or (st.st_dev, st.st_ino) == (row.device, row.inode)
-        if not stat.S_ISREG(st.st_mode) or st.st_size != row.size or not same_time or not same_inode:
+        if st.st_size != row.size or not same_time:
+            os.close(fd)
             raise ApiError(404, f"item {row.id}'s file changed since it was indexed; re-index to update")
-        return Path(real)
+        return fd, st
 
 
 def hit_out(hit: Hit, root: str) -> HitOut:

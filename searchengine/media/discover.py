@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from searchengine.media.kinds import RECORDINGS, SIDECAR_EXTENSIONS, modality_of
-from searchengine.media.regular import kind_of_mode
+from searchengine.media.regular import Pin, kind_of_mode
 from searchengine.media.pathnames import display_path, is_real_under
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,16 @@ class FoundFile:
     sidecar: Path | None = None  # transcript next to a recording (.srt, .vtt, .txt)
     device: int = 0  # st_dev and st_ino of the file itself (its target, for a symlink)
     inode: int = 0
+    # real paths of the folders it may be read from (None: anywhere, symlinks followed outside)
+    real_roots: frozenset[str] | None = None
+
+    def pins(self) -> dict[str, Pin]:
+        """What reading it (and its sidecar) must open: this file, inside the folders."""
+        pins = {os.fspath(self.path): Pin(self.device, self.inode, self.real_roots) if self.inode
+                else Pin(real_roots=self.real_roots)}
+        if self.sidecar is not None:
+            pins[os.fspath(self.sidecar)] = Pin(real_roots=self.real_roots)
+        return pins
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,7 @@ class _Walker:
     def __init__(self, excluded: set[str], real_roots: set[str], follow_outside: bool,
                  on_skip: Callable[[SkippedEntry], None]):
         self.excluded, self.real_roots, self.follow_outside = excluded, real_roots, follow_outside
+        self.pin_roots = None if follow_outside else frozenset(real_roots)
         self._on_skip = on_skip
         self.seen_dirs: set[tuple[int, int]] = set()
         self.seen_files: dict[tuple[int, int], Path] = {}
@@ -247,7 +258,7 @@ class _Walker:
             if side_st is not None and stat.S_ISREG(side_st.st_mode):
                 side, mtime_ns = candidate, max(mtime_ns, side_st.st_mtime_ns)
         return FoundFile(path=path, modality=modality, size=st.st_size, mtime_ns=mtime_ns, sidecar=side,
-                         device=st.st_dev, inode=st.st_ino)
+                         device=st.st_dev, inode=st.st_ino, real_roots=self.pin_roots)
 
 
 def _sidecars(names: set[str]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Iterable
 
 # C0 controls, DEL, C1 controls, line/paragraph separators, bidi embeddings/overrides/isolates
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
@@ -22,7 +23,7 @@ def is_under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def is_real_under(real_path: str, real_roots: list[str] | tuple[str, ...] | set[str]) -> bool:
+def is_real_under(real_path: str, real_roots: Iterable[str]) -> bool:
     """``real_path`` (already resolved) is inside one of ``real_roots`` (already resolved)."""
     return any(is_under(real_path, root) for root in real_roots)
 
