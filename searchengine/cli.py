@@ -1,16 +1,17 @@
 """The command line: parses, calls the engine, renders. Domain errors become one-line
 messages and exit codes: 0 ok (also no matches), 2 bad usage or input, 3 index cannot be
-opened or is damaged, 1 anything unexpected."""
+opened or is damaged, 4 the port cannot be listened on (in use), 1 anything unexpected."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, List, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Callable, List, NoReturn, Optional, Tuple, TypeVar
 
 import typer
 
@@ -34,7 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INDEX = 1, 2, 3  # and 0: success
+EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INDEX, EXIT_PORT = 1, 2, 3, 4  # and 0: success
 
 IndexOpt = typer.Option("default", "--index", "-i", help="Index name (under the index root) or folder path.")
 ModelOpt = typer.Option(None, "--model", "-m", help="Model spec, e.g. open_clip:ViT-B-32/laion2b_s34b_b79k. "
@@ -382,43 +383,55 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback by default."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     token: Optional[str] = typer.Option(None, "--token", envvar="SEARCHENGINE_API_TOKEN",
-                                        help="API token required in 'Authorization: Bearer' [env SEARCHENGINE_API_TOKEN]."),
+                                        help="API token required in 'Authorization: Bearer' [env SEARCHENGINE_API_TOKEN]; "
+                                        "prefer --token-file (a command line is readable by every user)."),
+    token_file: Optional[Path] = typer.Option(None, "--token-file", help="Read the API token from this file "
+                                              "(its first line)."),
     max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.1, help="Largest accepted upload."),
     allowed_host: Optional[List[str]] = typer.Option(None, "--allowed-host", help="Also accept requests "
-                                                     "addressed to this host name (repeatable); loopback names always are."),
+                                                     "addressed to this host name (repeatable; needs a token); "
+                                                     "loopback names always are."),
 ) -> None:
     """Serve the HTTP API and the web page for one index (model loaded once, kept warm)."""
-    import ipaddress
-
-    import uvicorn
-
     from searchengine.engine import SearchEngine
-    from searchengine.http.app import create_app
+    from searchengine.http.serving import ServeSettings, bind, run_server
 
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback and not token:
-        typer.echo(f"Error: --host {host} is reachable from other machines; set --token (or "
-                   "SEARCHENGINE_API_TOKEN) so that only holders of the token can search", err=True)
+    def usage(message: str) -> NoReturn:
+        typer.echo(f"Error: {message}", err=True)
         raise typer.Exit(EXIT_USAGE)
+
+    if token_file is not None:
+        if token:
+            usage("give the token once: --token (or SEARCHENGINE_API_TOKEN) or --token-file, not both")
+        try:
+            token = token_file.read_text(encoding="utf-8").splitlines()[0].strip() if token_file.stat().st_size else ""
+        except (OSError, UnicodeDecodeError, IndexError) as exc:
+            usage(f"--token-file {display_path(token_file)}: cannot read it ({getattr(exc, 'strerror', None) or exc})")
+        if not token:
+            usage(f"--token-file {display_path(token_file)} is empty; write the token on its first line")
+    try:
+        plan = ServeSettings.check(host, port, token, list(allowed_host or []), int(max_upload_mb * 1024 * 1024))
+    except SearchEngineError as exc:
+        usage(str(exc))
+    try:
+        sock = bind(host, port)  # before anything says "Serving"
+    except OSError as exc:
+        typer.echo(f"Error: cannot listen on {host}:{port}: {exc.strerror or exc}"
+                   + (" (another program uses this port: choose another with --port)" if exc.errno == errno.EADDRINUSE else ""),
+                   err=True)
+        raise typer.Exit(EXIT_PORT) from None
 
     def work():
         engine = SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False)
         engine.search("warm up", k=1)  # loads the model and the vectors before the first request
         return engine
 
-    engine = _run(work)
-    typer.echo(f"Serving index {engine.name} ({engine.model}) on http://{host}:{port}/", err=True)
-    hosts = list(allowed_host or [])
-    if not hosts and not loopback:
-        # a concrete address is its own name; a wildcard bind behind a token accepts any name
-        # (a DNS-rebinding page has neither the token nor the session cookie)
-        hosts = ["*"] if host in ("0.0.0.0", "::") else [host]
-    uvicorn.run(create_app(engine, api_token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-                           allowed_hosts=hosts, serve_outside_roots=engine.settings.follow_symlinks_outside),
-                host=host, port=port, log_level="warning")
+    try:
+        engine = _run(work)
+        typer.echo(f"Serving index {display_path(engine.name)} ({engine.model}) on http://{plan.url_host}:{port}/", err=True)
+        _run(lambda: run_server(engine, plan, sock))
+    finally:
+        sock.close()
 
 
 @app.command("eval")

@@ -22,6 +22,7 @@ from searchengine.http.limits import BodyLimit
 from searchengine.http.memory import bound_heap
 from searchengine.http.routes import duplicates, items, jobs, page, search
 from searchengine.http.security import MIN_TOKEN_LENGTH, OriginGuard
+from searchengine.http.serving import REQUEST_BODY_SECONDS
 from searchengine.http.state import (
     DEFAULT_MAX_UPLOAD,
     UPLOAD_MAX_PIXELS,
@@ -51,6 +52,10 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             f"the API token is {len(api_token)} characters; use at least {MIN_TOKEN_LENGTH}, e.g. "
             "`openssl rand -hex 16`"
         )
+    allowed_hosts = list(allowed_hosts)
+    if not api_token and any(h.strip() == "*" for h in allowed_hosts):
+        raise InsecureSettingError("allowed_hosts '*' (any Host) without an API token lets any page reach the "
+                                   "server through DNS rebinding; set a token")
     app = FastAPI(
         title="searchengine",
         version="0.1.0",
@@ -63,7 +68,8 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
     bound_heap()  # memory of big decodes goes back to the OS (benchmarks/bench_upload_bombs.py)
 
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, limit=max_upload_bytes + 64 * 1024)  # + multipart overhead
+    app.add_middleware(BodyLimit, limit=max_upload_bytes + 64 * 1024,  # + multipart overhead
+                       timeout=REQUEST_BODY_SECONDS)
     app.add_middleware(OriginGuard, allowed_hosts=list(allowed_hosts))  # outermost: first to run
 
     app.include_router(jobs.health_router(state))

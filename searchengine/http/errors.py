@@ -26,7 +26,7 @@ log = logging.getLogger("searchengine.http.app")
 
 MAX_RANGE_DIGITS = 18  # bigger than any file; int() of 4,300+ digits would even raise
 CODES = {400: "invalid_input", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         409: "conflict", 413: "too_large", 415: "unsupported_media", 416: "range_not_satisfiable",
+         408: "request_timeout", 409: "conflict", 413: "too_large", 415: "unsupported_media", 416: "range_not_satisfiable",
          422: "invalid_request", 503: "unavailable", 500: "internal"}
 # OpenAPI "responses" entries, by status
 ERRORS: dict[int | str, dict[str, Any]] = {
