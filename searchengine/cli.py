@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import re
 import sys
 import time
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, List, NoReturn, Optional, Tuple, Typ
 import typer
 
 from searchengine.config import Settings
-from searchengine.media.pathnames import display_path, has_undecodable
+from searchengine.media.pathnames import display_path, has_undecodable, printable, printable_lines
 from searchengine.errors import (
     ClusterUnavailableError,
     IndexUnavailableError,
@@ -58,14 +59,44 @@ def _exit_code(exc: SearchEngineError) -> int:
     return EXIT_UNEXPECTED
 
 
+def _say(text: object = "", err: bool = False) -> None:
+    """Print for people: every line through :func:`printable` (nothing from a file's name or
+    content reaches the terminal raw)."""
+    typer.echo(printable_lines(str(text)), err=err)
+
+
+def _echo_json(data: object) -> None:
+    """Print JSON: control characters are ``\\uXXXX`` escapes already; C1 controls, line
+    separators and bidirectional overrides (which JSON may carry raw) are escaped too."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    typer.echo(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log lines with every control character of the message escaped (one line per record);
+    a traceback keeps its line breaks, each line escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(record.__dict__)
+        record.msg, record.args = printable(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = printable_lines(record.exc_text)
+        return super().format(record)
+
+
 def _run(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except SearchEngineError as exc:
-        typer.echo(f"Error: {exc}", err=True)
+        _say(f"Error: {exc}", err=True)
         raise typer.Exit(_exit_code(exc)) from None
     except KeyboardInterrupt:
-        typer.echo("Interrupted; finished work is kept and the next run resumes.", err=True)
+        _say("Interrupted; finished work is kept and the next run resumes.", err=True)
         raise typer.Exit(130) from None
 
 
@@ -75,11 +106,9 @@ def _settings(index_root: Optional[Path], database_url: Optional[str] = None, **
 
 @app.callback()
 def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
 @app.command()
@@ -135,37 +164,37 @@ def index(
         data["missing_roots"] = [json_path(p) for p in data["missing_roots"]]
         data["reindexed"] = {**rebuilt[0].to_json(), "description": rebuilt[0].describe(),
                              "seconds": rebuilt[1]} if rebuilt else None
-        typer.echo(json.dumps(data, indent=2))
+        _echo_json(data)
         return
-    typer.echo(
+    _say(
         f"Indexed {report.scanned} files in {report.seconds:.1f}s into {engine.layout.folder}: "
         f"{report.added} new, {report.updated} changed, {report.moved} moved, {report.reused} reused, "
         f"{report.unchanged} unchanged, {report.deleted} deleted, {report.failed} failed, "
         f"{len(report.skipped)} skipped ({report.units_added} vectors added)."
     )
     if report.kept:
-        typer.echo(f"Kept {len(report.kept)} indexed files that cannot be read now (tried again next run):", err=True)
+        _say(f"Kept {len(report.kept)} indexed files that cannot be read now (tried again next run):", err=True)
         for _, reason in report.kept[:10]:
-            typer.echo(f"  kept: {reason}", err=True)
+            _say(f"  kept: {reason}", err=True)
     if report.transcribed_files or report.transcript_cache_hits:
-        typer.echo(
+        _say(
             f"Transcribed {report.transcribed_files} recordings ({report.transcribed_seconds:.0f}s of audio); "
             f"{report.transcript_cache_hits} transcripts reused."
         )
     if report.ocr_images or report.ocr_cache_hits:
-        typer.echo(f"Read text in {report.ocr_images} images ({report.ocr_seconds:.1f}s); "
+        _say(f"Read text in {report.ocr_images} images ({report.ocr_seconds:.1f}s); "
                    f"{report.ocr_cache_hits} reused.")
     if report.videos:
-        typer.echo(
+        _say(
             f"Read the pictures of {report.videos} videos ({report.video_seconds:.0f}s): "
             f"{report.frames_kept} key frames from {report.frames_decoded} decoded ({report.frames_per_second:.0f} frames/s)."
         )
     for gone in report.missing_roots:
-        typer.echo(f"  missing folder kept: {display_path(gone)} (remove it with `searchengine forget {display_path(gone)}`)", err=True)
+        _say(f"  missing folder kept: {display_path(gone)} (remove it with `searchengine forget {display_path(gone)}`)", err=True)
     for path, reason in report.failures[:20]:
-        typer.echo(f"  failed: {reason}", err=True)
+        _say(f"  failed: {reason}", err=True)
     if len(report.failures) > 20:
-        typer.echo(f"  ... and {len(report.failures) - 20} more (see `searchengine status`)", err=True)
+        _say(f"  ... and {len(report.failures) - 20} more (see `searchengine status`)", err=True)
     if rebuilt:
         _echo_rebuilt(rebuilt[0], rebuilt[2], rebuilt[1])
 
@@ -193,7 +222,7 @@ def search(
     from searchengine.query.filters import SearchFilters
 
     if query is None and image is None and similar_to is None:
-        typer.echo("Error: give a text query, --image FILE, or --similar-to ID", err=True)
+        _say("Error: give a text query, --image FILE, or --similar-to ID", err=True)
         raise typer.Exit(EXIT_USAGE)
 
     def work():
@@ -204,12 +233,12 @@ def search(
     hits = _run(work)
     if json_out:
         rows = [{**h.to_dict(), "path": json_path(h.path)} for h in hits]
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        _echo_json(rows)
         return
     if not hits:
-        typer.echo("No matches.")
+        _say("No matches.")
         return
-    typer.echo(f"{'#':>3}  {'score':>6}  {'modality':<8}  {'id':>6}  path")
+    _say(f"{'#':>3}  {'score':>6}  {'modality':<8}  {'id':>6}  path")
     for rank, h in enumerate(hits, 1):
         where = ""
         if h.kind == "frame" and h.start is not None:
@@ -222,9 +251,15 @@ def search(
             where += "  text in image" + (f" at {_box(h.box)}" if h.box else "")
         if h.found_by and h.found_by != ("vector",):
             where += f"  ({' + '.join(h.found_by)})"
-        typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{where}")
+        _say(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{where}")
         if h.text:
+            # escaped inside _snippet, piece by piece, so that only its own bold codes remain
             typer.echo(f"{'':>30}{_snippet(h.text, h.highlights, color=sys.stdout.isatty())}")
+
+
+def _shown(text: str) -> str:
+    """Part of a snippet: white space as single spaces, every other control escaped."""
+    return printable(re.sub(r"\s+", " ", text))
 
 
 def _box(box: tuple) -> str:
@@ -244,11 +279,11 @@ def _snippet(text: str, spans: Optional[tuple] = None, width: int = 100, color: 
         if b <= start or a >= end:
             continue
         a, b = max(a, start), min(b, end)
-        out.append(text[at:a])
-        out.append(f"\x1b[1m{text[a:b]}\x1b[0m" if color else f"[{text[a:b]}]")
+        out.append(_shown(text[at:a]))
+        out.append(f"\x1b[1m{_shown(text[a:b])}\x1b[0m" if color else f"[{_shown(text[a:b])}]")
         at = b
-    out.append(text[at:end])
-    line = " ".join("".join(out).split())
+    out.append(_shown(text[at:end]))
+    line = re.sub(" +", " ", "".join(out)).strip()
     return ("…" if start > 0 else "") + line + ("…" if end < len(text) else "")
 
 
@@ -273,18 +308,18 @@ def status(
         data = asdict(st)
         data["roots"] = [json_path(r) for r in st.roots]
         data["failures"] = [{"path": json_path(f.path), "error": f.error} for f in failures]
-        typer.echo(json.dumps(data, indent=2))
+        _echo_json(data)
         return
-    typer.echo(f"Index     {st.name}  ({st.folder})")
-    typer.echo(f"Model     {st.model}  ({st.dim}-d, {st.metric}, {st.precision})")
-    typer.echo(f"FAISS     {st.index_type}, {st.vectors} vectors (index type: {st.index_policy})")
-    typer.echo(f"Schema    revision {st.schema_revision}")
-    typer.echo(f"On disk   {st.size_bytes / 1e6:.1f} MB")
-    typer.echo("Folders   " + (", ".join(display_path(r) + ("" if Path(r).exists() else " (missing)") for r in st.roots) or "-"))
+    _say(f"Index     {st.name}  ({st.folder})")
+    _say(f"Model     {st.model}  ({st.dim}-d, {st.metric}, {st.precision})")
+    _say(f"FAISS     {st.index_type}, {st.vectors} vectors (index type: {st.index_policy})")
+    _say(f"Schema    revision {st.schema_revision}")
+    _say(f"On disk   {st.size_bytes / 1e6:.1f} MB")
+    _say("Folders   " + (", ".join(display_path(r) + ("" if Path(r).exists() else " (missing)") for r in st.roots) or "-"))
     for modality, counts in sorted(st.modalities.items()):
-        typer.echo(f"  {modality:<6} {counts['files']:>7} files  {counts['units']:>8} vectors  {counts['failed']:>5} failed")
+        _say(f"  {modality:<6} {counts['files']:>7} files  {counts['units']:>8} vectors  {counts['failed']:>5} failed")
     for f in failures[:10]:
-        typer.echo(f"  failed: {f.error}")
+        _say(f"  failed: {f.error}")
 
 
 @app.command()
@@ -308,17 +343,17 @@ def reindex(
 
     engine, kind, seconds, policy = _run(work)
     if json_out:
-        typer.echo(json.dumps({**kind.to_json(), "description": kind.describe(), "index_policy": policy,
-                               "seconds": seconds}, indent=2))
+        _echo_json({**kind.to_json(), "description": kind.describe(), "index_policy": policy,
+                    "seconds": seconds})
         return
-    typer.echo(f"Rebuilt the FAISS index of {engine.layout.folder} from {kind.built_for} stored vectors (no re-embedding).")
+    _say(f"Rebuilt the FAISS index of {engine.layout.folder} from {kind.built_for} stored vectors (no re-embedding).")
     _echo_rebuilt(kind, policy, seconds)
 
 
 def _echo_rebuilt(kind: "IndexKind", policy: str, seconds: float) -> None:
-    typer.echo(f"FAISS     {kind.describe()}, {kind.built_for} vectors (index type: {policy}) in {seconds:.1f}s")
+    _say(f"FAISS     {kind.describe()}, {kind.built_for} vectors (index type: {policy}) in {seconds:.1f}s")
     if policy not in ("auto", kind.name):
-        typer.echo(f"  {kind.built_for} vectors are too few to train {policy} lists: exact search instead. "
+        _say(f"  {kind.built_for} vectors are too few to train {policy} lists: exact search instead. "
                    "Run `searchengine reindex` again once the index has grown.")
 
 
@@ -340,7 +375,7 @@ def duplicates(
     from searchengine.query.filters import SearchFilters
 
     if exact_only and near_only:
-        typer.echo("Error: give --exact-only or --near-only, not both", err=True)
+        _say("Error: give --exact-only or --near-only, not both", err=True)
         raise typer.Exit(EXIT_USAGE)
     kind = "exact" if exact_only else "near" if near_only else "all"
 
@@ -351,10 +386,10 @@ def duplicates(
 
     report = _run(work)
     if json_out:
-        typer.echo(json.dumps(report_json(report, json_path), indent=2, ensure_ascii=False))
+        _echo_json(report_json(report, json_path))
         return
     for line in render_duplicates(report, display_path):
-        typer.echo(line)
+        _say(line)
 
 
 @app.command()
@@ -372,7 +407,7 @@ def forget(
             return engine.forget(path)
 
     removed = _run(work)
-    typer.echo(f"Removed {removed} files under {display_path(path.expanduser().absolute())} from the index.")
+    _say(f"Removed {removed} files under {display_path(path.expanduser().absolute())} from the index.")
 
 
 @app.command()
@@ -397,7 +432,7 @@ def serve(
     from searchengine.http.serving import ServeSettings, bind, run_server
 
     def usage(message: str) -> NoReturn:
-        typer.echo(f"Error: {message}", err=True)
+        _say(f"Error: {message}", err=True)
         raise typer.Exit(EXIT_USAGE)
 
     if token_file is not None:
@@ -416,7 +451,7 @@ def serve(
     try:
         sock = bind(host, port)  # before anything says "Serving"
     except OSError as exc:
-        typer.echo(f"Error: cannot listen on {host}:{port}: {exc.strerror or exc}"
+        _say(f"Error: cannot listen on {host}:{port}: {exc.strerror or exc}"
                    + (" (another program uses this port: choose another with --port)" if exc.errno == errno.EADDRINUSE else ""),
                    err=True)
         raise typer.Exit(EXIT_PORT) from None
@@ -428,7 +463,7 @@ def serve(
 
     try:
         engine = _run(work)
-        typer.echo(f"Serving index {display_path(engine.name)} ({engine.model}) on http://{plan.url_host}:{port}/", err=True)
+        _say(f"Serving index {display_path(engine.name)} ({engine.model}) on http://{plan.url_host}:{port}/", err=True)
         _run(lambda: run_server(engine, plan, sock))
     finally:
         sock.close()
@@ -449,21 +484,21 @@ def eval_command(
 
     if compare:
         a, b = _run(lambda: (load_report(compare[0]), load_report(compare[1])))
-        typer.echo(render_comparison(a, b, str(compare[0]), str(compare[1])))
+        _say(render_comparison(a, b, str(compare[0]), str(compare[1])))
         return
     if manifest is None:
-        typer.echo("Error: give a manifest, or --compare A.json B.json", err=True)
+        _say("Error: give a manifest, or --compare A.json B.json", err=True)
         raise typer.Exit(EXIT_USAGE)
     try:
         ks = [int(x) for x in k.split(",") if x.strip()]
         if not ks or min(ks) < 1:
             raise ValueError
     except ValueError:
-        typer.echo(f"Error: --k {k!r} must be comma-separated whole numbers of 1 or more, e.g. 1,5,10", err=True)
+        _say(f"Error: --k {k!r} must be comma-separated whole numbers of 1 or more, e.g. 1,5,10", err=True)
         raise typer.Exit(EXIT_USAGE) from None
 
     if json_path is not None and str(json_path) != "-" and not json_path.parent.is_dir():
-        typer.echo(f"Error: --json {json_path}: the folder {json_path.parent} does not exist", err=True)
+        _say(f"Error: --json {json_path}: the folder {json_path.parent} does not exist", err=True)
         raise typer.Exit(EXIT_USAGE)
 
     def work():
@@ -476,10 +511,10 @@ def eval_command(
     if json_path is not None:
         text = json.dumps(report, indent=2)
         if str(json_path) == "-":
-            typer.echo(text)
+            _echo_json(report)
             return
         json_path.write_text(text + "\n")
-    typer.echo(render_report(report))
+    _say(render_report(report))
 
 
 def json_path(path: str) -> str:
