@@ -27,7 +27,8 @@ SECRET = "zanzibar launch codes under the mattress"
 SWAP_LOOP = """
 import os, signal, sys
 path, keep, outside = sys.argv[1:4]
-link, copy = path + ".swap-link", path + ".swap-file"
+folder, name = os.path.split(path)
+link, copy = (os.path.join(folder, "." + name + ext) for ext in (".swap-link", ".swap-file"))
 flips = 0
 def done(*_):
     print(flips, flush=True)

@@ -67,8 +67,12 @@ class AppState:
         descriptor, under the real path of one of the index's folders
         (``serve_outside_roots`` lifts that last check). Everything served or thumbnailed
         is read from this descriptor, so a name swapped afterwards changes nothing."""
-        real = os.path.realpath(row.path)
-        roots = None if self.serve_outside_roots else frozenset(os.path.realpath(r) for r in self.engine.roots())
+        try:  # realpath raises (EINVAL) when a link is swapped for a file while it is read
+            real = os.path.realpath(row.path)
+            roots = None if self.serve_outside_roots else frozenset(os.path.realpath(r) for r in self.engine.roots())
+        except OSError:
+            raise ApiError(404, f"item {row.id}'s file is changing (replaced while being opened); "
+                                "try again or re-index") from None
         if roots is not None and not is_real_under(real, roots):
             raise ApiError(404, f"item {row.id}'s file is not inside the index's folders "
                                 "(a symlink out of them?); it is not served")

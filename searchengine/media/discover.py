@@ -175,7 +175,12 @@ class _Walker:
 
     def folder(self, folder: Path, st: os.stat_result) -> Iterator[FoundFile | tuple[Path, os.stat_result]] | None:
         key = (st.st_dev, st.st_ino)
-        if os.path.realpath(folder) in self.excluded:
+        try:
+            real = os.path.realpath(folder)
+        except OSError as exc:  # a link in its path swapped while it is read
+            self.skip(folder, UNREADABLE, f"cannot resolve the folder: {exc.strerror or exc}")
+            return None
+        if real in self.excluded:
             self.skip(folder, EXCLUDED, "the index's own folder; not indexed")
             return None
         if key in self.seen_dirs:
@@ -221,10 +226,10 @@ class _Walker:
             if not is_link:
                 return entry.stat(follow_symlinks=False) if entry is not None else os.lstat(path)
             st = os.stat(path)
+            real = os.path.realpath(path)  # raises too when a link is swapped while it is read
         except OSError as exc:
             self._stat_failed(path, exc)
             return None
-        real = os.path.realpath(path)
         if not self.follow_outside and not is_real_under(real, self.real_roots):
             self.skip(path, OUTSIDE, f"a symlink to {display_path(real)}, outside the indexed folders; "
                                      "not followed")
