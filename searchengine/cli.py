@@ -159,7 +159,7 @@ def index(
         from dataclasses import asdict
 
         data = asdict(report)
-        for key in ("failures", "skipped", "kept"):
+        for key in ("failures", "skipped", "noted_skips", "kept"):
             data[key] = [(json_path(p), reason) for p, reason in data[key]]
         data["missing_roots"] = [json_path(p) for p in data["missing_roots"]]
         data["reindexed"] = {**rebuilt[0].to_json(), "description": rebuilt[0].describe(),
@@ -191,6 +191,10 @@ def index(
         )
     for gone in report.missing_roots:
         _say(f"  missing folder kept: {display_path(gone)} (remove it with `searchengine forget {display_path(gone)}`)", err=True)
+    for path, reason in report.noted_skips[:20]:
+        _say(f"  skipped: {reason}", err=True)
+    if len(report.noted_skips) > 20:
+        _say(f"  ... and {len(report.noted_skips) - 20} more skipped (see `searchengine status`)", err=True)
     for path, reason in report.failures[:20]:
         _say(f"  failed: {reason}", err=True)
     if len(report.failures) > 20:
@@ -301,13 +305,15 @@ def status(
 
     def work():
         with SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False) as engine:
-            return engine.status(), engine.failures()
+            return engine.status(), engine.failures(), engine.skipped()
 
-    st, failures = _run(work)
+    st, failures, (skip_counts, noted, more) = _run(work)
     if json_out:
         data = asdict(st)
         data["roots"] = [json_path(r) for r in st.roots]
         data["failures"] = [{"path": json_path(f.path), "error": f.error} for f in failures]
+        data["skipped"] = {"counts": skip_counts, "more": more,
+                           "entries": [{"path": json_path(p), "reason": r} for p, r in noted]}
         _echo_json(data)
         return
     _say(f"Index     {st.name}  ({st.folder})")
@@ -320,6 +326,14 @@ def status(
         _say(f"  {modality:<6} {counts['files']:>7} files  {counts['units']:>8} vectors  {counts['failed']:>5} failed")
     for f in failures[:10]:
         _say(f"  failed: {f.error}")
+    if len(failures) > 10:
+        _say(f"  ... and {len(failures) - 10} more failed (`status --json` lists them all)")
+    if skip_counts:
+        _say("Skipped   " + ", ".join(f"{n} {code}" for code, n in sorted(skip_counts.items())) + " (last run)")
+    for _, reason in noted[:20]:
+        _say(f"  skipped: {reason}")
+    if len(noted) + more > 20:
+        _say(f"  ... and {len(noted) + more - 20} more skipped (`status --json` lists them)")
 
 
 @app.command()

@@ -40,6 +40,9 @@ DUPLICATE = "duplicate"  # a file reached a second time (hard link, symlink to a
 DANGLING = "dangling"  # a symlink whose target does not exist
 UNREADABLE = "unreadable"  # permission denied, name too long, I/O error
 UNAVAILABLE = frozenset({DANGLING, UNREADABLE})
+# skipped entries listed one by one with their reason (in the run's summary and `status`);
+# the others (hidden, unknown extensions, sidecars, the index folder) are only counted
+NOTED = frozenset({SPECIAL, OUTSIDE, LOOP, DUPLICATE, DANGLING, UNREADABLE})
 
 
 @dataclass(frozen=True)
