@@ -104,3 +104,25 @@ def test_a_body_that_stops_arriving_is_answered_408():
 
     anyio.run(main)
     assert sent[0]["status"] == 408 and b"request_timeout" in sent[1]["body"]
+
+
+def test_upload_decode_memory_is_bounded_in_bytes(served, monkeypatch):
+    import io
+
+    from PIL import Image
+
+    from searchengine.http.routes import search as search_routes
+    from searchengine.media.images import decode_bytes
+
+    _, client = served
+    buf = io.BytesIO()
+    Image.new("RGB", (600, 600), (200, 30, 30)).save(buf, format="WEBP")
+    opened = Image.open(io.BytesIO(buf.getvalue()))
+    assert decode_bytes(opened) == 600 * 600 * 16  # WebP: RGBA through YUV planes
+    monkeypatch.setattr(search_routes, "UPLOAD_MAX_DECODE_BYTES", 4 * 2**20)
+    refused = client.post("/api/search/image", files={"file": ("big.webp", buf.getvalue(), "image/webp")})
+    error = assert_error(refused, 400, "invalid_input")
+    assert "MB" in error["message"] and "WEBP" in error["message"]
+    small = io.BytesIO()
+    Image.new("RGB", (300, 300), (200, 30, 30)).save(small, format="WEBP")
+    assert client.post("/api/search/image", files={"file": ("ok.webp", small.getvalue(), "image/webp")}).status_code == 200

@@ -28,6 +28,10 @@ UPLOAD_MAX_PIXELS = 64_000_000  # bounds the memory one query image can take whi
 # pixels of uploads decoded at once, all requests together (a 64 Mpx RGBA image is 256 MB):
 # concurrent decompression bombs queue instead of adding up
 UPLOAD_PIXEL_BUDGET = 64_000_000
+# and in bytes (images.decode_bytes: by format): one upload's decode at most this ...
+UPLOAD_MAX_DECODE_BYTES = 512 * 2**20
+# ... and all uploads' decodes together at most this (the others wait)
+UPLOAD_BYTE_BUDGET = 512 * 2**20
 
 
 def root_of(request: Request) -> str:
@@ -44,11 +48,13 @@ class AppState:
     jobs: IndexJobs = field(init=False)
     thumbs_dir: Path = field(init=False)
     pixel_budget: PixelBudget = field(init=False)
+    byte_budget: PixelBudget = field(init=False)  # the same queue, counted in bytes
 
     def __post_init__(self) -> None:
         self.jobs = IndexJobs(self.engine)
         self.thumbs_dir = self.engine.layout.folder / "thumbnails"
         self.pixel_budget = PixelBudget(UPLOAD_PIXEL_BUDGET)
+        self.byte_budget = PixelBudget(UPLOAD_BYTE_BUDGET)
 
     def unit_or_404(self, item_id: int) -> UnitRow:
         row = self.engine.item(item_id)

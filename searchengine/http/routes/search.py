@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from searchengine.errors import MediaDecodeError
 from searchengine.http.errors import ERRORS, ApiError
 from searchengine.http.schemas import Modality, SearchMode, SearchRequest, SearchResponse
-from searchengine.http.state import UPLOAD_MAX_PIXELS, AppState, filters_of, page_of
+from searchengine.http.state import UPLOAD_MAX_DECODE_BYTES, UPLOAD_MAX_PIXELS, AppState, filters_of, page_of
 from searchengine.http.routes.items import ItemId
 from searchengine.media.images import load_image
 from searchengine.media.pathnames import display_path
@@ -66,7 +66,8 @@ def router(state: AppState) -> APIRouter:
         if not data:
             raise ApiError(400, "the uploaded file is empty")
         try:
-            query = load_image(io.BytesIO(data), max_pixels=UPLOAD_MAX_PIXELS, pixel_gate=state.pixel_budget.reserve)
+            query = load_image(io.BytesIO(data), max_pixels=UPLOAD_MAX_PIXELS, pixel_gate=state.pixel_budget.reserve,
+                               max_bytes=UPLOAD_MAX_DECODE_BYTES, byte_gate=state.byte_budget.reserve)
         except MediaDecodeError as exc:
             raise ApiError(400, f"the upload {display_path(file.filename or '')!r} cannot be used: {exc}") from None
         finally:
