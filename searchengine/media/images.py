@@ -96,8 +96,7 @@ def load_image(path: Path | str | BinaryIO, max_pixels: int | None = DEFAULT_MAX
         with contextlib.ExitStack() as stack:
             stream = stack.enter_context(open_regular(path)) if isinstance(path, (str, Path)) else path
             img = stack.enter_context(Image.open(stream, formats=FORMATS))
-            img.seek(0)
-            pixels = img.width * img.height
+            pixels = img.width * img.height  # from the header: checked before anything is decoded
             if max_pixels is not None and pixels > max_pixels:
                 raise MediaTooLargeError(
                     f"{name}: {img.width}x{img.height} pixels is more than the limit of "
@@ -111,6 +110,7 @@ def load_image(path: Path | str | BinaryIO, max_pixels: int | None = DEFAULT_MAX
                 )
             stack.enter_context(pixel_gate(pixels) if pixel_gate else contextlib.nullcontext())
             stack.enter_context(byte_gate(cost) if byte_gate else contextlib.nullcontext())
+            img.seek(0)
             orientation = img.getexif().get(0x0112, 1)
             side = min(min_side, MAX_SIDE) if min_side else MAX_SIDE
             img.draft("RGB", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
