@@ -95,6 +95,7 @@ def load_image(path: Path | str | BinaryIO, max_pixels: int | None = DEFAULT_MAX
     try:
         with contextlib.ExitStack() as stack:
             stream = stack.enter_context(open_regular(path)) if isinstance(path, (str, Path)) else path
+            _check_webp_header(stream, name, max_pixels, max_bytes)
             img = stack.enter_context(Image.open(stream, formats=FORMATS))
             pixels = img.width * img.height  # from the header: checked before anything is decoded
             if max_pixels is not None and pixels > max_pixels:
@@ -146,6 +147,41 @@ def load_image(path: Path | str | BinaryIO, max_pixels: int | None = DEFAULT_MAX
         raise MediaTooLargeError(f"{name}: not enough memory to decode this image") from exc
     except Exception as exc:  # any decoder failure (OSError, SyntaxError, struct.error, ...)
         raise MediaDecodeError(f"{name}: cannot decode image: {type(exc).__name__}: {exc}") from exc
+
+
+def webp_size(head: bytes) -> tuple[int, int] | None:
+    """Width and height from a WebP file's first 30 bytes (lossy, lossless or extended),
+    or None when it is not a WebP file."""
+    if len(head) < 30 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return None
+    kind = head[12:16]
+    if kind == b"VP8X":
+        return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
+    if kind == b"VP8L":
+        bits = int.from_bytes(head[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if kind == b"VP8 ":
+        return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF
+    return None
+
+
+def _check_webp_header(stream: BinaryIO, name: str, max_pixels: int | None, max_bytes: int | None) -> None:
+    """Refuse an oversized WebP from its header: Pillow opens WebP through libwebp's
+    animation decoder, which takes seconds on a 64-megapixel picture before any check."""
+    if (max_pixels is None and max_bytes is None) or not stream.seekable():
+        return
+    at = stream.tell()
+    size = webp_size(stream.read(30))
+    stream.seek(at)
+    if size is None:
+        return
+    pixels, cost = size[0] * size[1], size[0] * size[1] * DECODE_BYTES_PER_PIXEL["WEBP"]
+    if (max_pixels is not None and pixels > max_pixels) or (max_bytes is not None and cost > max_bytes):
+        raise MediaTooLargeError(
+            f"{name}: decoding this WEBP image of {size[0]}x{size[1]} pixels would take about "
+            f"{cost / 2**20:,.0f} MB, over the limits ({(max_pixels or 0) / 1e6:.0f} million pixels, "
+            f"{(max_bytes or 0) / 2**20:,.0f} MB); use a smaller image"
+        )
 
 
 def _fit(size: tuple[int, int]) -> tuple[int, int]:
