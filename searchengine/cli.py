@@ -1,21 +1,23 @@
 """The command line: parses, calls the engine, renders. Domain errors become one-line
 messages and exit codes: 0 ok (also no matches), 2 bad usage or input, 3 index cannot be
-opened or is damaged, 1 anything unexpected."""
+opened or is damaged, 4 the port cannot be listened on (in use), 1 anything unexpected."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import re
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, List, NoReturn, Optional, Tuple, TypeVar
 
 import typer
 
 from searchengine.config import Settings
-from searchengine.media.pathnames import display_path, has_undecodable
+from searchengine.media.pathnames import display_path, has_undecodable, printable, printable_lines
 from searchengine.errors import (
     ClusterUnavailableError,
     IndexUnavailableError,
@@ -34,7 +36,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INDEX = 1, 2, 3  # and 0: success
+EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INDEX, EXIT_PORT = 1, 2, 3, 4  # and 0: success
 
 IndexOpt = typer.Option("default", "--index", "-i", help="Index name (under the index root) or folder path.")
 ModelOpt = typer.Option(None, "--model", "-m", help="Model spec, e.g. open_clip:ViT-B-32/laion2b_s34b_b79k. "
@@ -57,14 +59,44 @@ def _exit_code(exc: SearchEngineError) -> int:
     return EXIT_UNEXPECTED
 
 
+def _say(text: object = "", err: bool = False) -> None:
+    """Print for people: every line through :func:`printable` (nothing from a file's name or
+    content reaches the terminal raw)."""
+    typer.echo(printable_lines(str(text)), err=err)
+
+
+def _echo_json(data: object) -> None:
+    """Print JSON: control characters are ``\\uXXXX`` escapes already; C1 controls, line
+    separators and bidirectional overrides (which JSON may carry raw) are escaped too."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    typer.echo(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log lines with every control character of the message escaped (one line per record);
+    a traceback keeps its line breaks, each line escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(record.__dict__)
+        record.msg, record.args = printable(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = printable_lines(record.exc_text)
+        return super().format(record)
+
+
 def _run(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except SearchEngineError as exc:
-        typer.echo(f"Error: {exc}", err=True)
+        _say(f"Error: {exc}", err=True)
         raise typer.Exit(_exit_code(exc)) from None
     except KeyboardInterrupt:
-        typer.echo("Interrupted; finished work is kept and the next run resumes.", err=True)
+        _say("Interrupted; finished work is kept and the next run resumes.", err=True)
         raise typer.Exit(130) from None
 
 
@@ -74,11 +106,9 @@ def _settings(index_root: Optional[Path], database_url: Optional[str] = None, **
 
 @app.callback()
 def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
 @app.command()
@@ -129,42 +159,46 @@ def index(
         from dataclasses import asdict
 
         data = asdict(report)
-        for key in ("failures", "skipped", "kept"):
+        for key in ("failures", "skipped", "noted_skips", "kept"):
             data[key] = [(json_path(p), reason) for p, reason in data[key]]
         data["missing_roots"] = [json_path(p) for p in data["missing_roots"]]
         data["reindexed"] = {**rebuilt[0].to_json(), "description": rebuilt[0].describe(),
                              "seconds": rebuilt[1]} if rebuilt else None
-        typer.echo(json.dumps(data, indent=2))
+        _echo_json(data)
         return
-    typer.echo(
+    _say(
         f"Indexed {report.scanned} files in {report.seconds:.1f}s into {engine.layout.folder}: "
         f"{report.added} new, {report.updated} changed, {report.moved} moved, {report.reused} reused, "
         f"{report.unchanged} unchanged, {report.deleted} deleted, {report.failed} failed, "
         f"{len(report.skipped)} skipped ({report.units_added} vectors added)."
     )
     if report.kept:
-        typer.echo(f"Kept {len(report.kept)} indexed files that cannot be read now (tried again next run):", err=True)
+        _say(f"Kept {len(report.kept)} indexed files that cannot be read now (tried again next run):", err=True)
         for _, reason in report.kept[:10]:
-            typer.echo(f"  kept: {reason}", err=True)
+            _say(f"  kept: {reason}", err=True)
     if report.transcribed_files or report.transcript_cache_hits:
-        typer.echo(
+        _say(
             f"Transcribed {report.transcribed_files} recordings ({report.transcribed_seconds:.0f}s of audio); "
             f"{report.transcript_cache_hits} transcripts reused."
         )
     if report.ocr_images or report.ocr_cache_hits:
-        typer.echo(f"Read text in {report.ocr_images} images ({report.ocr_seconds:.1f}s); "
+        _say(f"Read text in {report.ocr_images} images ({report.ocr_seconds:.1f}s); "
                    f"{report.ocr_cache_hits} reused.")
     if report.videos:
-        typer.echo(
+        _say(
             f"Read the pictures of {report.videos} videos ({report.video_seconds:.0f}s): "
             f"{report.frames_kept} key frames from {report.frames_decoded} decoded ({report.frames_per_second:.0f} frames/s)."
         )
     for gone in report.missing_roots:
-        typer.echo(f"  missing folder kept: {display_path(gone)} (remove it with `searchengine forget {display_path(gone)}`)", err=True)
+        _say(f"  missing folder kept: {display_path(gone)} (remove it with `searchengine forget {display_path(gone)}`)", err=True)
+    for path, reason in report.noted_skips[:20]:
+        _say(f"  skipped: {reason}", err=True)
+    if len(report.noted_skips) > 20:
+        _say(f"  ... and {len(report.noted_skips) - 20} more skipped (see `searchengine status`)", err=True)
     for path, reason in report.failures[:20]:
-        typer.echo(f"  failed: {reason}", err=True)
+        _say(f"  failed: {reason}", err=True)
     if len(report.failures) > 20:
-        typer.echo(f"  ... and {len(report.failures) - 20} more (see `searchengine status`)", err=True)
+        _say(f"  ... and {len(report.failures) - 20} more (see `searchengine status`)", err=True)
     if rebuilt:
         _echo_rebuilt(rebuilt[0], rebuilt[2], rebuilt[1])
 
@@ -193,7 +227,7 @@ def search(
     from searchengine.query.filters import SearchFilters
 
     if query is None and image is None and similar_to is None:
-        typer.echo("Error: give a text query, --image FILE, or --similar-to ID", err=True)
+        _say("Error: give a text query, --image FILE, or --similar-to ID", err=True)
         raise typer.Exit(EXIT_USAGE)
 
     def work():
@@ -204,23 +238,23 @@ def search(
     hits = _run(work)
     if json_out:
         rows = [{**h.to_dict(), "path": json_path(h.path)} for h in hits]
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        _echo_json(rows)
         return
     if not hits:
-        typer.echo("No matches.")
+        _say("No matches.")
         return
     color = sys.stdout.isatty()
-    typer.echo(f"{'#':>3}  {'score':>6}  {'modality':<8}  {'id':>6}  path")
+    _say(f"{'#':>3}  {'score':>6}  {'modality':<8}  {'id':>6}  path")
     weak_shown = False
     for rank, h in enumerate(hits, 1):
         if not h.strong and not weak_shown and rank > 1:
-            typer.echo("     -- weaker matches --")
+            _say("     -- weaker matches --")
         weak_shown = weak_shown or not h.strong
-        typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{_where(h)}")
-        if h.text:
+        _say(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{_where(h)}")
+        if h.text:  # escaped inside _snippet, piece by piece, so that only its own bold codes remain
             typer.echo(f"{'':>30}{_snippet(h.text, h.highlights, color=color)}")
         for e in h.evidence[:3]:
-            line = f"{'':>11}+ {e.score:.3f} {e.kind}{_where(e)}"
+            line = printable(f"{'':>11}+ {e.score:.3f} {e.kind}{_where(e)}")
             typer.echo(line + (f": {_snippet(e.text, e.highlights, width=70, color=color)}" if e.text else ""))
 
 
@@ -241,6 +275,11 @@ def _where(h: Any) -> str:
     return where
 
 
+def _shown(text: str) -> str:
+    """Part of a snippet: white space as single spaces, every other control escaped."""
+    return printable(re.sub(r"\s+", " ", text))
+
+
 def _box(box: tuple) -> str:
     """Where in the picture, in percent of its width and height: x0,y0-x1,y1."""
     x0, y0, x1, y1 = (round(100 * v) for v in box)
@@ -258,11 +297,11 @@ def _snippet(text: str, spans: Optional[tuple] = None, width: int = 100, color: 
         if b <= start or a >= end:
             continue
         a, b = max(a, start), min(b, end)
-        out.append(text[at:a])
-        out.append(f"\x1b[1m{text[a:b]}\x1b[0m" if color else f"[{text[a:b]}]")
+        out.append(_shown(text[at:a]))
+        out.append(f"\x1b[1m{_shown(text[a:b])}\x1b[0m" if color else f"[{_shown(text[a:b])}]")
         at = b
-    out.append(text[at:end])
-    line = " ".join("".join(out).split())
+    out.append(_shown(text[at:end]))
+    line = re.sub(" +", " ", "".join(out)).strip()
     return ("…" if start > 0 else "") + line + ("…" if end < len(text) else "")
 
 
@@ -280,25 +319,35 @@ def status(
 
     def work():
         with SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False) as engine:
-            return engine.status(), engine.failures()
+            return engine.status(), engine.failures(), engine.skipped()
 
-    st, failures = _run(work)
+    st, failures, (skip_counts, noted, more) = _run(work)
     if json_out:
         data = asdict(st)
         data["roots"] = [json_path(r) for r in st.roots]
         data["failures"] = [{"path": json_path(f.path), "error": f.error} for f in failures]
-        typer.echo(json.dumps(data, indent=2))
+        data["skipped"] = {"counts": skip_counts, "more": more,
+                           "entries": [{"path": json_path(p), "reason": r} for p, r in noted]}
+        _echo_json(data)
         return
-    typer.echo(f"Index     {st.name}  ({st.folder})")
-    typer.echo(f"Model     {st.model}  ({st.dim}-d, {st.metric}, {st.precision})")
-    typer.echo(f"FAISS     {st.index_type}, {st.vectors} vectors (index type: {st.index_policy})")
-    typer.echo(f"Schema    revision {st.schema_revision}")
-    typer.echo(f"On disk   {st.size_bytes / 1e6:.1f} MB")
-    typer.echo("Folders   " + (", ".join(display_path(r) + ("" if Path(r).exists() else " (missing)") for r in st.roots) or "-"))
+    _say(f"Index     {st.name}  ({st.folder})")
+    _say(f"Model     {st.model}  ({st.dim}-d, {st.metric}, {st.precision})")
+    _say(f"FAISS     {st.index_type}, {st.vectors} vectors (index type: {st.index_policy})")
+    _say(f"Schema    revision {st.schema_revision}")
+    _say(f"On disk   {st.size_bytes / 1e6:.1f} MB")
+    _say("Folders   " + (", ".join(display_path(r) + ("" if Path(r).exists() else " (missing)") for r in st.roots) or "-"))
     for modality, counts in sorted(st.modalities.items()):
-        typer.echo(f"  {modality:<6} {counts['files']:>7} files  {counts['units']:>8} vectors  {counts['failed']:>5} failed")
+        _say(f"  {modality:<6} {counts['files']:>7} files  {counts['units']:>8} vectors  {counts['failed']:>5} failed")
     for f in failures[:10]:
-        typer.echo(f"  failed: {f.error}")
+        _say(f"  failed: {f.error}")
+    if len(failures) > 10:
+        _say(f"  ... and {len(failures) - 10} more failed (`status --json` lists them all)")
+    if skip_counts:
+        _say("Skipped   " + ", ".join(f"{n} {code}" for code, n in sorted(skip_counts.items())) + " (last run)")
+    for _, reason in noted[:20]:
+        _say(f"  skipped: {reason}")
+    if len(noted) + more > 20:
+        _say(f"  ... and {len(noted) + more - 20} more skipped (`status --json` lists them)")
 
 
 @app.command()
@@ -322,17 +371,17 @@ def reindex(
 
     engine, kind, seconds, policy = _run(work)
     if json_out:
-        typer.echo(json.dumps({**kind.to_json(), "description": kind.describe(), "index_policy": policy,
-                               "seconds": seconds}, indent=2))
+        _echo_json({**kind.to_json(), "description": kind.describe(), "index_policy": policy,
+                    "seconds": seconds})
         return
-    typer.echo(f"Rebuilt the FAISS index of {engine.layout.folder} from {kind.built_for} stored vectors (no re-embedding).")
+    _say(f"Rebuilt the FAISS index of {engine.layout.folder} from {kind.built_for} stored vectors (no re-embedding).")
     _echo_rebuilt(kind, policy, seconds)
 
 
 def _echo_rebuilt(kind: "IndexKind", policy: str, seconds: float) -> None:
-    typer.echo(f"FAISS     {kind.describe()}, {kind.built_for} vectors (index type: {policy}) in {seconds:.1f}s")
+    _say(f"FAISS     {kind.describe()}, {kind.built_for} vectors (index type: {policy}) in {seconds:.1f}s")
     if policy not in ("auto", kind.name):
-        typer.echo(f"  {kind.built_for} vectors are too few to train {policy} lists: exact search instead. "
+        _say(f"  {kind.built_for} vectors are too few to train {policy} lists: exact search instead. "
                    "Run `searchengine reindex` again once the index has grown.")
 
 
@@ -354,7 +403,7 @@ def duplicates(
     from searchengine.query.filters import SearchFilters
 
     if exact_only and near_only:
-        typer.echo("Error: give --exact-only or --near-only, not both", err=True)
+        _say("Error: give --exact-only or --near-only, not both", err=True)
         raise typer.Exit(EXIT_USAGE)
     kind = "exact" if exact_only else "near" if near_only else "all"
 
@@ -365,10 +414,10 @@ def duplicates(
 
     report = _run(work)
     if json_out:
-        typer.echo(json.dumps(report_json(report, json_path), indent=2, ensure_ascii=False))
+        _echo_json(report_json(report, json_path))
         return
     for line in render_duplicates(report, display_path):
-        typer.echo(line)
+        _say(line)
 
 
 @app.command()
@@ -386,7 +435,7 @@ def forget(
             return engine.forget(path)
 
     removed = _run(work)
-    typer.echo(f"Removed {removed} files under {display_path(path.expanduser().absolute())} from the index.")
+    _say(f"Removed {removed} files under {display_path(path.expanduser().absolute())} from the index.")
 
 
 @app.command()
@@ -397,43 +446,55 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback by default."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     token: Optional[str] = typer.Option(None, "--token", envvar="SEARCHENGINE_API_TOKEN",
-                                        help="API token required in 'Authorization: Bearer' [env SEARCHENGINE_API_TOKEN]."),
+                                        help="API token required in 'Authorization: Bearer' [env SEARCHENGINE_API_TOKEN]; "
+                                        "prefer --token-file (a command line is readable by every user)."),
+    token_file: Optional[Path] = typer.Option(None, "--token-file", help="Read the API token from this file "
+                                              "(its first line)."),
     max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.1, help="Largest accepted upload."),
     allowed_host: Optional[List[str]] = typer.Option(None, "--allowed-host", help="Also accept requests "
-                                                     "addressed to this host name (repeatable); loopback names always are."),
+                                                     "addressed to this host name (repeatable; needs a token); "
+                                                     "loopback names always are."),
 ) -> None:
     """Serve the HTTP API and the web page for one index (model loaded once, kept warm)."""
-    import ipaddress
-
-    import uvicorn
-
     from searchengine.engine import SearchEngine
-    from searchengine.http.app import create_app
+    from searchengine.http.serving import ServeSettings, bind, run_server
 
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback and not token:
-        typer.echo(f"Error: --host {host} is reachable from other machines; set --token (or "
-                   "SEARCHENGINE_API_TOKEN) so that only holders of the token can search", err=True)
+    def usage(message: str) -> NoReturn:
+        _say(f"Error: {message}", err=True)
         raise typer.Exit(EXIT_USAGE)
+
+    if token_file is not None:
+        if token:
+            usage("give the token once: --token (or SEARCHENGINE_API_TOKEN) or --token-file, not both")
+        try:
+            token = token_file.read_text(encoding="utf-8").splitlines()[0].strip() if token_file.stat().st_size else ""
+        except (OSError, UnicodeDecodeError, IndexError) as exc:
+            usage(f"--token-file {display_path(token_file)}: cannot read it ({getattr(exc, 'strerror', None) or exc})")
+        if not token:
+            usage(f"--token-file {display_path(token_file)} is empty; write the token on its first line")
+    try:
+        plan = ServeSettings.check(host, port, token, list(allowed_host or []), int(max_upload_mb * 1024 * 1024))
+    except SearchEngineError as exc:
+        usage(str(exc))
+    try:
+        sock = bind(host, port)  # before anything says "Serving"
+    except OSError as exc:
+        _say(f"Error: cannot listen on {host}:{port}: {exc.strerror or exc}"
+                   + (" (another program uses this port: choose another with --port)" if exc.errno == errno.EADDRINUSE else ""),
+                   err=True)
+        raise typer.Exit(EXIT_PORT) from None
 
     def work():
         engine = SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False)
         engine.search("warm up", k=1)  # loads the model and the vectors before the first request
         return engine
 
-    engine = _run(work)
-    typer.echo(f"Serving index {engine.name} ({engine.model}) on http://{host}:{port}/", err=True)
-    hosts = list(allowed_host or [])
-    if not hosts and not loopback:
-        # a concrete address is its own name; a wildcard bind behind a token accepts any name
-        # (a DNS-rebinding page has neither the token nor the session cookie)
-        hosts = ["*"] if host in ("0.0.0.0", "::") else [host]
-    uvicorn.run(create_app(engine, api_token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-                           allowed_hosts=hosts, serve_outside_roots=engine.settings.follow_symlinks_outside),
-                host=host, port=port, log_level="warning")
+    try:
+        engine = _run(work)
+        _say(f"Serving index {display_path(engine.name)} ({engine.model}) on http://{plan.url_host}:{port}/", err=True)
+        _run(lambda: run_server(engine, plan, sock))
+    finally:
+        sock.close()
 
 
 @app.command("eval")
@@ -451,21 +512,21 @@ def eval_command(
 
     if compare:
         a, b = _run(lambda: (load_report(compare[0]), load_report(compare[1])))
-        typer.echo(render_comparison(a, b, str(compare[0]), str(compare[1])))
+        _say(render_comparison(a, b, str(compare[0]), str(compare[1])))
         return
     if manifest is None:
-        typer.echo("Error: give a manifest, or --compare A.json B.json", err=True)
+        _say("Error: give a manifest, or --compare A.json B.json", err=True)
         raise typer.Exit(EXIT_USAGE)
     try:
         ks = [int(x) for x in k.split(",") if x.strip()]
         if not ks or min(ks) < 1:
             raise ValueError
     except ValueError:
-        typer.echo(f"Error: --k {k!r} must be comma-separated whole numbers of 1 or more, e.g. 1,5,10", err=True)
+        _say(f"Error: --k {k!r} must be comma-separated whole numbers of 1 or more, e.g. 1,5,10", err=True)
         raise typer.Exit(EXIT_USAGE) from None
 
     if json_path is not None and str(json_path) != "-" and not json_path.parent.is_dir():
-        typer.echo(f"Error: --json {json_path}: the folder {json_path.parent} does not exist", err=True)
+        _say(f"Error: --json {json_path}: the folder {json_path.parent} does not exist", err=True)
         raise typer.Exit(EXIT_USAGE)
 
     def work():
@@ -478,10 +539,10 @@ def eval_command(
     if json_path is not None:
         text = json.dumps(report, indent=2)
         if str(json_path) == "-":
-            typer.echo(text)
+            _echo_json(report)
             return
         json_path.write_text(text + "\n")
-    typer.echo(render_report(report))
+    _say(render_report(report))
 
 
 def json_path(path: str) -> str:

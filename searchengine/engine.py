@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from datetime import datetime
@@ -48,6 +49,7 @@ from searchengine.vectors.index_kind import IndexKind, check_policy
 from searchengine.catalog.write_locks import BothLocks, FileWriteLock, WriteLock
 
 log = logging.getLogger(__name__)
+MAX_SAVED_SKIPS = 10_000  # skipped entries listed in the index folder (the others counted)
 
 
 def _open_server(url: str) -> "SqlEngine":
@@ -315,8 +317,28 @@ class SearchEngine:
             run = self._index_run(ray)
             report = run.run(roots, progress=progress, on_progress=on_progress, retry_failed=retry_failed)
             report.missing_roots = missing_roots
+            self._save_skipped(report)
             self._ranker.refresh_calibration()  # each kind's score statistics, for the one scale
             return report
+
+    def _save_skipped(self, report: "IndexReport") -> None:
+        from searchengine.catalog.atomic_files import atomic_write_bytes
+
+        data = {"counts": report.skip_counts, "entries": [list(e) for e in report.noted_skips[:MAX_SAVED_SKIPS]],
+                "more": max(0, len(report.noted_skips) - MAX_SAVED_SKIPS)}
+        try:
+            atomic_write_bytes(self.layout.skipped, json.dumps(data, ensure_ascii=False).encode("utf-8", "surrogateescape"))
+        except OSError as exc:  # the run itself is done and saved
+            log.warning("could not save the list of skipped entries: %s", exc)
+
+    def skipped(self) -> tuple[dict[str, int], list[tuple[str, str]], int]:
+        """The last indexing run's skipped entries: counts by code, the ones a person should
+        hear of as (path, reason), and how many more of those there were."""
+        try:
+            data = json.loads(self.layout.skipped.read_bytes().decode("utf-8", "surrogateescape"))
+        except (OSError, ValueError):
+            return {}, [], 0
+        return dict(data.get("counts", {})), [tuple(e) for e in data.get("entries", [])], int(data.get("more", 0))
 
     def _index_run(self, ray: str | None) -> "IndexRun":
         from searchengine.pipeline import IndexRun

@@ -14,6 +14,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # atomic write or of a database being created (see searchengine.store.database)
 _OWN = ("metadata.sqlite", "metadata.sqlite-wal", "metadata.sqlite-shm", "metadata.sqlite-journal",
         "vectors.faiss", "vectors.faiss.stamp.json", "manifest.json", "calibration.npz", "write.lock", "thumbnails",
+        "skipped.json",
         ".metadata.sqlite.*.creating*", ".*.tmp")
 
 
@@ -28,6 +29,11 @@ class IndexLayout:
     @property
     def vectors(self) -> Path:
         return self.folder / "vectors.faiss"
+
+    @property
+    def skipped(self) -> Path:
+        """The last run's skipped entries that a person should hear of, with their reasons."""
+        return self.folder / "skipped.json"
 
     @property
     def manifest(self) -> Path:

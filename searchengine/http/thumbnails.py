@@ -1,22 +1,44 @@
-"""Thumbnails of indexed images: made once, cached on disk in the index folder."""
+"""Thumbnails of indexed images: made once, cached on disk in the index folder.
+
+A thumbnail is cached under the content hash of its source only after the bytes it was made
+from were hashed and found to be that content: a file swapped while being read can never
+put another picture in the cache under a real photo's hash."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import BinaryIO
 
 from searchengine.catalog.atomic_files import atomic_write_bytes
+from searchengine.errors import MediaDecodeError
+from searchengine.media.hashing import stream_hash
 from searchengine.media.images import load_image
 
-def thumbnail(source: Path, content_hash: str, size: int, cache_dir: Path) -> Path:
-    """Path of a JPEG at most ``size`` pixels on its longer side (made on first request)."""
-    target = cache_dir / f"{content_hash}-{size}.jpg"
+CACHE_VERSION = 2  # in the name: caches of older versions (made unchecked) are never used
+
+
+class ContentChangedError(MediaDecodeError):
+    """The source's bytes are not the content that was indexed."""
+
+
+def cached_name(content_hash: str, size: int) -> str:
+    return f"{content_hash}-{size}-v{CACHE_VERSION}.jpg"
+
+
+def thumbnail(source: BinaryIO, content_hash: str, size: int, cache_dir: Path) -> Path:
+    """Path of a JPEG at most ``size`` pixels on its longer side (made on first request
+    from ``source``, an open file that must hold ``content_hash``'s bytes)."""
+    target = cache_dir / cached_name(content_hash, size)
     if target.is_file():
         return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    if stream_hash(source) != content_hash:
+        raise ContentChangedError("the file's content is not what was indexed; re-index to update")
+    source.seek(0)
     img = load_image(source)
     img.thumbnail((size, size))
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=85)
+    cache_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(target, buf.getvalue())
     return target

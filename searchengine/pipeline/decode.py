@@ -23,6 +23,7 @@ from searchengine.media.sidecar import parse_sidecar
 from searchengine.media.text import chunk_text, read_text
 from searchengine.ocr.stage import ImageTexts
 from searchengine.media.pathnames import display_path
+from searchengine.media.regular import pinned
 from searchengine.pipeline.decode_video import decode_video
 from searchengine.pipeline.plan import Work
 from searchengine.store.repository import Repository
@@ -69,6 +70,10 @@ class Decoder:
         return f"asr:{self.settings.asr_model}"
 
     def __call__(self, work: Work) -> Decoded:
+        with pinned(work.found.pins()):  # every read opens the file the walk found, or fails
+            return self._decode(work)
+
+    def _decode(self, work: Work) -> Decoded:
         t0 = time.perf_counter()
         f = work.found
         out = Decoded(work)
@@ -113,7 +118,8 @@ class Decoder:
             f = w.found
             if f.modality in RECORDINGS and f.sidecar is None and self.repo.transcript(w.content_hash, self.asr_source) is None:
                 try:
-                    total += probe_duration(f.path)
+                    with pinned(f.pins()):
+                        total += probe_duration(f.path)
                 except MediaDecodeError:
                     pass  # decoding will say why
         return total

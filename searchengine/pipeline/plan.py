@@ -16,6 +16,7 @@ from tqdm import tqdm
 from searchengine.media.discover import FoundFile, SkippedEntry, walk_media
 from searchengine.media.hashing import content_hash
 from searchengine.media.pathnames import display_path, is_under
+from searchengine.media.regular import pinned
 from searchengine.store.repository import FileRecord, Repository
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ def _hash_all(files: list[FoundFile], workers: int, progress: bool,
 
 def _safe_hash(f: FoundFile) -> str | OSError:
     try:
-        return content_hash(f.path, f.sidecar)
+        with pinned(f.pins()):  # the file the walk found, inside the folders, or nothing
+            return content_hash(f.path, f.sidecar)
     except OSError as exc:
         return exc

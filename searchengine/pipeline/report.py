@@ -50,6 +50,10 @@ class IndexReport:
     stages: StageTimes = field(default_factory=StageTimes)
     failures: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), not indexed
+    # the skipped entries a person should hear of (not hidden files, unknown extensions or
+    # sidecars): FIFOs and devices, links out of the folders, loops, second links to a file, ...
+    noted_skips: list[tuple[str, str]] = field(default_factory=list)
+    skip_counts: dict[str, int] = field(default_factory=dict)  # skipped entries by code
     kept: list[tuple[str, str]] = field(default_factory=list)  # unavailable now; items kept
     missing_roots: list[str] = field(default_factory=list)  # indexed folders gone from disk, kept
 

@@ -12,6 +12,7 @@ from typing import Callable, Iterable, Sequence
 
 from tqdm import tqdm
 
+from searchengine.media.discover import NOTED
 from searchengine.catalog.catalog import Catalog
 from searchengine.config import Settings
 from searchengine.encoders.base import Encoder
@@ -69,6 +70,9 @@ class IndexRun:
         stages.plan = time.perf_counter() - t0
         report.scanned, report.unchanged = len(plan.found), plan.unchanged
         report.skipped = [(str(s.path), s.reason) for s in plan.skipped]
+        report.noted_skips = [(str(s.path), s.reason) for s in plan.skipped if s.code in NOTED]
+        for s in plan.skipped:
+            report.skip_counts[s.code] = report.skip_counts.get(s.code, 0) + 1
         report.kept = list(plan.kept)
 
         writer = Writer(self.catalog, report)
