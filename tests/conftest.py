@@ -18,6 +18,10 @@ from tiny_clip import write_tiny_clip  # noqa: E402
 # Tests never reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Sound events are off unless a test turns them on (tests/test_sounds.py): the other tests'
+# tones and noises would otherwise add units of kind "sound" to what they count, depending
+# on whether the model file happens to be installed.
+os.environ.setdefault("SEARCHENGINE_SOUNDS", "off")
 # Exported ONNX graphs go to one throw-away cache per test session, not the user's cache.
 if "SEARCHENGINE_CACHE_DIR" not in os.environ:
     os.environ["SEARCHENGINE_CACHE_DIR"] = tempfile.mkdtemp(prefix="searchengine-test-cache-")

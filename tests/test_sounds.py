@@ -240,3 +240,26 @@ def test_class_vectors_are_made_once_per_model_and_blend_by_score(settings, tmp_
     expected = 0.75 * first[3] + 0.25 * first[7]
     got = space.event_vectors(encoder, [event], cache)[0]
     assert np.allclose(got, expected / np.linalg.norm(expected), atol=1e-5)
+
+
+def test_a_videos_sound_event_plays_the_video_from_its_second(settings, tmp_path):
+    _model_or_skip()
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from video_maker import make_video
+
+    from searchengine import SearchEngine
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    track = np.zeros(int(6 * RATE), np.float32)
+    track[int(2.5 * RATE) : int(4.0 * RATE)] = tone(1.5)
+    make_video(folder / "clip.mp4", [(6.0, 31)], audio=track)
+    (folder / "clip.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\n(no speech)\n")
+    with SearchEngine.open("v", settings=settings.with_(sounds="on")) as engine:
+        report = engine.index([folder], progress=False)
+        assert report.failed == 0 and report.sound_events == 1 and report.frames_kept >= 1
+        hit = engine.search("beep", mode="keyword")[0]
+        assert hit.modality == "video" and hit.kind == "sound"
+        assert hit.moment == hit.start == pytest.approx(2.5, abs=0.15)
