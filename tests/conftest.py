@@ -40,7 +40,8 @@ def tiny_clip(tmp_path_factory) -> str:
 def settings(tmp_path, tiny_clip):
     from searchengine import Settings
 
-    return Settings(index_root=tmp_path / "indexes", model=tiny_clip, batch_size=4, cache_dir=CACHE_DIR)
+    return Settings(index_root=tmp_path / "indexes", model=tiny_clip, batch_size=4, cache_dir=CACHE_DIR,
+                    sounds="off")  # on in tests/test_sounds.py (see SEARCHENGINE_SOUNDS above)
 
 
 REQUIRE_POSTGRES = os.environ.get("SEARCHENGINE_REQUIRE_POSTGRES") == "1"  # set by .ci/run
@@ -144,7 +145,7 @@ def offline_settings(tmp_path_factory):
     from searchengine import Settings
 
     return Settings(index_root=tmp_path_factory.mktemp("offline-indexes"), model="offline:minilm-effnet",
-                    asr_model="tiny.en", cache_dir=CACHE_DIR)
+                    asr_model="tiny.en", cache_dir=CACHE_DIR, sounds="off")
 
 
 @pytest.fixture(scope="session")

@@ -263,3 +263,15 @@ def test_a_videos_sound_event_plays_the_video_from_its_second(settings, tmp_path
         hit = engine.search("beep", mode="keyword")[0]
         assert hit.modality == "video" and hit.kind == "sound"
         assert hit.moment == hit.start == pytest.approx(2.5, abs=0.15)
+
+
+def test_sound_settings_are_checked_and_read_from_the_environment(monkeypatch):
+    from searchengine import Settings
+    from searchengine.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="sounds must be auto, on or off"):
+        Settings(sounds="sometimes")
+    monkeypatch.setenv("SEARCHENGINE_SOUNDS", " ON ")
+    monkeypatch.setenv("SEARCHENGINE_SOUND_MODEL", "/models/YamNet_w8a8.onnx.zip")
+    s = Settings.from_env()
+    assert s.sounds == "on" and s.sound_model == "/models/YamNet_w8a8.onnx.zip"
