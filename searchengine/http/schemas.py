@@ -57,14 +57,16 @@ class HitOut(BaseModel):
     end: Optional[float] = Field(None, description="Chunk end: characters (text) or seconds (audio, video; "
                                  "a key frame: until the next one).")
     text: Optional[str] = Field(None, description="The matched passage (text chunk, transcript window).")
-    moment: Optional[float] = Field(None, description="Audio: second where the query's words are spoken.")
+    moment: Optional[float] = Field(None, description="Audio: second where the query's words are spoken; a sound "
+                                    "event: the second it starts. A player starts at `moment`, else `start`.")
     found_by: Optional[list[Literal["vector", "keyword"]]] = Field(
         None, description="Text queries: which side of the search found this hit.")
     highlights: Optional[list[tuple[int, int]]] = Field(
         None, description="Character spans in `text` of the query's words and phrases.")
-    kind: Literal["image", "chunk", "window", "ocr", "frame"] = Field(
+    kind: Literal["image", "chunk", "window", "ocr", "frame", "sound"] = Field(
         "image", description="What the unit is: a whole image, a text chunk, a transcript window, "
-        "text read in an image (`box` says where), a video key frame (at `start` seconds).")
+        "text read in an image (`box` says where), a video key frame (at `start` seconds), a sound event "
+        "(from `start` to `end` seconds; `text`: its labels).")
     box: Optional[tuple[float, float, float, float]] = Field(
         None, description="Text read in an image: x0, y0, x1, y1 as fractions of the picture's width and height.")
     media_url: str

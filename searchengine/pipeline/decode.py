@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
 
 from tqdm import tqdm
 
@@ -22,6 +25,8 @@ from searchengine.media.kinds import RECORDINGS
 from searchengine.media.sidecar import parse_sidecar
 from searchengine.media.text import chunk_text, read_text
 from searchengine.ocr.stage import ImageTexts
+from searchengine.sounds.events import SoundEvent
+from searchengine.sounds.stage import SoundEvents
 from searchengine.media.pathnames import display_path
 from searchengine.media.regular import pinned
 from searchengine.pipeline.decode_video import decode_video
@@ -51,6 +56,9 @@ class Decoded:
     frames_decoded: int = 0  # video: frames the decoder produced, in frames_seconds
     frames_seconds: float = 0.0
     video_seconds: float = 0.0  # video: its duration
+    sounds: list[SoundEvent] = field(default_factory=list)  # sound events of a recording or a video's sound
+    sound_seconds: float | None = None  # set when sound events were looked for: the time it took
+    audio_seconds: float = 0.0  # seconds of audio decoded (for sound events and speech recognition)
 
 
 class Decoder:
@@ -64,6 +72,7 @@ class Decoder:
         self._transcriber = transcriber
         self.asr_bar: tqdm | None = None
         self.texts = ImageTexts(repo, settings.ocr, settings.chunk_chars)
+        self.sounds = SoundEvents(settings.sounds, settings.sound_model, settings.cache_dir)
 
     @property
     def asr_source(self) -> str:
@@ -94,10 +103,14 @@ class Decoder:
                     raise MediaDecodeError(f"{display_path(f.path)}: no text in file")
                 out.chunks = [(float(c.start), float(c.end), c.text) for c in chunks]
             elif f.modality == "audio":
-                segments = self._transcript(work, out)
+                audio = _Audio(f.path, out)
+                segments = self._transcript(work, out, audio)
                 out.chunks = [(w.start, w.end, w.text) for w in group_windows(segments)]
+                self._sounds(out, audio)
             elif f.modality == "video":
-                decode_video(out, self.settings, self._encoder, lambda: self._transcript(work, out))
+                audio = _Audio(f.path, out)
+                decode_video(out, self.settings, self._encoder, lambda: self._transcript(work, out, audio),
+                             lambda: self._sounds(out, audio))
             else:  # pragma: no cover - discover only yields known modalities
                 raise MediaDecodeError(f"{display_path(f.path)}: unsupported modality {f.modality}")
         except MediaDecodeError as exc:
@@ -108,7 +121,8 @@ class Decoder:
         except Exception as exc:  # a decoder bug or an exotic file must not stop the run
             log.exception("unexpected error decoding %s", display_path(f.path))
             out.error = f"{display_path(f.path)}: unexpected error while decoding: {type(exc).__name__}: {exc}"
-        out.decode_seconds = time.perf_counter() - t0 - out.preprocess_seconds - (out.ocr_seconds or 0.0)
+        out.decode_seconds = (time.perf_counter() - t0 - out.preprocess_seconds - (out.ocr_seconds or 0.0)
+                              - (out.sound_seconds or 0.0))
         return out
 
     def asr_seconds(self, work: list[Work]) -> float:
@@ -124,7 +138,21 @@ class Decoder:
                     pass  # decoding will say why
         return total
 
-    def _transcript(self, work: Work, out: Decoded) -> list[Segment]:
+    def _sounds(self, out: Decoded, audio: "_Audio") -> None:
+        """The recording's sound events into ``out.sounds`` (when enabled). A failure costs the
+        file its sound events, not its place (as text in images)."""
+        if not self.sounds.enabled:
+            return
+        try:
+            out.sounds, out.sound_seconds = self.sounds.detect(audio())
+        except ModelUnavailableError:
+            raise  # not this file's fault: stop the run with the reason
+        except MediaDecodeError as exc:
+            log.warning("%s; its sound events are not indexed", exc)
+        except Exception:
+            log.exception("finding the sound events of %s failed", display_path(out.work.found.path))
+
+    def _transcript(self, work: Work, out: Decoded, audio: "_Audio") -> list[Segment]:
         """Timed segments: from the sidecar, from the cache, or from speech recognition."""
         f, digest = work.found, work.content_hash
         source = "sidecar" if f.sidecar is not None else self.asr_source
@@ -137,15 +165,30 @@ class Decoder:
             segments, language = parse_sidecar(f.sidecar, duration), None
         else:
             assert self._transcriber is not None, "the engine always gives the pipeline a transcriber"
-            audio = decode_audio(f.path)
-            duration = len(audio) / SAMPLE_RATE
+            samples = audio()
+            duration = len(samples) / SAMPLE_RATE
             bar = self.asr_bar
             segments, language = self._transcriber().transcribe(
-                audio, on_progress=(lambda s: bar.update(round(s, 1))) if bar is not None else None
+                samples, on_progress=(lambda s: bar.update(round(s, 1))) if bar is not None else None
             )
             out.transcribed_seconds = duration
         self.repo.save_transcript(digest, source, segments, language, duration)
         return segments
+
+
+class _Audio:
+    """A file's sound as 16 kHz mono, decoded on first use and once (speech recognition and
+    sound events share it)."""
+
+    def __init__(self, path: Path, out: Decoded):
+        self._path, self._out = path, out
+        self._samples: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        if self._samples is None:
+            self._samples = decode_audio(self._path)
+            self._out.audio_seconds = len(self._samples) / SAMPLE_RATE
+        return self._samples
 
 
 def _transient(exc: MediaDecodeError) -> bool:

@@ -38,6 +38,10 @@ class IndexReport:
     ocr_images: int = 0  # images whose text was read (OCR ran) this time
     ocr_seconds: float = 0.0  # the time the OCR models took (one picture at a time)
     ocr_cache_hits: int = 0  # images whose text was already known (by content hash)
+    sound_files: int = 0  # recordings and videos whose sound events were looked for this time
+    sound_events: int = 0  # sound events found in them (units of kind "sound")
+    sound_seconds: float = 0.0  # CPU time of the sound-event step (log-mel features, model, events)
+    sound_audio_seconds: float = 0.0  # seconds of audio it heard
     videos: int = 0  # videos whose picture track was read this time
     video_seconds: float = 0.0  # seconds of video they held
     frames_decoded: int = 0  # frames the decoder produced for them (see media.video)

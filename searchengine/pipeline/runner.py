@@ -143,7 +143,7 @@ class IndexRun:
             stages.waiting += time.perf_counter() - t_wait
             self._account(batch)
             t1 = time.perf_counter()
-            vectors = encode_batch(self._encoder, batch, self.catalog.dim, size)
+            vectors = encode_batch(self._encoder, batch, self.catalog.dim, size, self.settings.cache_dir)
             t2 = time.perf_counter()
             writer.files(batch, vectors)
             stages.encode += t2 - t1
@@ -166,6 +166,11 @@ class IndexRun:
                 report.frames_decoded += d.frames_decoded
                 report.frames_kept += len(d.frame_spans)
                 report.frame_decode_seconds += d.frames_seconds
+            if d.sound_seconds is not None:
+                report.sound_files += 1
+                report.sound_events += len(d.sounds)
+                report.sound_seconds += d.sound_seconds
+                report.sound_audio_seconds += d.audio_seconds
             if d.transcribed_seconds is not None:
                 report.transcribed_files += 1
                 report.transcribed_seconds += d.transcribed_seconds

@@ -51,6 +51,8 @@ class Writer:
             units = ([NewUnit(s, e, None, v, kind="frame") for (s, e), v in zip(d.frame_spans, vecs)]
                      if d.frame_spans else [NewUnit(None, None, None, v) for v in vecs[: len(d.images)]])
             units += [NewUnit(s, e, text, v) for (s, e, text), v in zip(d.chunks, vecs[len(d.images):])]
+            units += [NewUnit(s.start, s.end, s.text, v, kind="sound")
+                      for s, v in zip(d.sounds, vecs[len(d.images) + len(d.chunks):])]
             if f.modality == "image":  # the chunks of an image are the text read in it, each with its box
                 n = len(d.images)
                 units[n:] = [NewUnit(u.start, u.end, u.text, u.vector, kind="ocr", box=box)

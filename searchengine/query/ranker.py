@@ -260,6 +260,7 @@ class Ranker:
         evidence = tuple(
             Evidence(id=c.row.id, kind=c.row.kind, score=relevance(c.z), similarity=c.similarity,
                      start=c.row.start, end=c.row.end, text=c.row.text, box=base_box(c.row),
+                     moment=c.row.start if c.row.kind == "sound" else None,
                      found_by=c.found_by or None,
                      highlights=tuple(highlights(c.row.text, query)) or None if query else None)
             for c in rest)

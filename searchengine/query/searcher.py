@@ -143,4 +143,5 @@ def unit_hit(row: UnitRow, score: float) -> Hit:
     box = tuple(json.loads(row.box)) if row.box else None
     return Hit(id=row.id, path=row.path, modality=row.modality, score=score,
                start=row.start, end=row.end, text=row.text, kind=row.kind,
+               moment=row.start if row.kind == "sound" else None,  # a sound is heard from its start
                box=box)  # type: ignore[arg-type]

@@ -148,9 +148,11 @@ class MediaFile(Base):
     )
 
 
-UNIT_KINDS = ("image", "chunk", "window", "ocr", "frame")
+UNIT_KINDS = ("image", "chunk", "window", "ocr", "frame", "sound")
 """What a unit is: a whole image, a chunk of a text file, a window of a transcript, text read
-in an image (with its ``box``), a key frame of a video (at ``start`` seconds)."""
+in an image (with its ``box``), a key frame of a video (at ``start`` seconds), a sound event
+of a recording or a video's sound track (from ``start`` to ``end`` seconds; ``text``: its
+labels, "Bark 狗叫; Dog 狗")."""
 
 KIND_OF_MODALITY = {"image": "image", "text": "chunk", "audio": "window", "video": "window"}
 """The kind of a file's units when not given (and of every unit before 0006); a video's key
