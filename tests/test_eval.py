@@ -187,6 +187,9 @@ def test_distractors_compete_on_the_default_path_only(tmp_path, offline_settings
         assert {h.path for h in engine.search("a cat", k=10, mode="keyword")} == {str(notes / "n1.txt")}
     again = run_eval(manifest, ks=[1, 5], settings=offline_settings.with_(ocr="off"), distractors=notes, keep=keep)
     assert again["paths"] == report["paths"]
+    # without the distractors the kept index drops them: it is this run's library
+    alone = run_eval(manifest, ks=[1, 5], settings=offline_settings.with_(ocr="off"), keep=keep)
+    assert alone["directions"]["text_to_image"]["R@1"] == 1.0 and alone["items"]["distractors"] == 0
 
     result = runner.invoke(app, ["eval", str(manifest), "--distractors", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "--distractors" in result.output

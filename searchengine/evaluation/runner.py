@@ -12,8 +12,9 @@ The index is built in two steps so that the manifest's own texts never compete w
 items they describe: first the media and the distractors (text→image and text→audio are
 measured on that library), then the texts as small text files (image→text and zero-shot,
 image queries over texts). With ``keep`` the index lives in that folder and outlasts the run:
-a rerun reuses every unchanged file (the texts are forgotten at the end of each run, so the
-kept index is the library alone: media and distractors)."""
+a rerun reuses every unchanged file (the texts are forgotten at the end of each run, and
+files no longer in the manifest or the distractors at the start, so the kept index is this
+run's library alone: media and distractors)."""
 
 from __future__ import annotations
 
@@ -98,8 +99,12 @@ def run_eval(
         texts_dir.mkdir()
         engine = SearchEngine.open(tmp / INDEX_FOLDER, model=model, settings=settings)
         try:
-            _forget_quietly(engine, texts_dir)  # a kept index: last run's texts are not the library
             library = [it.path for it in present] + ([distractors] if distractors else [])
+            # a kept index: last run's texts, and media no longer in the manifest, are not the library
+            wanted = {str(Path(p).absolute()) for p in library}
+            for root in engine.repo.roots():
+                if root not in wanted:
+                    _forget_quietly(engine, Path(root))
             report = engine.index(library, progress=progress)
             failed = {path for path, _ in report.failures}
             if failed:  # recorded and counted; their texts stay in the index as distractors
