@@ -92,7 +92,10 @@ def make(out: Path, data: Path, signs: int = 20, seed: int = 20) -> list[dict]:
     for n, line in enumerate(_lines(ljspeech / "manifest.jsonl"), 1):
         name = f"rec-{n:02d}.wav"
         shutil.copyfile(ljspeech / line["path"], out / name)
-        queries.append({"query": line["texts"][0], "path": name, "kind": "transcript"})
+        # without LJSpeech's quotation marks: in a query they ask for that exact phrase, which
+        # the recogniser may write otherwise ("forty-two line Bible" -> "42-line Bible")
+        queries.append({"query": " ".join(line["texts"][0].replace('"', " ").split()), "path": name,
+                        "kind": "transcript"})
 
     photos = [imagenet / line["path"] for i, line in enumerate(_lines(imagenet / "manifest.jsonl")) if i % 5]
     rng.shuffle(photos)
