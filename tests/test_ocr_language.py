@@ -40,6 +40,7 @@ def test_junk_is_refused_with_its_reason(text, reason):
 @pytest.mark.parametrize("text", [
     "Bus Stop", "Exit", "禁止吸烟", "中国银行", "銀行", "未濾過", "Coca-Cola Classic", "Tram Line 14", "出口",
     "Visit www.bakery.com today", "Café de Flore", "SCHOOL BUS",
+    "HarbourStreetBakery", "SeaviewFish andChips",  # words the reader ran together (bench_ocr's set)
 ])
 def test_real_signs_are_language(text):
     assert judge(text, 0.95).ok and is_language(text, 0.95)

@@ -19,7 +19,8 @@ A block of text read in a picture is language when, in this order:
    MIT), or a run of 2 or more common traditional characters (Big5 level 1) holding one that
    simplified Chinese does not write the same way (jieba's dictionary is simplified).
 
-So "SN8 100HJS", "OFHICE", "www.ciao.es" and "未滤過" (a simplified and a traditional
+Words the reader ran together are split at a capital ("SeaviewFish andChips"). So
+"SN8 100HJS", "OFHICE", "www.ciao.es" and "未滤過" (a simplified and a traditional
 character mixed: no word either way) are refused; "Bus Stop", "Exit", "禁止吸烟", "中国银行",
 "銀行" and "Coca-Cola Classic" are kept. The word lists load once, on the first reading that
 needs them (the Chinese one only for text with Chinese characters).
@@ -49,6 +50,7 @@ _WEB = re.compile(
 )
 _COPYRIGHT = re.compile(r"^\s*(?:©|\(c\)|copyright\b)", re.IGNORECASE)
 _LATIN_WORD = re.compile(r"[^\W\d_]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ def judge(text: str, confidence: float = 1.0) -> Verdict:
         rest = ""
     if rest.strip() != text and not _has_letters(rest):
         return Verdict(False, "web address or handle")
-    latin = [w for w in _LATIN_WORD.findall(rest) if not any(_is_cjk(ch) for ch in w)]
+    # words the reader ran together keep their capitals: "HarbourStreetBakery", "andChips"
+    latin = [w for w in _LATIN_WORD.findall(_CAMEL.sub(" ", rest)) if not any(_is_cjk(ch) for ch in w)]
     cjk = _cjk_runs(rest)
     letters = sum(len(w) for w in latin) + sum(len(r) for r in cjk)
     if letters < MIN_LETTERS and not any(len(r) >= 2 for r in cjk):
