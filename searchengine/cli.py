@@ -517,8 +517,17 @@ def eval_command(
     compare: Optional[Tuple[Path, Path]] = typer.Option(None, "--compare", help="Show two JSON reports side by side."),
     asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition for audio items."),
     precision: Optional[str] = PrecisionOpt,
+    ocr: Optional[str] = typer.Option(None, "--ocr", help="Read text in images, as `index --ocr`: auto (default), "
+                                      "on or off [env SEARCHENGINE_OCR]."),
+    distractors: Optional[Path] = typer.Option(None, "--distractors", help="A folder of unrelated files (notes, "
+                                               "recordings, photos with text) added to the library: the default "
+                                               "path is measured with them competing."),
+    keep_index: Optional[Path] = typer.Option(None, "--keep-index", help="Keep the evaluation's index in this "
+                                              "folder (one manifest per folder); a rerun reuses unchanged files."),
 ) -> None:
-    """Measure retrieval quality on a captioned collection: Recall@K in every direction."""
+    """Measure retrieval quality on a captioned collection: Recall@K in every direction, for
+    vector search alone and for the default path (hybrid, text in images as configured,
+    every kind of item competing), side by side."""
     from searchengine.evaluation.report import load_report, render_comparison, render_report
 
     if compare:
@@ -543,8 +552,9 @@ def eval_command(
     def work():
         from searchengine.evaluation.runner import run_eval
 
-        return run_eval(manifest, ks=ks, model=model, settings=_settings(None, asr_model=asr_model, precision=precision),
-                        progress=sys.stderr.isatty())
+        return run_eval(manifest, ks=ks, model=model,
+                        settings=_settings(None, asr_model=asr_model, precision=precision, ocr=ocr),
+                        progress=sys.stderr.isatty(), distractors=distractors, keep=keep_index)
 
     report = _run(work)
     if json_path is not None:

@@ -16,6 +16,7 @@ from searchengine.media.discover import NOTED
 from searchengine.catalog.catalog import Catalog
 from searchengine.config import Settings
 from searchengine.encoders.base import Encoder
+from searchengine.ocr.stage import mark_judged, stale_pictures
 from searchengine.pipeline.decode import Decoded, Decoder
 from searchengine.pipeline.encode import encode_batch
 from searchengine.pipeline.plan import Plan, Work, make_plan
@@ -64,9 +65,16 @@ class IndexRun:
         t0 = time.perf_counter()
         roots = [Path(r).expanduser().absolute() for r in roots]
         self.repo.add_roots(str(r) for r in roots)
+        # pictures whose text units an older judgement of what is language made: made again
+        # (from the OCR cache, nothing read again) - an index built before it sheds its junk
+        ocr_on = self._decoder.texts.enabled
+        redo = stale_pictures(self.repo, self.settings.chunk_chars) if ocr_on else set()
+        if redo:
+            log.info("%d pictures' text units are made again (what counts as language changed)", len(redo))
         plan = make_plan(self.repo, roots, exclude=self._exclude, retry_failed=retry_failed,
                          follow_outside=self.settings.follow_symlinks_outside,
-                         workers=self.settings.decode_workers, progress=progress, on_progress=notify)
+                         workers=self.settings.decode_workers, progress=progress, on_progress=notify,
+                         redo=redo)
         stages.plan = time.perf_counter() - t0
         report.scanned, report.unchanged = len(plan.found), plan.unchanged
         report.skipped = [(str(s.path), s.reason) for s in plan.skipped]
@@ -84,6 +92,8 @@ class IndexRun:
             self._decoder.asr_bar = None
         writer.delete(plan.deletions)
         self.catalog.save(final=True, progress=progress)  # skipped when nothing changed
+        if ocr_on and redo <= {str(f.path) for f in plan.found}:  # none left outside this run's roots
+            mark_judged(self.repo)
         report.decode_seconds = stages.decode + stages.preprocess
         report.encode_seconds = stages.encode
         report.seconds = time.perf_counter() - t0

@@ -500,6 +500,32 @@ class Repository:
                                                           ImageText.source == source)).first()
         return None if raw is None else cast(list, json.loads(raw))
 
+    def ocr_texts(self) -> dict[tuple[str, str], list[str]]:
+        """``(path, content hash) -> [text, ...]`` of the text units read in pictures, in unit
+        order, for every indexed file that has any."""
+        out: dict[tuple[str, str], list[str]] = {}
+        with Session(self.engine) as s:
+            rows = s.execute(select(MediaFile.path, MediaFile.content_hash, Unit.text)
+                             .join(Unit, Unit.file_id == MediaFile.id)
+                             .where(Unit.kind == "ocr").order_by(Unit.id))
+            for path, content_hash, text in rows:
+                out.setdefault((path, content_hash), []).append(text or "")
+        return out
+
+    def state(self, key: str) -> str | None:
+        """A value of the index's key/value facts (``index_state``)."""
+        with self.engine.connect() as c:
+            value = c.execute(select(IndexState.value).where(IndexState.key == key)).scalar()
+        return None if value is None else str(value)
+
+    def set_state(self, key: str, value: str) -> None:
+        with Session(self._writer) as s, s.begin():
+            row = s.get(IndexState, key, with_for_update=True)
+            if row is None:
+                s.add(IndexState(key=key, value=value))
+            elif row.value != value:
+                row.value = value
+
     def save_image_text(self, content_hash: str, source: str, lines: list[dict]) -> None:
         with Session(self._writer) as s, s.begin():
             s.execute(delete(ImageText).where(ImageText.content_hash == content_hash, ImageText.source == source))
