@@ -17,6 +17,7 @@ class StageTimes:
     encode: float = 0.0
     write: float = 0.0
     waiting: float = 0.0
+    read_text: float = 0.0  # the text phase (pipeline.read_text), after the stream
 
 
 @dataclass
@@ -38,12 +39,14 @@ class IndexReport:
     ocr_images: int = 0  # images whose text was read (OCR ran) this time
     ocr_seconds: float = 0.0  # the time the OCR models took (one picture at a time)
     ocr_cache_hits: int = 0  # images whose text was already known (by content hash)
+    text_pending: int = 0  # indexed photos whose text is still to be read after this run
     videos: int = 0  # videos whose picture track was read this time
     video_seconds: float = 0.0  # seconds of video they held
     frames_decoded: int = 0  # frames the decoder produced for them (see media.video)
     frames_kept: int = 0  # key frames embedded
     frame_decode_seconds: float = 0.0  # summed over the worker threads
     seconds: float = 0.0
+    searchable_seconds: float = 0.0  # when every file was searchable (before the text phase)
     decode_seconds: float = 0.0  # decode + preprocess, summed over workers
     encode_seconds: float = 0.0
     model_loaded: bool = False  # whether this run needed the model at all
