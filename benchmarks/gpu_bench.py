@@ -187,7 +187,7 @@ def main() -> None:
     ap.add_argument("--dry-run", action="store_true", help="CPU, small sizes: checks the script, not a GPU")
     args = ap.parse_args()
     if args.dry_run:
-        args.device, args.images, args.distinct, args.batch, args.vectors = "cpu", 64, 8, 16, 20_000
+        args.device, args.images, args.distinct, args.batch, args.vectors = "cpu", 16, 4, 8, 5_000
     gpu = args.device.startswith("cuda")
     if gpu:
         import torch

@@ -65,7 +65,7 @@ def test_photos_are_searchable_first_and_a_stopped_reading_resumes(photos, open_
     assert ("indexing", 4, 4) in stages and ("reading text", 2, 4) in stages
     assert engine.status().text_to_read == 2
     read = _ocr_texts(engine)
-    assert sorted(read) == ["sign0.jpg", "sign1.jpg"]  # in path order: plain.jpg had no text
+    assert sorted(read) == ["sign0.jpg"]  # read in path order: plain.jpg (no text), sign0.jpg
 
     monkeypatch.setattr(reader, "read_timed", real)
     again = engine.index([photos])  # nothing changed on disk: only the text still to read

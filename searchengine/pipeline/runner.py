@@ -88,6 +88,10 @@ class IndexRun:
         todo = phase.pending()
         if todo:
             self.catalog.save()  # every file searchable on disk before the (long) text phase
+            if report.model_loaded:  # the OCR models load now: free the image graph meanwhile
+                release = getattr(self._get_encoder(), "release_image_tower", None)
+                if release is not None:
+                    release()
             phase.run(todo, progress, notify)
         self.catalog.save(final=True, progress=progress)  # skipped when nothing changed
         report.decode_seconds = stages.decode + stages.preprocess
