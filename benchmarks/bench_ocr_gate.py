@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=200)
     ap.add_argument("--per-language", type=int, default=40)
     ap.add_argument("--sides", default="480,384,320,256")
+    ap.add_argument("--options", default="full,det,classes", help="which options to measure")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
@@ -121,9 +122,10 @@ def main() -> None:
         print(f"{name:<14} ms/photo: text {ms['rendered']:6.1f}  imagenet {ms['imagenet']:6.1f}   "
               f"passed on: text {passed['rendered']:.3f}  imagenet {passed['imagenet']:.3f}", flush=True)
 
+    options = set(args.options.split(","))
     engine(sets["imagenet"][0])  # warm up
     ms, passed = {}, {}
-    for key, images in (("rendered", rendered), ("imagenet", imagenet)):
+    for key, images in (("rendered", rendered), ("imagenet", imagenet)) if "full" in options else ():
         times, found = [], 0
         for image in images:
             t0 = time.perf_counter()
@@ -131,9 +133,10 @@ def main() -> None:
             times.append((time.perf_counter() - t0) * 1000)
             found += bool(result)
         ms[key], passed[key] = statistics.median(times), found / len(images)
-    row("full", ms, passed)
+    if "full" in options:
+        row("full", ms, passed)
 
-    for side in [int(s) for s in args.sides.split(",")]:
+    for side in [int(s) for s in args.sides.split(",")] if "det" in options else []:
         ms, passed = {}, {}
         for key, bgrs in sets.items():
             times, hits = [], 0
@@ -151,6 +154,10 @@ def main() -> None:
                 passed[key] = sum(flags) / len(flags)
             row(f"det@{side} x{size}", ms, passed)
 
+    if "classes" not in options:
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2))
+        return
     from searchengine.encoders.registry import load_encoder
     from searchengine.encoders.offline_backend import imagenet_class_names
 
