@@ -73,6 +73,9 @@ class IndexStatus:
     size_bytes: int
     roots: list[str]
     modalities: dict[str, dict[str, int]] = field(default_factory=dict)
+    # indexed photos whose text is still to be read (the next `index` reads them); None
+    # where text in images is not read (--ocr off, or the OCR package is missing)
+    text_to_read: int | None = None
 
 
 class SearchEngine:
@@ -544,4 +547,12 @@ class SearchEngine:
             size_bytes=self.layout.size_on_disk(),
             roots=self.repo.roots(),
             modalities=self.repo.stats(),
+            text_to_read=self._text_to_read(),
         )
+
+    def _text_to_read(self) -> int | None:
+        from searchengine.ocr import reader as ocr_reader
+
+        if self.settings.ocr == "off" or not ocr_reader.available():
+            return None
+        return self.repo.count_images_without_text(ocr_reader.SOURCE)

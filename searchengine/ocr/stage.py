@@ -55,6 +55,14 @@ class ImageTexts:
         cached = self.repo.image_text(content_hash, self.source)
         return None if cached is None else [Line.from_json(x) for x in cached]
 
+    def read(self, image: Image.Image) -> tuple[list[Line], float]:
+        """Read ``image`` now: its lines and the seconds the models took (not cached here:
+        the text phase saves the reading once its units are written, see :meth:`save`)."""
+        return self._reader().read_timed(image)
+
+    def save(self, content_hash: str, lines: list[Line]) -> None:
+        self.repo.save_image_text(content_hash, self.source, [line.to_json() for line in lines])
+
     def attach(self, out: "Decoded", content_hash: str, image: Image.Image, lines: list[Line] | None) -> None:
         """Put the picture's text blocks in ``out.chunks`` (with ``out.boxes``), reading the
         picture first when ``lines`` is None (and caching what was read). Only blocks that

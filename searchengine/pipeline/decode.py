@@ -73,6 +73,9 @@ class Decoder:
         self.asr_bar: tqdm | None = None
         self.texts = ImageTexts(repo, settings.ocr, settings.chunk_chars)
         self.sounds = SoundEvents(settings.sounds, settings.sound_model, settings.cache_dir)
+        # True: a photo whose text is not cached is embedded without reading it, and the
+        # text phase (pipeline.read_text) reads it after the stream; False: read here
+        self.read_text_later = False
 
     @property
     def asr_source(self) -> str:
@@ -91,12 +94,14 @@ class Decoder:
                 raise MediaDecodeError(f"{display_path(f.path)}: empty file (0 bytes)")
             if f.modality == "image":
                 encoder = self._encoder()
-                lines = self.texts.lookup(work.content_hash)  # None: OCR reads it (at full size)
-                image = load_image(f.path, min_side=encoder.input_side if lines is not None else None)
+                lines = self.texts.lookup(work.content_hash)  # None: not read yet
+                later = lines is None and self.read_text_later  # the text phase reads it
+                image = load_image(f.path, min_side=None if lines is None and not later else encoder.input_side)
                 t1 = time.perf_counter()
                 out.images.append(encoder.prepare_image(image))
                 out.preprocess_seconds = time.perf_counter() - t1
-                self.texts.attach(out, work.content_hash, image, lines)
+                if not later:
+                    self.texts.attach(out, work.content_hash, image, lines)
             elif f.modality == "text":
                 chunks = chunk_text(read_text(f.path), self.settings.chunk_chars, self.settings.chunk_overlap)
                 if not chunks:

@@ -17,6 +17,7 @@ class StageTimes:
     encode: float = 0.0
     write: float = 0.0
     waiting: float = 0.0
+    read_text: float = 0.0  # the text phase (pipeline.read_text), after the stream
 
 
 @dataclass
@@ -42,12 +43,14 @@ class IndexReport:
     sound_events: int = 0  # sound events found in them (units of kind "sound")
     sound_seconds: float = 0.0  # CPU time of the sound-event step (log-mel features, model, events)
     sound_audio_seconds: float = 0.0  # seconds of audio it heard
+    text_pending: int = 0  # indexed photos whose text is still to be read after this run
     videos: int = 0  # videos whose picture track was read this time
     video_seconds: float = 0.0  # seconds of video they held
     frames_decoded: int = 0  # frames the decoder produced for them (see media.video)
     frames_kept: int = 0  # key frames embedded
     frame_decode_seconds: float = 0.0  # summed over the worker threads
     seconds: float = 0.0
+    searchable_seconds: float = 0.0  # when every file was searchable (before the text phase)
     decode_seconds: float = 0.0  # decode + preprocess, summed over workers
     encode_seconds: float = 0.0
     model_loaded: bool = False  # whether this run needed the model at all

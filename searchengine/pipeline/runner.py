@@ -20,6 +20,7 @@ from searchengine.ocr.stage import mark_judged, stale_pictures
 from searchengine.pipeline.decode import Decoded, Decoder
 from searchengine.pipeline.encode import encode_batch
 from searchengine.pipeline.plan import Plan, Work, make_plan
+from searchengine.pipeline.read_text import TextPhase
 from searchengine.pipeline.report import IndexReport
 from searchengine.pipeline.write import Writer
 from searchengine.transcribe.whisper import WhisperTranscriber
@@ -49,6 +50,7 @@ class IndexRun:
         self.report = IndexReport()
         self._get_encoder = encoder
         self._decoder = Decoder(self.repo, settings, self._encoder, transcriber)
+        self._decoder.read_text_later = True
 
     def _encoder(self) -> Encoder:
         self.report.model_loaded = True
@@ -58,7 +60,9 @@ class IndexRun:
             on_progress: Callable[[str, int, int], None] | None = None,
             retry_failed: bool = False) -> IndexReport:
         """``progress`` draws bars on the terminal; ``on_progress(stage, done, total)`` is
-        called as work advances (stages: scanning, hashing, indexing)."""
+        called as work advances (stages: scanning, hashing, indexing, reading text). Every
+        file is searchable when "indexing" ends; the text in photos is read after that
+        (pipeline.read_text)."""
         report, stages = self.report, self.report.stages
         notify = on_progress or (lambda stage, done, total: None)
         notify("scanning", 0, 0)
@@ -91,6 +95,16 @@ class IndexRun:
             self._stream(plan.embed, writer, progress, notify)
             self._decoder.asr_bar = None
         writer.delete(plan.deletions)
+        report.searchable_seconds = time.perf_counter() - t0
+        phase = TextPhase(self.catalog, self._encoder, self.settings, self._decoder.texts, report)
+        todo = phase.pending()
+        if todo:
+            self.catalog.save()  # every file searchable on disk before the (long) text phase
+            if report.model_loaded:  # the OCR models load now: free the image graph meanwhile
+                release = getattr(self._get_encoder(), "release_image_tower", None)
+                if release is not None:
+                    release()
+            phase.run(todo, progress, notify)
         self.catalog.save(final=True, progress=progress)  # skipped when nothing changed
         if ocr_on and redo <= {str(f.path) for f in plan.found}:  # none left outside this run's roots
             mark_judged(self.repo)

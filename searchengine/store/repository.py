@@ -532,6 +532,23 @@ class Repository:
             s.add(ImageText(content_hash=content_hash, source=source,
                             lines=json.dumps(lines, ensure_ascii=False), created_at=_now()))
 
+    def images_without_text(self, source: str) -> list[FileRecord]:
+        """Indexed images whose text ``source`` has not read yet (no cache row for their
+        content): what the text phase of an indexing run still has to read, in path order."""
+        unread = ~select(ImageText.id).where(ImageText.content_hash == MediaFile.content_hash,
+                                             ImageText.source == source).exists()
+        with Session(self.engine) as s:
+            rows = s.scalars(select(MediaFile).where(MediaFile.modality == "image", MediaFile.status == "indexed",
+                                                      unread).order_by(MediaFile.path))
+            return [_record(row) for row in rows]
+
+    def count_images_without_text(self, source: str) -> int:
+        unread = ~select(ImageText.id).where(ImageText.content_hash == MediaFile.content_hash,
+                                             ImageText.source == source).exists()
+        with Session(self.engine) as s:
+            return int(s.scalar(select(func.count(MediaFile.id)).where(
+                MediaFile.modality == "image", MediaFile.status == "indexed", unread)) or 0)
+
     # -- writes that change units: inside the catalog's transaction ``s`` ------------------
     # Each returns the unit ids it removed (and added); the catalog logs and mirrors them.
 
@@ -696,6 +713,23 @@ class Repository:
             conn = s.connection()
             keywords.remove(conn, removed)
             keywords.add(conn, added)
+
+    def replace_text_units(self, s: Session, file_id: int, units: Sequence[NewUnit]) -> tuple[list[int], list[int]]:
+        """Give an indexed image the text read in it: its ``ocr`` units are replaced by
+        ``units`` (so writing the same reading twice leaves one copy); its other units stay.
+        Returns (removed unit ids, new unit ids)."""
+        row = s.get(MediaFile, file_id)
+        if row is None:
+            return [], []
+        removed = list(s.scalars(select(Unit.id).where(Unit.file_id == file_id, Unit.kind == "ocr")))
+        if removed:
+            s.execute(delete(Unit).where(Unit.id.in_(removed)))
+        first = int(s.scalar(select(func.max(Unit.ordinal)).where(Unit.file_id == file_id)) or 0) + 1
+        rows = [dict(file_id=file_id, ordinal=first + i, start=u.start, end=u.end, text=u.text, kind="ocr",
+                     box=u.box_json(), vector=vector_to_bytes(u.vector)) for i, u in enumerate(units)]
+        ids = self._insert(s, Unit, rows) if rows else []
+        self._keywords_changed(s, removed, [(uid, u.text, _name(row.path)) for uid, u in zip(ids, units)])
+        return removed, [int(i) for i in ids]
 
     def copy_file(self, s: Session, source_id: int, *, path: str, size: int, mtime_ns: int,
                   dim: int, device: int | None = None,
