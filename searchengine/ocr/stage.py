@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable, Protocol
 
 from PIL import Image
 
@@ -15,8 +15,17 @@ from searchengine.ocr.language import VERSION as LANGUAGE_VERSION, judge
 from searchengine.ocr.layout import Line, group_blocks
 from searchengine.store.repository import Repository
 
-if TYPE_CHECKING:  # the decoder imports this module
-    from searchengine.pipeline.decode import Decoded
+
+
+class Decoding(Protocol):
+    """What this step fills in of a file being decoded (the pipeline's ``Decoded``; named
+    here as a protocol, so that this package does not import the pipeline that imports it)."""
+
+    work: Any  # .found.path: the file
+    chunks: list[tuple[float | None, float | None, str]]
+    boxes: list[tuple[float, float, float, float]]
+    ocr_seconds: float | None
+    ocr_cached: bool
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +72,7 @@ class ImageTexts:
     def save(self, content_hash: str, lines: list[Line]) -> None:
         self.repo.save_image_text(content_hash, self.source, [line.to_json() for line in lines])
 
-    def attach(self, out: "Decoded", content_hash: str, image: Image.Image, lines: list[Line] | None) -> None:
+    def attach(self, out: Decoding, content_hash: str, image: Image.Image, lines: list[Line] | None) -> None:
         """Put the picture's text blocks in ``out.chunks`` (with ``out.boxes``), reading the
         picture first when ``lines`` is None (and caching what was read). Only blocks that
         are language become units (:mod:`searchengine.ocr.language`); the cache keeps every
