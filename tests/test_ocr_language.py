@@ -109,12 +109,15 @@ def test_an_index_made_before_the_judgement_sheds_its_junk_on_the_next_run(pictu
                                                                             monkeypatch):
     from searchengine.ocr import stage
     from searchengine.ocr.language import Verdict
+    from searchengine.pipeline import read_text
 
     media = tmp_path / "media"
     shutil.copytree(pictures, media)
     engine = open_engine("before")
     with monkeypatch.context() as m:  # the indexing of before: every reading a unit
-        m.setattr(stage, "judge", lambda text, confidence=1.0: Verdict(True))
+        accept = lambda text, confidence=1.0: Verdict(True)  # noqa: E731
+        m.setattr(stage, "judge", accept)
+        m.setattr(read_text, "judge", accept)  # the text phase, where pictures are read
         engine.index([media])
     engine.repo.set_state(stage.LANGUAGE_KEY, "0")  # made under no judgement
     units, _ = _read(engine)
