@@ -101,3 +101,16 @@ def test_writing_the_same_reading_twice_keeps_one_copy(photos, open_engine, sett
     assert engine.index([photos]).ocr_images == 4
     assert _ocr_texts(engine) == before and engine.repo.unit_count() == count
     assert engine.catalog.count() == count  # FAISS agrees with SQL
+
+
+def test_model_auto_is_resolved_without_importing_torch():
+    """`--model auto` looks for the default model's weights without open_clip (torch alone
+    is about 1 GB resident: it doubled a first index's peak memory)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from searchengine.encoders.registry import resolve_auto; resolve_auto('auto'); "
+            "print('torch' in sys.modules, 'open_clip' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert out.stdout.split() == ["False", "False"], out.stderr[-2000:]

@@ -40,18 +40,26 @@ def _supply_weights_hint(spec: str) -> str:
     )
 
 
+# open_clip's Hugging Face repository of the default model (open_clip/pretrained.py), so that
+# `--model auto` finds out whether its weights are cached without importing open_clip/torch
+HF_REPOS = {"ViT-B-32/laion2b_s34b_b79k": "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"}
+
+
 def weights_reachable(name: str, timeout: float = 3.0) -> tuple[bool, str]:
     """Whether the weights of built-in ``ARCH/TAG`` are in the Hugging Face cache or the hub
     answers; with a reason to show the user."""
     import os
     import socket
 
-    import open_clip
     from huggingface_hub import try_to_load_from_cache
 
-    arch, _, tag = name.partition("/")
-    cfg = open_clip.get_pretrained_cfg(arch, tag) or {}
-    repo = str(cfg.get("hf_hub", "")).strip("/")
+    repo = HF_REPOS.get(name)
+    if repo is None:  # importing open_clip imports torch (about 1 GB resident): only when needed
+        import open_clip
+
+        arch, _, tag = name.partition("/")
+        cfg = open_clip.get_pretrained_cfg(arch, tag) or {}
+        repo = str(cfg.get("hf_hub", "")).strip("/")
     if repo:
         for filename in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
             if isinstance(try_to_load_from_cache(repo, filename), str):
