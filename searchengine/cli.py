@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Callable, List, Optional, Tuple, TypeVar
 import typer
 
 from searchengine.config import Settings
+from searchengine.media.formats.registry import described
+from searchengine.media.kinds import MODALITIES, format_of
 from searchengine.media.pathnames import display_path, has_undecodable
 from searchengine.errors import (
     ClusterUnavailableError,
@@ -81,7 +83,8 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
     )
 
 
-@app.command()
+@app.command(help="Index folders of photos, recordings and documents (recursive, incremental).\n\n"
+             f"Kinds of file indexed - {described()}.")
 def index(
     paths: List[Path] = typer.Argument(None, help="Folders or files; none re-indexes the index's folders."),
     index_name: str = IndexOpt,
@@ -106,7 +109,6 @@ def index(
                                       "on this machine), auto (the cluster this machine joined) or an address "
                                       "(HOST:PORT, ray://HOST:PORT). Needs the ray extra."),
 ) -> None:
-    """Index folders of photos, recordings and documents (recursive, incremental)."""
     from searchengine.engine import SearchEngine
 
     def work():
@@ -176,7 +178,7 @@ def search(
     similar_to: Optional[int] = typer.Option(None, "--similar-to", min=1, max=2**63 - 1, help="Search by an indexed item's id."),
     k: int = typer.Option(10, "--k", "-k", min=1, max=10000, help="Number of hits."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (pagination)."),
-    modality: Optional[List[str]] = typer.Option(None, "--modality", help="Only these modalities (image, text, audio, video)."),
+    modality: Optional[List[str]] = typer.Option(None, "--modality", help=f"Only these modalities ({', '.join(MODALITIES)})."),
     path_glob: Optional[str] = typer.Option(None, "--path", help="Only paths matching this glob, e.g. '*.jpg'."),
     after: Optional[datetime] = typer.Option(None, "--after", help="Only files modified at or after this date (UTC), e.g. 2024-06-01."),
     before: Optional[datetime] = typer.Option(None, "--before", help="Only files modified at or before this date (UTC)."),
@@ -213,6 +215,8 @@ def search(
         where = ""
         if h.kind == "frame" and h.start is not None:
             where = f"  at {_clock(h.start)}"
+        elif h.page is not None:
+            where = f"  {_location(h.path, h.page)}"
         elif h.start is not None and h.end is not None:
             where = f"  [chars {int(h.start)}-{int(h.end)}]" if h.modality == "text" else f"  [{_clock(h.start)}-{_clock(h.end)}]"
             if h.moment is not None:
@@ -224,6 +228,13 @@ def search(
         typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{where}")
         if h.text:
             typer.echo(f"{'':>30}{_snippet(h.text, h.highlights, color=sys.stdout.isatty())}")
+
+
+def _location(path: str, page: int) -> str:
+    """Where a passage of a document is: ``p. 2``, ``slide 3``, ``chapter 4``."""
+    fmt = format_of(path)
+    label = {"slide": "slide ", "chapter": "chapter "}.get(fmt.location if fmt and fmt.location else "", "p. ")
+    return f"{label}{page}"
 
 
 def _box(box: tuple) -> str:

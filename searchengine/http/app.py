@@ -65,7 +65,7 @@ from searchengine.http.memory import bound_heap
 from searchengine.http.security import MIN_TOKEN_LENGTH, OriginGuard
 from searchengine.http.thumbnails import thumbnail
 from searchengine.media.images import PixelBudget, load_image
-from searchengine.media.kinds import RECORDINGS
+from searchengine.media.kinds import MODALITIES, RECORDINGS, format_of
 from searchengine.media.pathnames import display_path, is_real_under
 
 log = logging.getLogger(__name__)
@@ -263,6 +263,9 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
     # -- helpers ------------------------------------------------------------------------
 
     def hit_out(hit: Hit, root: str) -> HitOut:
+        fmt = format_of(hit.path) if hit.page is not None else None
+        location = fmt.location if fmt is not None else None
+        pdf_page = hit.page is not None and location == "page"
         return HitOut(
             id=hit.id, path=display_path(hit.path), name=display_path(os.path.basename(hit.path)),
             modality=cast(Modality, hit.modality),
@@ -270,8 +273,9 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             found_by=list(hit.found_by) if hit.found_by else None,  # type: ignore[arg-type]
             highlights=[tuple(s) for s in hit.highlights] if hit.highlights else None,  # type: ignore[misc]
             kind=hit.kind, box=hit.box,  # type: ignore[arg-type]
-            media_url=f"{root}/api/items/{hit.id}/media",
-            thumbnail_url=f"{root}/api/items/{hit.id}/thumbnail" if hit.modality == "image" else None,
+            page=hit.page, location=location,  # type: ignore[arg-type]
+            media_url=f"{root}/api/items/{hit.id}/media" + (f"#page={hit.page}" if pdf_page else ""),
+            thumbnail_url=f"{root}/api/items/{hit.id}/thumbnail" if hit.modality == "image" or pdf_page else None,
         )
 
     def page(request: Request, hits: list[Hit], k: int, offset: int) -> SearchResponse:
@@ -430,13 +434,14 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
              responses={200: {"content": {"image/jpeg": {}}, "description": "A JPEG image."},
                         404: _ERRORS[404], 415: _ERRORS[415]})
     def item_thumbnail(item_id: ItemId, size: Annotated[ThumbnailSize, Query(description="Longer side in pixels.")] = ThumbnailSize.medium):
-        """A JPEG thumbnail of an image item (made once, cached on disk)."""
+        """A JPEG thumbnail of an image item, or of a PDF passage's page (made once, cached on disk)."""
         row = unit_or_404(item_id)
-        if row.modality != "image":
-            raise ApiError(415, f"item {item_id} is {row.modality}; only images have thumbnails")
+        pdf_page = row.page is not None and row.path.lower().endswith(".pdf")
+        if row.modality != "image" and not pdf_page:
+            raise ApiError(415, f"item {item_id} is {row.modality}; only images and PDF pages have thumbnails")
         source = servable(row)
         try:
-            thumb = thumbnail(source, row.content_hash, int(size), thumbs_dir)
+            thumb = thumbnail(source, row.content_hash, int(size), thumbs_dir, page=row.page if pdf_page else None)
         except MediaDecodeError as exc:
             raise ApiError(415, str(exc)) from None
         return FileResponse(thumb, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
@@ -489,7 +494,9 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
     for path, endpoint in (("/api/items/{item_id}/thumbnail", item_thumbnail), ("/api/items/{item_id}/media", item_media)):
         api.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)
     app.include_router(api)
-    page_html = (STATIC / "index.html").read_text(encoding="utf-8")
+    page_html = (STATIC / "index.html").read_text(encoding="utf-8").replace("{{KINDS}}", "\n".join(
+        f'        <label><input type="checkbox" name="modality" value="{m}"> {"images" if m == "image" else m}</label>'
+        for m in MODALITIES))
 
     @app.get("/", include_in_schema=False)
     def index_page(request: Request) -> HTMLResponse:

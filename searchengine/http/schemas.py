@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from pydantic import BaseModel, Field
 
-Modality = Literal["image", "text", "audio", "video"]
+from searchengine.media.formats.registry import MODALITIES
+
+if TYPE_CHECKING:
+    Modality = str
+else:  # the modalities of the format registry
+    Modality = Literal[MODALITIES]
 
 
 class ErrorBody(BaseModel):
@@ -45,7 +50,11 @@ class HitOut(BaseModel):
         "text read in an image (`box` says where), a video key frame (at `start` seconds).")
     box: Optional[tuple[float, float, float, float]] = Field(
         None, description="Text read in an image: x0, y0, x1, y1 as fractions of the picture's width and height.")
-    media_url: str
+    page: Optional[int] = Field(None, description="Documents: where the passage is, 1-based - a PDF's page, "
+                                "a deck's slide, an e-book's chapter (see `location`).")
+    location: Optional[Literal["page", "slide", "chapter"]] = Field(
+        None, description="What `page` counts in this file's format.")
+    media_url: str = Field(description="The file; for a PDF hit, with `#page=N` to open it at its page.")
     thumbnail_url: Optional[str] = None
 
 

@@ -6,6 +6,7 @@ A file that cannot be decoded comes out with its reason."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -18,9 +19,10 @@ from searchengine.encoders.base import Encoder
 from searchengine.errors import MediaDecodeError, ModelUnavailableError
 from searchengine.media.audio import SAMPLE_RATE, decode_audio, probe_duration
 from searchengine.media.images import load_image
-from searchengine.media.kinds import RECORDINGS
+from searchengine.media.formats.base import Budget
+from searchengine.media.kinds import RECORDINGS, format_of
 from searchengine.media.sidecar import parse_sidecar
-from searchengine.media.text import chunk_text, read_text
+from searchengine.media.text import chunk_text
 from searchengine.ocr.stage import ImageTexts
 from searchengine.media.pathnames import display_path
 from searchengine.pipeline.decode_video import decode_video
@@ -38,6 +40,7 @@ class Decoded:
     images: list[Any] = field(default_factory=list)  # prepared by the encoder
     chunks: list[tuple[float | None, float | None, str]] = field(default_factory=list)
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)  # of an image's text chunks
+    pages: list[int | None] = field(default_factory=list)  # of a document's chunks (empty: no pages)
     error: str | None = None
     kept: bool = False  # an indexed file that could not be read now: its old vectors stay
     decode_seconds: float = 0.0
@@ -84,10 +87,7 @@ class Decoder:
                 out.preprocess_seconds = time.perf_counter() - t1
                 self.texts.attach(out, work.content_hash, image, lines)
             elif f.modality == "text":
-                chunks = chunk_text(read_text(f.path), self.settings.chunk_chars, self.settings.chunk_overlap)
-                if not chunks:
-                    raise MediaDecodeError(f"{display_path(f.path)}: no text in file")
-                out.chunks = [(float(c.start), float(c.end), c.text) for c in chunks]
+                self._document(work, out)
             elif f.modality == "audio":
                 segments = self._transcript(work, out)
                 out.chunks = [(w.start, w.end, w.text) for w in group_windows(segments)]
@@ -105,6 +105,37 @@ class Decoder:
             out.error = f"{display_path(f.path)}: unexpected error while decoding: {type(exc).__name__}: {exc}"
         out.decode_seconds = time.perf_counter() - t0 - out.preprocess_seconds - (out.ocr_seconds or 0.0)
         return out
+
+    def _document(self, work: Work, out: Decoded) -> None:
+        """A note or document: its sections (pages, slides, chapters; one for a note)
+        chunked each on its own, so that no passage crosses a page; a scanned page is read
+        by the OCR (cached by the file's hash and the page number)."""
+        f = work.found
+        fmt = format_of(f.path)
+        assert fmt is not None and fmt.read is not None, "discover only yields known formats"
+        budget = Budget(f.path)
+        sections = fmt.read(f.path, budget)
+        scanned = 0
+        for section in sections:
+            text = section.text
+            if section.image is not None:
+                scanned += 1
+                key = hashlib.sha256(f"{work.content_hash}:page:{section.page}".encode()).hexdigest()
+                text = self.texts.read_page(out, key, section.image)
+                section.image = None
+                budget.check_time()
+            for c in chunk_text(text, self.settings.chunk_chars, self.settings.chunk_overlap):
+                out.chunks.append((float(c.start), float(c.end), c.text))
+                out.pages.append(section.page)
+        if not out.chunks:
+            why = "no text in file"
+            if scanned and not self.texts.enabled:
+                why = "no text layer (scanned pages) and text reading (OCR) is off"
+            elif scanned:
+                why = "no text layer, and none read in its scanned pages"
+            raise MediaDecodeError(f"{display_path(f.path)}: {why}")
+        if not any(p is not None for p in out.pages):
+            out.pages = []
 
     def asr_seconds(self, work: list[Work]) -> float:
         """Seconds of audio that speech recognition will get, for the progress bar."""

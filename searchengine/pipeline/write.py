@@ -50,7 +50,9 @@ class Writer:
             f = d.work.found
             units = ([NewUnit(s, e, None, v, kind="frame") for (s, e), v in zip(d.frame_spans, vecs)]
                      if d.frame_spans else [NewUnit(None, None, None, v) for v in vecs[: len(d.images)]])
-            units += [NewUnit(s, e, text, v) for (s, e, text), v in zip(d.chunks, vecs[len(d.images):])]
+            pages = d.pages or [None] * len(d.chunks)
+            units += [NewUnit(s, e, text, v, page=p)
+                      for (s, e, text), p, v in zip(d.chunks, pages, vecs[len(d.images):])]
             if f.modality == "image":  # the chunks of an image are the text read in it, each with its box
                 n = len(d.images)
                 units[n:] = [NewUnit(u.start, u.end, u.text, u.vector, kind="ocr", box=box)

@@ -193,4 +193,4 @@ def _hit(row: UnitRow, score: float) -> Hit:
     box = tuple(json.loads(row.box)) if row.box else None
     return Hit(id=row.id, path=row.path, modality=row.modality, score=score,
                start=row.start, end=row.end, text=row.text, kind=row.kind,
-               box=box)  # type: ignore[arg-type]
+               box=box, page=row.page)  # type: ignore[arg-type]

@@ -174,6 +174,8 @@ class Unit(Base):
     kind: Mapped[str] = mapped_column(String(16), server_default="image")
     # text read in an image: where, as JSON [x0, y0, x1, y1] in fractions of the width/height
     box: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # a document's page (1-based): a PDF page, a slide, an e-book chapter (see formats)
+    page: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # float32 little-endian, L2-normalised: the FAISS index can always be rebuilt from these
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 

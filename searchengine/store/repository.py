@@ -56,6 +56,7 @@ class NewUnit:
     vector: np.ndarray
     kind: str = ""  # one of models.UNIT_KINDS; "" = the file's modality's one kind
     box: tuple[float, float, float, float] | None = None  # text in an image: x0, y0, x1, y1 (fractions)
+    page: int | None = None  # a document's page, slide or chapter (1-based)
 
     def kind_in(self, modality: str) -> str:
         return self.kind or KIND_OF_MODALITY.get(modality, "image")
@@ -111,6 +112,7 @@ class UnitRow:
     text: str | None
     kind: str = "image"
     box: str | None = None  # JSON [x0, y0, x1, y1] in fractions of the picture
+    page: int | None = None  # a document's page, slide or chapter (1-based)
     mtime_ns: int = 0
     size: int = 0
     content_hash: str = ""
@@ -334,7 +336,7 @@ class Repository:
             for i in range(0, len(ids), SQL_BATCH):
                 rows = s.execute(
                     select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end,
-                           Unit.text, Unit.kind, Unit.box, MediaFile.mtime_ns, MediaFile.size, MediaFile.content_hash,
+                           Unit.text, Unit.kind, Unit.box, Unit.page, MediaFile.mtime_ns, MediaFile.size, MediaFile.content_hash,
                            MediaFile.device, MediaFile.inode)
                     .join(MediaFile, MediaFile.id == Unit.file_id)
                     .where(Unit.id.in_(ids[i:i + SQL_BATCH]))
@@ -542,7 +544,7 @@ class Repository:
             existing.update((w.path, fid) for w, fid in zip(fresh, new_file_ids))
         unit_rows = [
             dict(file_id=existing[w.path], ordinal=i, start=u.start, end=u.end, text=u.text,
-                 kind=u.kind_in(w.modality), box=u.box_json(), vector=vector_to_bytes(u.vector))
+                 kind=u.kind_in(w.modality), box=u.box_json(), page=u.page, vector=vector_to_bytes(u.vector))
             for w in writes for i, u in enumerate(w.units)
         ]
         unit_ids = self._insert(s, Unit, unit_rows) if unit_rows else []
@@ -638,7 +640,7 @@ class Repository:
         )
         new_rows = [
             Unit(file_id=row.id, ordinal=i, start=u.start, end=u.end, text=u.text,
-                 kind=u.kind_in(w.modality), box=u.box_json(), vector=vector_to_bytes(u.vector))
+                 kind=u.kind_in(w.modality), box=u.box_json(), page=u.page, vector=vector_to_bytes(u.vector))
             for i, u in enumerate(w.units)
         ]
         s.add_all(new_rows)
@@ -666,7 +668,7 @@ class Repository:
         )
         new_rows = [
             Unit(file_id=row.id, ordinal=u.ordinal, start=u.start, end=u.end, text=u.text, kind=u.kind,
-                 box=u.box, vector=u.vector)
+                 box=u.box, page=u.page, vector=u.vector)
             for u in src_units
         ]
         s.add_all(new_rows)

@@ -14,7 +14,8 @@ if (params.get("token")) {
 }
 const token = localStorage.getItem("searchengine-token");
 const PAGE = 24;
-const KINDS = ["image", "text", "audio", "video"];
+// the kinds of item, as the server's format registry lists them (the page's checkboxes)
+const KINDS = $$('#kinds input[name="modality"]').map((el) => el.value);
 // The search on screen: {kind: "text", value: q} | {kind: "similar", value: id, label}
 // | {kind: "image", value: File, key}, with its filters and the offset loaded so far.
 let lastQuery = null;
@@ -251,11 +252,32 @@ function renderHit(hit, query) {
       showTranscriptLines(hit, passage, audio, from, query);
     }
   } else {
+    if (hit.page != null) showPage(node, media, hit);
     highlight(passage, hit.text || "", query, hit.highlights);
   }
   node.querySelector(".similar").addEventListener("click",
     () => search({ kind: "similar", value: String(hit.id), label: hit.name }));
   return node;
+}
+
+// A passage of a document with pages: where it is ("p. 2", "slide 3", "chapter 4"), the
+// page's thumbnail (PDF), and a link opening the file there (a PDF viewer honours #page=N).
+function showPage(node, media, hit) {
+  const where = hit.location === "slide" ? "slide " : hit.location === "chapter" ? "chapter " : "p. ";
+  if (hit.thumbnail_url) {
+    const img = document.createElement("img");
+    img.src = hit.thumbnail_url;
+    img.alt = hit.name + " " + where + hit.page;
+    img.loading = "lazy";
+    media.appendChild(img);
+  }
+  const open = document.createElement("a");
+  open.className = "page";
+  open.href = hit.media_url;
+  open.target = "_blank";
+  open.rel = "noopener";
+  open.textContent = where + hit.page;
+  node.querySelector(".meta").appendChild(open);
 }
 
 // A hit on text read in a picture: the whole picture (not cropped) with the text's box
