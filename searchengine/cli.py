@@ -180,8 +180,10 @@ def search(
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (pagination)."),
     modality: Optional[List[str]] = typer.Option(None, "--modality", help=f"Only these modalities ({', '.join(MODALITIES)})."),
     path_glob: Optional[str] = typer.Option(None, "--path", help="Only paths matching this glob, e.g. '*.jpg'."),
-    after: Optional[datetime] = typer.Option(None, "--after", help="Only files modified at or after this date (UTC), e.g. 2024-06-01."),
-    before: Optional[datetime] = typer.Option(None, "--before", help="Only files modified at or before this date (UTC)."),
+    after: Optional[datetime] = typer.Option(None, "--after", help="Only items dated at or after this date (UTC), e.g. 2024-06-01: when taken (photos, videos that say so), else modified."),
+    before: Optional[datetime] = typer.Option(None, "--before", help="Only items dated at or before this date (UTC); taken, else modified."),
+    place: Optional[str] = typer.Option(None, "--place", help="Only photos taken at a place with these words in its names, e.g. Kyoto, 杭州, Japan."),
+    camera: Optional[str] = typer.Option(None, "--camera", help="Only photos from a camera with these words in its make and model."),
     mode: str = typer.Option("hybrid", "--mode", help="Text queries: hybrid (meaning and keywords, fused), vector (meaning only) or keyword (words as written; a \"quoted phrase\" must occur)."),
     index_name: str = IndexOpt,
     model: Optional[str] = ModelOpt,
@@ -199,12 +201,13 @@ def search(
 
     def work():
         with SearchEngine.open(index_name, model=model, settings=_settings(index_root, database_url), create=False) as engine:
-            return engine.search(query, image=image, similar_to=similar_to, k=k, offset=offset, mode=mode,
-                                 filters=SearchFilters.of(modality or None, path_glob, after, before))
+            found = engine.search(query, image=image, similar_to=similar_to, k=k, offset=offset, mode=mode,
+                                  filters=SearchFilters.of(modality or None, path_glob, after, before, place, camera))
+            return found, engine.items([h.id for h in found])
 
-    hits = _run(work)
+    hits, items = _run(work)
     if json_out:
-        rows = [{**h.to_dict(), "path": json_path(h.path)} for h in hits]
+        rows = [{**h.to_dict(), **_facts(items.get(h.id)), "path": json_path(h.path)} for h in hits]
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if not hits:
@@ -225,9 +228,31 @@ def search(
             where += "  text in image" + (f" at {_box(h.box)}" if h.box else "")
         if h.found_by and h.found_by != ("vector",):
             where += f"  ({' + '.join(h.found_by)})"
+        row = items.get(h.id)
+        if row is not None and (row.taken_ns is not None or row.place or row.camera):
+            facts = _facts(row)
+            where += "  " + "  ".join(x for x in (f"taken {facts['date'][:16].replace('T', ' ')}"
+                                                 if row.taken_ns is not None else "", row.place or "",
+                                                 row.camera or "") if x)
         typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{where}")
         if h.text:
             typer.echo(f"{'':>30}{_snippet(h.text, h.highlights, color=sys.stdout.isatty())}")
+
+
+def _facts(row) -> dict:
+    """The item's date and where it comes from (taken, else modified), place and camera."""
+    if row is None:
+        return {}
+    from datetime import timezone
+
+    ns = row.taken_ns if row.taken_ns is not None else row.mtime_ns
+    out = {"date": datetime.fromtimestamp(ns / 1e9, timezone.utc).isoformat(),
+           "date_source": "taken" if row.taken_ns is not None else "modified"}
+    if row.place:
+        out["place"] = row.place
+    if row.camera:
+        out["camera"] = row.camera
+    return out
 
 
 def _location(path: str, page: int) -> str:

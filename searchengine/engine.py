@@ -28,6 +28,7 @@ from searchengine.query.hits import Hit
 from searchengine.catalog.layout import IndexLayout, resolve_index
 from searchengine.catalog.manifest import Manifest
 from searchengine.media.images import load_query_image
+from searchengine.media.formats.registry import described
 from searchengine.media.kinds import RECORDINGS, modality_of
 from searchengine.query.filters import SearchFilters
 from searchengine.query.searcher import MODES, Searcher
@@ -300,8 +301,7 @@ class SearchEngine:
                     raise InvalidInputError(f"{root} does not exist")
                 if not root.is_dir() and (not root.is_file() or modality_of(root) is None):
                     raise InvalidInputError(
-                        f"{root} is not a folder or a file searchengine indexes (images, .txt/.md, "
-                        "audio and video)"
+                        f"{root} is not a folder or a file searchengine indexes ({described()})"
                     )
         else:
             roots = [Path(p) for p in self.repo.roots() if Path(p).exists()]
@@ -315,6 +315,11 @@ class SearchEngine:
             run = self._index_run(ray)
             report = run.run(roots, progress=progress, on_progress=on_progress, retry_failed=retry_failed)
             report.missing_roots = missing_roots
+            if self._manifest is not None:
+                from searchengine.pipeline.facts import fill_facts
+
+                if fill_facts(self.catalog, lambda: self.encoder, progress=progress):
+                    self.catalog.save(final=True)
             return report
 
     def _index_run(self, ray: str | None) -> "IndexRun":
@@ -487,6 +492,10 @@ class SearchEngine:
         if not 0 < item_id < 2**63:
             return None
         return self.repo.units([item_id]).get(item_id)
+
+    def items(self, item_ids: Sequence[int]) -> dict[int, UnitRow]:
+        """The indexed units among ``item_ids`` with their files (date taken, place, camera)."""
+        return self.repo.units([i for i in item_ids if 0 < i < 2**63])
 
     def roots(self) -> list[str]:
         """The folders (and files) indexed, as given."""

@@ -262,7 +262,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
 
     # -- helpers ------------------------------------------------------------------------
 
-    def hit_out(hit: Hit, root: str) -> HitOut:
+    def hit_out(hit: Hit, root: str, row: UnitRow | None = None) -> HitOut:
         fmt = format_of(hit.path) if hit.page is not None else None
         location = fmt.location if fmt is not None else None
         pdf_page = hit.page is not None and location == "page"
@@ -274,19 +274,30 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             highlights=[tuple(s) for s in hit.highlights] if hit.highlights else None,  # type: ignore[misc]
             kind=hit.kind, box=hit.box,  # type: ignore[arg-type]
             page=hit.page, location=location,  # type: ignore[arg-type]
+            **dated(row),
             media_url=f"{root}/api/items/{hit.id}/media" + (f"#page={hit.page}" if pdf_page else ""),
             thumbnail_url=f"{root}/api/items/{hit.id}/thumbnail" if hit.modality == "image" or pdf_page else None,
         )
 
+    def dated(row: UnitRow | None) -> dict[str, Any]:
+        if row is None:
+            return {}
+        taken = row.taken_ns is not None
+        ns = row.taken_ns if row.taken_ns is not None else row.mtime_ns
+        return dict(date=datetime.fromtimestamp(ns / 1e9, timezone.utc), date_source="taken" if taken else "modified",
+                    place=row.place, camera=row.camera)
+
     def page(request: Request, hits: list[Hit], k: int, offset: int) -> SearchResponse:
         """A page of hits; links carry the prefix the app is mounted under, if any."""
         root = request.scope.get("root_path", "").rstrip("/")
-        return SearchResponse(hits=[hit_out(h, root) for h in hits], k=k, offset=offset,
+        rows = engine.items([h.id for h in hits])
+        return SearchResponse(hits=[hit_out(h, root, rows.get(h.id)) for h in hits], k=k, offset=offset,
                               next_offset=offset + k if len(hits) == k else None)
 
     def filters_of(modality: Optional[Sequence[str]], path: Optional[str], after: Optional[datetime],
-                   before: Optional[datetime]) -> SearchFilters:
-        return SearchFilters.of(modality, path, after, before)
+                   before: Optional[datetime], place: Optional[str] = None,
+                   camera: Optional[str] = None) -> SearchFilters:
+        return SearchFilters.of(modality, path, after, before, place, camera)
 
     def unit_or_404(item_id: int) -> UnitRow:
         row = engine.item(item_id)
@@ -343,17 +354,19 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         after: Optional[datetime] = None,
         before: Optional[datetime] = None,
         mode: SearchMode = "hybrid",
+        place: Annotated[Optional[str], Query(max_length=200, description="Place words, e.g. Kyoto, 杭州, Japan.")] = None,
+        camera: Annotated[Optional[str], Query(max_length=200, description="Camera make/model words.")] = None,
     ) -> SearchResponse:
         """Search by text."""
-        return search_post(request, SearchRequest(q=q, k=k, offset=offset, modality=modality,
-                                                  path=path, after=after, before=before, mode=mode))
+        return search_post(request, SearchRequest(q=q, k=k, offset=offset, modality=modality, path=path,
+                                                  after=after, before=before, mode=mode, place=place, camera=camera))
 
     @api.post("/api/search", response_model=SearchResponse, tags=["search"],
               responses={400: _ERRORS[400]})
     def search_post(request: Request, body: SearchRequest) -> SearchResponse:
         """Search by text, with the query in a JSON body."""
         hits = engine.search(body.q, k=body.k, offset=body.offset, mode=body.mode,
-                             filters=filters_of(body.modality, body.path, body.after, body.before))
+                             filters=filters_of(body.modality, body.path, body.after, body.before, body.place, body.camera))
         return page(request, hits, body.k, body.offset)
 
     @api.post("/api/search/image", response_model=SearchResponse, tags=["search"],
@@ -367,6 +380,8 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         path: Annotated[Optional[str], Form(max_length=1000)] = None,
         after: Annotated[Optional[datetime], Form()] = None,
         before: Annotated[Optional[datetime], Form()] = None,
+        place: Annotated[Optional[str], Form(max_length=200)] = None,
+        camera: Annotated[Optional[str], Form(max_length=200)] = None,
     ) -> SearchResponse:
         """Search by an uploaded image (multipart field ``file``)."""
         data = file.file.read(max_upload_bytes + 1)
@@ -380,7 +395,8 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             raise ApiError(400, f"the upload {display_path(file.filename or '')!r} cannot be used: {exc}") from None
         finally:
             del data
-        hits = engine.search(image=query, k=k, offset=offset, filters=filters_of(modality, path, after, before))
+        hits = engine.search(image=query, k=k, offset=offset,
+                             filters=filters_of(modality, path, after, before, place, camera))
         return page(request, hits, k, offset)
 
     @api.get("/api/items/{item_id}/similar", response_model=SearchResponse, tags=["search"], responses={404: _ERRORS[404]})
@@ -393,11 +409,13 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         path: Annotated[Optional[str], Query(max_length=1000)] = None,
         after: Optional[datetime] = None,
         before: Optional[datetime] = None,
+        place: Annotated[Optional[str], Query(max_length=200, description="Place words, e.g. Kyoto, 杭州, Japan.")] = None,
+        camera: Annotated[Optional[str], Query(max_length=200, description="Camera make/model words.")] = None,
     ) -> SearchResponse:
         """More like this: items near an indexed item."""
         unit_or_404(item_id)
         hits = engine.search(similar_to=item_id, k=k, offset=offset,
-                             filters=filters_of(modality, path, after, before))
+                             filters=filters_of(modality, path, after, before, place, camera))
         return page(request, hits, k, offset)
 
     @api.get("/api/duplicates", response_model=DuplicatesResponse, tags=["search"],

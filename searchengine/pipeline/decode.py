@@ -10,6 +10,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from tqdm import tqdm
@@ -20,6 +21,8 @@ from searchengine.errors import MediaDecodeError, ModelUnavailableError
 from searchengine.media.audio import SAMPLE_RATE, decode_audio, probe_duration
 from searchengine.media.images import load_image
 from searchengine.media.formats.base import Budget
+from searchengine.media.photo_facts import read_photo_facts, video_taken
+from searchengine.media.places import nearest_place
 from searchengine.media.kinds import RECORDINGS, format_of
 from searchengine.media.sidecar import parse_sidecar
 from searchengine.media.text import chunk_text
@@ -27,7 +30,7 @@ from searchengine.ocr.stage import ImageTexts
 from searchengine.media.pathnames import display_path
 from searchengine.pipeline.decode_video import decode_video
 from searchengine.pipeline.plan import Work
-from searchengine.store.repository import Repository
+from searchengine.store.repository import FileFacts, Repository
 from searchengine.transcribe.segments import Segment, group_windows
 from searchengine.transcribe.whisper import WhisperTranscriber
 
@@ -41,6 +44,8 @@ class Decoded:
     chunks: list[tuple[float | None, float | None, str]] = field(default_factory=list)
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)  # of an image's text chunks
     pages: list[int | None] = field(default_factory=list)  # of a document's chunks (empty: no pages)
+    facts: FileFacts | None = None  # photos, videos: when, where, what camera (read from the file)
+    place: str | None = None  # a photo's place names: its last chunk, written as a "place" unit
     error: str | None = None
     kept: bool = False  # an indexed file that could not be read now: its old vectors stay
     decode_seconds: float = 0.0
@@ -86,12 +91,16 @@ class Decoder:
                 out.images.append(encoder.prepare_image(image))
                 out.preprocess_seconds = time.perf_counter() - t1
                 self.texts.attach(out, work.content_hash, image, lines)
+                out.facts, out.place = photo_facts(f.path)
+                if out.place:
+                    out.chunks.append((None, None, out.place))
             elif f.modality == "text":
                 self._document(work, out)
             elif f.modality == "audio":
                 segments = self._transcript(work, out)
                 out.chunks = [(w.start, w.end, w.text) for w in group_windows(segments)]
             elif f.modality == "video":
+                out.facts = FileFacts(taken_ns=video_taken(f.path))
                 decode_video(out, self.settings, self._encoder, lambda: self._transcript(work, out))
             else:  # pragma: no cover - discover only yields known modalities
                 raise MediaDecodeError(f"{display_path(f.path)}: unsupported modality {f.modality}")
@@ -171,6 +180,16 @@ class Decoder:
             out.transcribed_seconds = duration
         self.repo.save_transcript(digest, source, segments, language, duration)
         return segments
+
+
+def photo_facts(path: Path) -> tuple[FileFacts, str | None]:
+    """A photo's facts for its row, and its place's names (None without GPS or far from
+    any town)."""
+    facts = read_photo_facts(path)
+    place = nearest_place(facts.latitude, facts.longitude) if facts.latitude is not None and facts.longitude is not None else None
+    return (FileFacts(taken_ns=facts.taken_ns, latitude=facts.latitude, longitude=facts.longitude,
+                      place=place.text() if place else None, camera=facts.camera),
+            place.text() if place else None)
 
 
 def _transient(exc: MediaDecodeError) -> bool:

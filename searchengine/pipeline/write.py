@@ -53,15 +53,16 @@ class Writer:
             pages = d.pages or [None] * len(d.chunks)
             units += [NewUnit(s, e, text, v, page=p)
                       for (s, e, text), p, v in zip(d.chunks, pages, vecs[len(d.images):])]
-            if f.modality == "image":  # the chunks of an image are the text read in it, each with its box
-                n = len(d.images)
+            if f.modality == "image":  # the chunks of an image: the text read in it, each with its
+                n = len(d.images)      # box, then the names of the place it was taken, if known
                 units[n:] = [NewUnit(u.start, u.end, u.text, u.vector, kind="ocr", box=box)
-                             for u, box in zip(units[n:], d.boxes)]
+                             for u, box in zip(units[n:], d.boxes)] + \
+                    [NewUnit(u.start, u.end, u.text, u.vector, kind="place") for u in units[n + len(d.boxes):]]
             writes.append(FileWrite(
                 path=str(f.path), modality=f.modality, content_hash=d.work.content_hash, size=f.size,
                 mtime_ns=f.mtime_ns, units=units if d.error is None else [],
                 status="indexed" if d.error is None else "failed", error=d.error,
-                device=f.device, inode=f.inode,
+                device=f.device, inode=f.inode, facts=d.facts if d.error is None else None,
             ))
         stored = self.catalog.store_files(writes)
         report = self._report

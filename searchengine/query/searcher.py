@@ -108,7 +108,7 @@ class Searcher:
                 pairs = self._exact(query, pairs)
             rows = self.repo.units([i for i, _ in pairs])
             hits = [_hit(rows[i], s) for i, s in pairs
-                    if i in rows and filters.matches(rows[i].path, rows[i].modality, rows[i].mtime_ns)]
+                    if i in rows and _matches(filters, rows[i])]
             if len(hits) >= wanted or fetch >= limit:
                 return hits[offset:wanted]
             fetch = min(limit, fetch * 4)
@@ -176,7 +176,7 @@ class Searcher:
         found = self.repo.keyword_search(query, limit * 2, filters.sql_conditions() if filters else ())
         rows = self.repo.units([i for i, _ in found])
         return [(i, r, rows[i]) for i, r in found
-                if i in rows and filters.matches(rows[i].path, rows[i].modality, rows[i].mtime_ns)
+                if i in rows and _matches(filters, rows[i])
                 and keyword_matches(rows[i].text, rows[i].path.rsplit("/", 1)[-1], query)][:limit]
 
     def _exact(self, query: np.ndarray, pairs: list[tuple[int, float]]) -> list[tuple[int, float]]:
@@ -187,6 +187,11 @@ class Searcher:
         scored = [(i, float(vectors[i] @ query)) for i, _ in pairs if i in vectors]
         scored.sort(key=lambda p: -p[1])
         return scored
+
+
+def _matches(filters: SearchFilters, row: UnitRow) -> bool:
+    return filters.matches(row.path, row.modality, row.mtime_ns, taken_ns=row.taken_ns, place=row.place,
+                           camera=row.camera)
 
 
 def _hit(row: UnitRow, score: float) -> Hit:
