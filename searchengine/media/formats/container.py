@@ -45,6 +45,7 @@ class Container:
             size = self._handle.tell()
             if size > b.limits.max_bytes:
                 raise MediaTooLargeError(f"{b.name}: larger than the limit of {b.limits.max_bytes:,} bytes; not indexed")
+            self._count_members(size)  # before zipfile reads a central directory of any size
             self._handle.seek(0)
             self.zip = zipfile.ZipFile(self._handle)
         except MediaDecodeError:
@@ -55,6 +56,25 @@ class Container:
             raise b.refuse(f"damaged zip container: {exc}") from exc
         self._check(self.zip.infolist())
         return self
+
+    def _count_members(self, size: int) -> None:
+        """Refuse a container whose end record declares too many members (zip64 included)."""
+        tail_at = max(0, size - 65_557)  # the end record, and a comment of at most 64 KiB
+        self._handle.seek(tail_at)
+        tail = self._handle.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or at + 22 > len(tail):
+            return  # zipfile says what is wrong
+        count = int.from_bytes(tail[at + 10:at + 12], "little")
+        locator = tail.rfind(b"PK\x06\x07", 0, at)
+        if count == 0xFFFF and locator >= 0:
+            self._handle.seek(int.from_bytes(tail[locator + 8:locator + 16], "little"))
+            record = self._handle.read(56)
+            if record[:4] == b"PK\x06\x06":
+                count = int.from_bytes(record[32:40], "little")
+        if count > self.budget.limits.max_members:
+            raise MediaTooLargeError(f"{self.budget.name}: {count:,} members in the zip container, over the "
+                                     f"limit of {self.budget.limits.max_members:,}; refused (zip bomb?)")
 
     def _check(self, infos: list[zipfile.ZipInfo]) -> None:
         b, lim = self.budget, self.budget.limits
