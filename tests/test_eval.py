@@ -11,7 +11,7 @@ from conftest import SAMPLES, make_image
 from searchengine.cli import app
 from searchengine.errors import InvalidInputError
 from searchengine.evaluation.manifest import read_manifest
-from searchengine.evaluation.metrics import rank_of_correct, recall_at, unique_targets
+from searchengine.evaluation.metrics import rank_in_list, rank_of_correct, recall_at, unique_targets
 from searchengine.evaluation.runner import run_eval
 
 runner = CliRunner()
@@ -28,6 +28,12 @@ def test_rank_counts_ties_against_the_model():
 def test_any_of_several_correct_texts_counts():
     results = [("x", 0.9), ("cap2", 0.8), ("cap1", 0.7)]
     assert rank_of_correct(results, {"cap1", "cap2"}) == 2
+
+
+def test_rank_in_list_is_the_order_shown_with_ties_against_the_model():
+    assert rank_in_list([("b", 0.9), ("a", 0.95)], {"a"}) == 2  # shown second, whatever its score
+    assert rank_in_list([("a", 0.8), ("b", 0.8), ("c", 0.7)], {"a"}) == 2
+    assert rank_in_list([("b", 0.9)], {"a"}) == math.inf
 
 
 def test_recall_and_unique_targets():
@@ -71,7 +77,7 @@ def test_identical_images_tie_and_missing_files_are_skipped(tmp_path, settings):
     ])
     report = run_eval(manifest, ks=[1, 3], settings=settings)
     assert report["missing"] == [str(tmp_path / "gone.png")]
-    t2i = report["directions"]["text_to_image"]
+    t2i = report["paths"]["vector"]["text_to_image"]
     assert t2i["queries"] == 4  # four captions of present images
     # alpha and beta each tie with the other image: never rank 1; so at most gamma and delta do
     assert t2i["R@1"] <= 0.5 and t2i["R@3"] == 1.0
@@ -96,22 +102,28 @@ def test_known_answers_with_real_weights_in_every_direction(tmp_path, offline_se
     shutil.copytree(SAMPLES / "images", tmp_path / "images")
     shutil.copytree(SAMPLES / "audio", tmp_path / "audio")
     report = run_eval(manifest, ks=[1, 5], settings=offline_settings)
-    d = report["directions"]
+    d = report["paths"]["vector"]
     assert d["text_to_image"]["R@1"] >= 0.8 and d["text_to_image"]["R@5"] == 1.0
     assert d["text_to_audio"] == {"queries": 2, "R@1": 1.0, "R@5": 1.0, "median_rank": 1.0}
     assert d["zero_shot"]["queries"] == 2 and d["zero_shot"]["classes"] == 2
-    assert report["timing"]["queries"] == 5 + 5 + 2 and report["timing"]["query_p50_ms"] > 0
+    # the default path: hybrid, every kind competing (the texts of the manifest are not in
+    # the library while text queries run)
+    default = report["directions"]
+    assert report["paths"]["default"] is default and report["default_path"]["mode"] == "hybrid"
+    assert default["text_to_audio"]["R@1"] == 1.0 and default["text_to_image"]["R@5"] == 1.0
+    assert default["image_to_text"] == d["image_to_text"]  # an image query has one path
+    assert report["timing"]["queries"] == 2 * (5 + 2) + 5 and report["timing"]["query_p50_ms"] > 0
 
     a = tmp_path / "a.json"
     a.write_text(json.dumps(report))
     worse = json.loads(json.dumps(report))
-    worse["directions"]["text_to_image"]["R@1"] = 0.2
+    worse["paths"]["default"]["text_to_image"]["R@1"] = 0.2
     b = tmp_path / "b.json"
     b.write_text(json.dumps(worse))
     result = runner.invoke(app, ["eval", "--compare", str(a), str(b)])
     assert result.exit_code == 0, result.output
-    line = next(x for x in result.output.splitlines() if x.startswith("text_to_image.R@1"))
-    assert f"{0.2 - d['text_to_image']['R@1']:+.3f}" in line
+    line = next(x for x in result.output.splitlines() if x.startswith("default.text_to_image.R@1"))
+    assert f"{0.2 - default['text_to_image']['R@1']:+.3f}" in line
     assert runner.invoke(app, ["eval", "--compare", str(a), str(tmp_path / "nope.json")]).exit_code == 2
 
 
@@ -147,3 +159,37 @@ def test_a_corrupt_image_is_counted_and_not_queried(tmp_path, settings):
     assert report["items"]["failed"] == 1 and "bad.png" in report["failures"][0]["path"]
     assert report["directions"]["text_to_image"]["queries"] == 1
     assert report["directions"]["image_to_text"]["queries"] == 1
+
+
+def test_distractors_compete_on_the_default_path_only(tmp_path, offline_settings):
+    """A note that says what a photo's caption says wins the default path (every kind
+    competes) and is not seen by vector search narrowed to photos; a kept index is the
+    library alone and is reused by the next run."""
+    shutil.copytree(SAMPLES / "images", tmp_path / "images")
+    manifest = _manifest(tmp_path, [
+        {"path": "images/chelsea.png", "modality": "image", "texts": ["a cat"]},
+        {"path": "images/rocket.jpg", "modality": "image", "texts": ["a space rocket"]},
+    ])
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "n1.txt").write_text("a cat", encoding="utf-8")
+    keep = tmp_path / "kept"
+    report = run_eval(manifest, ks=[1, 5], settings=offline_settings.with_(ocr="off"), distractors=notes, keep=keep)
+    assert report["items"]["distractors"] == 1 and report["default_path"]["distractors"] == str(notes)
+    assert report["paths"]["vector"]["text_to_image"]["R@1"] == 1.0
+    t2i = report["directions"]["text_to_image"]
+    assert t2i["R@1"] == 0.5 and t2i["R@5"] == 1.0  # "a cat": the note first, then the photo
+    assert t2i["files_twice_in_top10"] >= 0 and "queries_with_a_file_twice" in t2i
+
+    from searchengine import SearchEngine
+
+    with SearchEngine.open(keep / "index", settings=offline_settings) as engine:  # the library alone
+        assert {h.path for h in engine.search("a cat", k=10, mode="keyword")} == {str(notes / "n1.txt")}
+    again = run_eval(manifest, ks=[1, 5], settings=offline_settings.with_(ocr="off"), distractors=notes, keep=keep)
+    assert again["paths"] == report["paths"]
+    # without the distractors the kept index drops them: it is this run's library
+    alone = run_eval(manifest, ks=[1, 5], settings=offline_settings.with_(ocr="off"), keep=keep)
+    assert alone["directions"]["text_to_image"]["R@1"] == 1.0 and alone["items"]["distractors"] == 0
+
+    result = runner.invoke(app, ["eval", str(manifest), "--distractors", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "--distractors" in result.output

@@ -350,7 +350,7 @@ def test_exact_code_is_rank_one_even_when_the_vector_side_ranks_it_low(open_engi
     """A code's one keyword match, ranked past the vector side's depth (the usual case in a
     large index: a long note that mentions the code once), must still come first: it should
     not lose a tie on the fused score to the vector side's best guess."""
-    from searchengine.query.searcher import RRF_DEPTH
+    from searchengine.query.ranker import DEPTH as RRF_DEPTH
 
     media = tmp_path / "media"
     media.mkdir()

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from searchengine.errors import IndexBusyError, InvalidInputError
 from searchengine.catalog.rwlock import ReadWriteLock
-from searchengine.store.repository import FileWrite, Repository, StoredFile
+from searchengine.store.repository import FileWrite, NewUnit, Repository, StoredFile
 from searchengine.vectors.faiss_index import VectorIndex, read_stamp, read_vector_index
 from searchengine.vectors.index_build import BuildReport, build_index
 from searchengine.vectors.index_kind import FLAT, IndexKind, check_policy, choose_kind, needs_rebuild
@@ -348,6 +348,19 @@ class Catalog:
                     change.added_ids += result.new_ids
                     change.added_vectors += [u.vector for u in write.units]
         return stored
+
+    def replace_text_units(self, file_id: int, units: Sequence[NewUnit]) -> int:
+        """Set the ``ocr`` units of an indexed image (see :meth:`Repository.replace_text_units`);
+        returns how many were added."""
+        dim = self.dim
+        if any(np.asarray(u.vector).size != dim for u in units):
+            raise InvalidInputError(f"file {file_id}: a text vector is not {dim}-d, the index's dimension")
+        with self._change() as change:
+            removed, new_ids = self.repo.replace_text_units(change.session, file_id, units)
+            change.removed += removed
+            change.added_ids += new_ids
+            change.added_vectors += [u.vector for u in units]
+        return len(new_ids)
 
     def copy_file(self, source_id: int, *, path: str, size: int, mtime_ns: int,
                   device: int | None = None, inode: int | None = None) -> None:

@@ -13,7 +13,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # what an index folder may hold: its files, SQLite's companions, and the temp files of an
 # atomic write or of a database being created (see searchengine.store.database)
 _OWN = ("metadata.sqlite", "metadata.sqlite-wal", "metadata.sqlite-shm", "metadata.sqlite-journal",
-        "vectors.faiss", "vectors.faiss.stamp.json", "manifest.json", "write.lock", "thumbnails",
+        "vectors.faiss", "vectors.faiss.stamp.json", "manifest.json", "calibration.npz", "write.lock", "thumbnails",
+        "skipped.json",
         ".metadata.sqlite.*.creating*", ".*.tmp")
 
 
@@ -30,8 +31,18 @@ class IndexLayout:
         return self.folder / "vectors.faiss"
 
     @property
+    def skipped(self) -> Path:
+        """The last run's skipped entries that a person should hear of, with their reasons."""
+        return self.folder / "skipped.json"
+
+    @property
     def manifest(self) -> Path:
         return self.folder / "manifest.json"
+
+    @property
+    def calibration(self) -> Path:
+        """Each kind's score statistics (see :mod:`searchengine.query.calibration`)."""
+        return self.folder / "calibration.npz"
 
     @property
     def write_lock(self) -> Path:

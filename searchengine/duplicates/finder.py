@@ -52,6 +52,10 @@ RADIUS_MARGIN = {"ivf-sq8": 0.02, "ivf-pq": 0.1}
 # photo and its edit fall in lists side by side more often than a query and its top 10
 # (at 100,000: 96% of planted pairs found at nprobe 1, 99.8% at 2, 100% at 4)
 NPROBE_FACTOR = 2
+# bounds on memory whatever the threshold: candidate pairs held by one range search, and
+# pairs grouped in all (past it the request is refused, naming the threshold)
+PAIRS_PER_CALL = 2_000_000
+MAX_PAIRS = 5_000_000
 
 DuplicateKind = Literal["all", "exact", "near"]
 
@@ -119,10 +123,11 @@ def check_request(threshold: float, kind: str, limit: int | None) -> None:
 
 def find_duplicates(catalog: Catalog, threshold: float = DEFAULT_THRESHOLD, *, kind: str = "all",
                     limit: int | None = None, filters: SearchFilters = SearchFilters(),
-                    progress: bool = False, nprobe: int | None = None) -> DuplicatesReport:
+                    progress: bool = False, nprobe: int | None = None, max_pairs: int = MAX_PAIRS) -> DuplicatesReport:
     """Exact copies and/or near-duplicate photos (see the module's doc) among the files
     ``filters`` lets through; at most ``limit`` groups of each. ``nprobe``: lists an IVF
-    index probes (default: :data:`NPROBE_FACTOR` times its tuned value)."""
+    index probes (default: :data:`NPROBE_FACTOR` times its tuned value). More than
+    ``max_pairs`` near pairs is :class:`InvalidInputError` (raise the threshold)."""
     check_request(threshold, kind, limit)
     t0 = time.perf_counter()
     conditions = filters.sql_conditions()
@@ -139,7 +144,8 @@ def find_duplicates(catalog: Catalog, threshold: float = DEFAULT_THRESHOLD, *, k
     if kind != "exact" and catalog.count() > 0:
         stand_in = {g[0].file_id: len(g) - 1 for g in copies if g[0].modality == PHOTO}
         excluded = {r.file_id for g in copies if g[0].modality == PHOTO for r in g[1:]}
-        near, near_total, photos = _near(catalog, threshold, filters, excluded, stand_in, limit, progress, nprobe)
+        near, near_total, photos = _near(catalog, threshold, filters, excluded, stand_in, limit, progress, nprobe,
+                                         max_pairs)
         index_type = catalog.kind.describe()
     if kind == "near":
         exact = []  # found only to leave the extra copies out of the near pass
@@ -209,8 +215,8 @@ class _Membership:
 
 
 def _near(catalog: Catalog, threshold: float, filters: SearchFilters, excluded: set[int],
-          stand_in: dict[int, int], limit: int | None, progress: bool, nprobe: int | None
-          ) -> tuple[list[DuplicateGroup], int, int]:
+          stand_in: dict[int, int], limit: int | None, progress: bool, nprobe: int | None,
+          max_pairs: int = MAX_PAIRS) -> tuple[list[DuplicateGroup], int, int]:
     """(the first ``limit`` near groups, how many there are, photos compared)."""
     repo, dim = catalog.repo, catalog.dim
     index = catalog.vectors()
@@ -223,7 +229,7 @@ def _near(catalog: Catalog, threshold: float, filters: SearchFilters, excluded: 
     excluded_ids = np.fromiter(excluded, dtype=np.int64, count=len(excluded))
     sets = _UnionFind()
     best: dict[int, float] = {}
-    photos = 0
+    photos = pairs = 0
     total = photo_count(repo, conditions) if progress else None
     with tqdm(total=total, desc="near-duplicate photos", unit="photo", disable=not progress, leave=False) as bar:
         for batch in photo_batches(repo, dim, conditions, batch=BATCH, with_paths=bool(filters)):
@@ -239,22 +245,33 @@ def _near(catalog: Catalog, threshold: float, filters: SearchFilters, excluded: 
             photos += len(ids)
             if not len(ids):
                 continue
-            lims, scores, found = catalog.range_search(vectors, radius, nprobe=nprobe)
-            rows = np.repeat(np.arange(len(ids)), np.diff(lims))
-            keep = (found >= 0) & (found != ids[rows])
-            rows, found, scores = rows[keep], found[keep], scores[keep]
-            if not len(found):
-                continue
-            _learn(catalog, members, found, filters, excluded)
-            keep = members.state[found] == TAKES_PART
-            rows, found, scores = rows[keep], found[keep], scores[keep]
-            if approximate and len(found):
-                scores = _exact_scores(catalog, vectors, rows, found)
-            keep = scores >= threshold
-            for q, c, s in zip(ids[rows[keep]].tolist(), found[keep].tolist(), scores[keep].tolist()):
-                sets.union(q, c)
-                best[q] = max(best.get(q, -1.0), s)
-                best[c] = max(best.get(c, -1.0), s)
+            # a range search returns up to every photo for each query: queries per call are
+            # limited so that one call holds at most PAIRS_PER_CALL candidate pairs
+            step = max(1, PAIRS_PER_CALL // max(1, catalog.count()))
+            for at in range(0, len(ids), step):
+                part_ids, part = ids[at:at + step], vectors[at:at + step]
+                lims, scores, found = catalog.range_search(part, radius, nprobe=nprobe)
+                rows = np.repeat(np.arange(len(part_ids)), np.diff(lims))
+                keep = (found >= 0) & (found != part_ids[rows])
+                rows, found, scores = rows[keep], found[keep], scores[keep]
+                del lims
+                if not len(found):
+                    continue
+                _learn(catalog, members, found, filters, excluded)
+                keep = members.state[found] == TAKES_PART
+                rows, found, scores = rows[keep], found[keep], scores[keep]
+                if approximate and len(found):
+                    scores = _exact_scores(catalog, part, rows, found)
+                keep = scores >= threshold
+                pairs += int(keep.sum())
+                if pairs > max_pairs:
+                    raise InvalidInputError(
+                        f"more than {max_pairs:,} pairs of photos are at least {threshold} alike: too many to "
+                        "group; raise the threshold (near-duplicates are usually 0.9 or more)")
+                for q, c, s in zip(part_ids[rows[keep]].tolist(), found[keep].tolist(), scores[keep].tolist()):
+                    sets.union(q, c)
+                    best[q] = max(best.get(q, -1.0), s)
+                    best[c] = max(best.get(c, -1.0), s)
     groups = sorted(sets.groups(), key=lambda g: (-max(best[m] for m in g), -len(g), min(g)))
     chosen = groups[:limit] if limit else groups
     return _near_groups(catalog, chosen, best, stand_in), len(groups), photos

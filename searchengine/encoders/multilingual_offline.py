@@ -138,6 +138,10 @@ class E5EffnetEncoder:
         """What the user types (e5's query role)."""
         return self._center(E5Text.embed(list(texts), query=True), self.text_center)
 
+    def release_image_tower(self) -> None:
+        """Free the image graph's memory until the next image needs it (see OnnxGraph.release)."""
+        self._image.release()
+
     def prepare_image(self, image: Any) -> np.ndarray:
         return self._prep(image)
 

@@ -67,6 +67,11 @@ class OnnxGraph:
     def loaded(self) -> bool:
         return self._session is not None
 
+    def release(self) -> None:
+        """Free the session (its weights and memory arena); the next call opens it again."""
+        with self._lock:
+            self._session = None
+
     def run(self, **inputs: np.ndarray) -> np.ndarray:
         session = self._get()
         return session.run(None, inputs)[0]
@@ -92,3 +97,7 @@ class OnnxTowers:
 
     def prepare_image(self, image: Any) -> np.ndarray:
         return self._prep(image)
+
+    def release_image_tower(self) -> None:
+        """Free the image graph's memory until the next image needs it (see OnnxGraph.release)."""
+        self._image.release()

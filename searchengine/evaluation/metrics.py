@@ -20,6 +20,17 @@ def rank_of_correct(results: Sequence[tuple[Hashable, float]], correct: set) -> 
     return 1 + wrong_at_least_as_good
 
 
+def rank_in_list(results: Sequence[tuple[Hashable, float]], correct: set) -> float:
+    """1-based rank of the first correct target in ``results`` as they are shown (one per
+    target, in the order a user sees them, whatever their scores), counting against it every
+    wrong target listed after it with the same score; ``inf`` when none is correct."""
+    for position, (target, score) in enumerate(results):
+        if target in correct:
+            tied = sum(1 for t, s in results[position + 1:] if t not in correct and abs(s - score) <= TIE_TOLERANCE)
+            return position + 1 + tied
+    return math.inf
+
+
 def recall_at(ranks: Iterable[float], ks: Sequence[int]) -> dict[str, float]:
     ranks = list(ranks)
     if not ranks:

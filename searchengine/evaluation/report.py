@@ -23,13 +23,21 @@ def load_report(path: Path) -> dict[str, Any]:
     return data
 
 
+def paths_of(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{"default": directions, "vector": directions}``; a report written before the default
+    path was measured holds vector search alone (its ``directions``)."""
+    if isinstance(report.get("paths"), dict):
+        return report["paths"]
+    return {"vector": report.get("directions", {})}
+
+
 def metric_rows(report: dict[str, Any]) -> dict[str, float | int | None]:
-    """Flat ``direction.metric -> value`` for everything measured."""
+    """Flat ``path.direction.metric -> value`` for everything measured."""
     rows: dict[str, float | int | None] = {}
-    dirs = report.get("directions", {})
-    for name in _ORDER:
-        for key, value in dirs.get(name, {}).items():
-            rows[f"{name}.{key}"] = value
+    for path, dirs in paths_of(report).items():
+        for name in _ORDER:
+            for key, value in dirs.get(name, {}).items():
+                rows[f"{path}.{name}.{key}"] = value
     for key, value in report.get("timing", {}).items():
         rows[f"timing.{key}"] = value
     return rows
@@ -43,18 +51,35 @@ def render_report(report: dict[str, Any]) -> str:
         "",
     ]
     ks = report.get("ks", [])
-    header = f"{'direction':<15}{'queries':>8}" + "".join(f"{'R@' + str(k):>8}" for k in ks)
+    paths = paths_of(report)
+    dp = report.get("default_path")
+    if dp:
+        lines.append(f"default     {dp['mode']} search, text in images {'read' if dp['text_in_images_read'] else 'not read'}"
+                     f" (--ocr {dp['ocr']}), "
+                     + (f"{report['items'].get('distractors', 0)} distractor files from {dp['distractors']}"
+                        if dp.get("distractors") else "no distractors"))
+        lines.append("vector      vector search narrowed to the kind sought (the model alone)")
+        lines.append("")
+    names = [p for p in ("vector", "default") if p in paths]
+    header = f"{'direction':<15}{'queries':>8}" + "".join(
+        f"{'R@' + str(k) + ' ' + p[:3]:>10}" for k in ks for p in names)
     lines.append(header)
     for name in _ORDER:
-        d = report["directions"].get(name)
+        present = [paths[p].get(name) for p in names]
+        d = next((x for x in present if x), None)
         if not d:
             continue
         if name == "zero_shot":
             lines.append(f"{'zero-shot':<15}{d['queries']:>8}   top-1 {d['top1']:.3f}  top-5 {d['top5']:.3f}"
                          f"  ({d['classes']} classes)")
-        else:
-            lines.append(f"{name.replace('_to_', '→'):<15}{d['queries']:>8}"
-                         + "".join(f"{d[f'R@{k}']:>8.3f}" for k in ks))
+            continue
+        cells = "".join(f"{_fmt(x.get(f'R@{k}') if x else None):>10}" for k in ks for x in present)
+        lines.append(f"{name.replace('_to_', '→'):<15}{d['queries']:>8}{cells}")
+    for name in ("text_to_image", "text_to_audio"):
+        d = paths.get("default", {}).get(name)
+        if d and "files_twice_in_top10" in d:
+            lines.append(f"{name.replace('_to_', '→')} default: {d['files_twice_in_top10']} files shown twice in a "
+                         f"top {10} ({d['queries_with_a_file_twice']} of {d['queries']} queries)")
     t = report["timing"]
     lines += ["", f"indexing    {t['index_items_per_second']} items/s ({t['index_seconds']} s)",
               f"queries     {t['queries']}, latency p50 {_fmt(t['query_p50_ms'])} ms, p95 {_fmt(t['query_p95_ms'])} ms"]

@@ -13,6 +13,9 @@ from searchengine.errors import IndexBusyError
 
 log = logging.getLogger(__name__)
 
+KEEP_FINISHED = 50  # finished jobs remembered for polling, at most ...
+KEEP_SECONDS = 3600  # ... and for at most an hour
+
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
@@ -42,11 +45,25 @@ class IndexJobs:
         with self._lock:
             if self._current is not None and self._current.state == "running":
                 raise IndexBusyError(f"indexing job {self._current.id} is still running")
+            self._prune()
             job = Job(id=uuid.uuid4().hex[:12])
             self._jobs[job.id] = job
             self._current = job
         threading.Thread(target=self._run, args=(job,), name=f"index-{job.id}", daemon=True).start()
         return job
+
+    def _prune(self) -> None:
+        """Forget finished jobs past the newest ``KEEP_FINISHED`` or older than
+        ``KEEP_SECONDS`` (a client polling a forgotten job gets 404)."""
+        now = _now()
+        finished = [j for j in self._jobs.values() if j.finished_at is not None]
+        finished.sort(key=lambda j: j.finished_at or now, reverse=True)
+        for n, job in enumerate(finished):
+            if n >= KEEP_FINISHED or (now - (job.finished_at or now)).total_seconds() > KEEP_SECONDS:
+                del self._jobs[job.id]
+
+    def __len__(self) -> int:
+        return len(self._jobs)
 
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)

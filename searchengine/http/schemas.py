@@ -27,6 +27,25 @@ class ErrorResponse(BaseModel):
 
 
 SearchMode = Literal["hybrid", "vector", "keyword"]
+SearchGroup = Literal["file", "unit"]
+
+_SCORE = ("Relevance, 0 to 1, on one scale for every kind of hit and every model (calibrated per kind "
+          "against the index's own score statistics); 0.5 and above is a strong match. Lists are sorted by it.")
+
+
+class EvidenceOut(BaseModel):
+    id: int = Field(description="Id of the unit (a moment, passage, page or text box of the same file).")
+    kind: str
+    score: float = Field(description=_SCORE)
+    similarity: Optional[float] = Field(None, description="Cosine similarity of the unit's vector with the query.")
+    start: Optional[float] = None
+    end: Optional[float] = None
+    text: Optional[str] = None
+    moment: Optional[float] = None
+    box: Optional[tuple[float, float, float, float]] = None
+    found_by: Optional[list[Literal["vector", "keyword"]]] = None
+    highlights: Optional[list[tuple[int, int]]] = None
+    page: Optional[int] = Field(None, description="Documents: the passage's page, slide or chapter (1-based).")
 
 
 class HitOut(BaseModel):
@@ -34,21 +53,26 @@ class HitOut(BaseModel):
     path: str
     name: str = Field(description="File name.")
     modality: Modality
-    score: float = Field(description="Cosine similarity to the query (keyword mode: BM25 relevance).")
+    score: float = Field(description=_SCORE)
+    similarity: Optional[float] = Field(None, description="Cosine similarity of the unit's vector with the query "
+                                        "(none in keyword mode, which loads no model).")
+    strong: bool = Field(False, description="A strong match (score >= 0.5): the page's cut between strong "
+                         "and weaker matches.")
     start: Optional[float] = Field(None, description="Chunk start: characters (text) or seconds (audio, video; "
                                    "a video key frame: the second where it is seen).")
     end: Optional[float] = Field(None, description="Chunk end: characters (text) or seconds (audio, video; "
                                  "a key frame: until the next one).")
     text: Optional[str] = Field(None, description="The matched passage (text chunk, transcript window).")
-    moment: Optional[float] = Field(None, description="Audio: second where the query's words are spoken.")
+    moment: Optional[float] = Field(None, description="Audio: second where the query's words are spoken; a sound "
+                                    "event: the second it starts. A player starts at `moment`, else `start`.")
     found_by: Optional[list[Literal["vector", "keyword"]]] = Field(
         None, description="Text queries: which side of the search found this hit.")
     highlights: Optional[list[tuple[int, int]]] = Field(
         None, description="Character spans in `text` of the query's words and phrases.")
-    kind: Literal["image", "chunk", "window", "ocr", "frame", "place"] = Field(
+    kind: Literal["image", "chunk", "window", "ocr", "frame", "sound", "place"] = Field(
         "image", description="What the unit is: a whole image, a text chunk, a transcript window, "
-        "text read in an image (`box` says where), a video key frame (at `start` seconds), the names of "
-        "the place a photo was taken (`text`).")
+        "text read in an image (`box` says where), a video key frame (at `start` seconds), a sound event "
+        "(from `start` to `end` seconds; `text`: its labels), the names of the place a photo was taken (`text`).")
     box: Optional[tuple[float, float, float, float]] = Field(
         None, description="Text read in an image: x0, y0, x1, y1 as fractions of the picture's width and height.")
     page: Optional[int] = Field(None, description="Documents: where the passage is, 1-based - a PDF's page, "
@@ -63,6 +87,8 @@ class HitOut(BaseModel):
     camera: Optional[str] = Field(None, description="Photos: the camera's make and model.")
     media_url: str = Field(description="The file; for a PDF hit, with `#page=N` to open it at its page.")
     thumbnail_url: Optional[str] = None
+    evidence: list[EvidenceOut] = Field(default_factory=list, description="With group=file (the default): "
+                                        "the file's other matching units, best first.")
 
 
 class SearchResponse(BaseModel):
@@ -88,6 +114,8 @@ class SearchRequest(BaseModel):
                                   "words in its make and model.")
     mode: SearchMode = Field("hybrid", description="hybrid (meaning and keywords, fused), vector, or keyword "
                                                    "(words as written; a \"quoted phrase\" must occur).")
+    group: SearchGroup = Field("file", description="file: one hit per file, its other matching units as "
+                               "`evidence`; unit: every matching unit on its own.")
 
 
 class ItemOut(BaseModel):

@@ -7,6 +7,7 @@ Pure ASGI middleware, so it also guards what FastAPI does not route (static file
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
@@ -27,15 +28,17 @@ DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.j
             "https://fastapi.tiangolo.com; connect-src 'self'; frame-ancestors 'none'")
 
 
+_HOST = re.compile(r"(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9_.-]+))(?::(?P<port>[0-9]{1,5}))?")
+
+
 def normalise_host(host: str) -> str:
-    """``host`` or ``host:port`` (``[v6]`` or ``[v6]:port``) -> the bare lower-case name."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        end = host.find("]")
-        return host[1:end] if end > 0 else host
-    if host.count(":") == 1:
-        host = host.split(":", 1)[0]
-    return host.rstrip(".")
+    """``host`` or ``host:port`` (``[v6]`` or ``[v6]:port``) -> the bare lower-case name, or
+    ``""`` when it is not exactly an RFC 3986 authority without user info (nothing after the
+    port: ``localhost:80@evil`` and ``[::1]evil.com`` are not hosts)."""
+    m = _HOST.fullmatch(host.strip().lower())
+    if m is None:
+        return ""
+    return m.group("v6") or (m.group("name") or "").rstrip(".")
 
 
 class OriginGuard:
@@ -44,8 +47,9 @@ class OriginGuard:
 
     def __init__(self, app: Any, allowed_hosts: Iterable[str] = ()):
         self.app = app
-        extra = [normalise_host(h) for h in allowed_hosts if h.strip()]
-        self.any_host = "*" in extra
+        names = [h.strip() for h in allowed_hosts if h.strip()]
+        self.any_host = "*" in names
+        extra = [bare for bare in map(normalise_host, names) if bare]
         self.allowed = {*LOOPBACK_HOSTS, *extra}
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -54,7 +58,8 @@ class OriginGuard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
         host = headers.get("host", "")
-        if not self.any_host and normalise_host(host) not in self.allowed:
+        bare = normalise_host(host)
+        if not bare or (not self.any_host and bare not in self.allowed):
             await _refuse(send, 400, "invalid_host",
                           f"the Host {host!r} is not one this server answers to (DNS rebinding "
                           "protection); use http://127.0.0.1:PORT/, or start the server with "

@@ -14,6 +14,7 @@ from searchengine.media.regular import open_regular
 from searchengine.media.pathnames import display_path
 
 SAMPLE_RATE = 16000
+MIN_SAMPLE_RATE = 4000  # decoded memory is at most 16000 / MIN_SAMPLE_RATE times the file's samples
 MAX_AUDIO_SECONDS = 3 * 3600.0
 MAX_DECODE_SECONDS = 900.0
 
@@ -57,8 +58,16 @@ def decode_audio(path: Path, max_seconds: float = MAX_AUDIO_SECONDS,
                         if stream.duration is not None and stream.time_base is not None else 0.0)
             if declared > max_seconds:
                 raise _too_long(name, max_seconds, declared)
+            rate = stream.codec_context.sample_rate or stream.rate or 0
+            if rate and rate < MIN_SAMPLE_RATE:
+                # resampled to 16 kHz, each sample would become 16000/rate: a 10 KB file at 1 Hz
+                # would take gigabytes; speech needs thousands of samples a second anyway
+                raise MediaDecodeError(f"{name}: a sample rate of {rate} Hz is too low for speech "
+                                       f"(at least {MIN_SAMPLE_RATE} Hz); not indexed")
             resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
             for frame in container.decode(stream):
+                if frame.sample_rate and frame.sample_rate < MIN_SAMPLE_RATE:  # a rate changed mid-stream
+                    raise MediaDecodeError(f"{name}: a sample rate of {frame.sample_rate} Hz is too low for speech")
                 for out in resampler.resample(frame):
                     samples = out.to_ndarray().reshape(-1)
                     total += samples.size

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from searchengine.media.kinds import RECORDINGS, SIDECAR_EXTENSIONS, modality_of
-from searchengine.media.regular import kind_of_mode
+from searchengine.media.regular import Pin, kind_of_mode
 from searchengine.media.pathnames import display_path, is_real_under
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,9 @@ DUPLICATE = "duplicate"  # a file reached a second time (hard link, symlink to a
 DANGLING = "dangling"  # a symlink whose target does not exist
 UNREADABLE = "unreadable"  # permission denied, name too long, I/O error
 UNAVAILABLE = frozenset({DANGLING, UNREADABLE})
+# skipped entries listed one by one with their reason (in the run's summary and `status`);
+# the others (hidden, unknown extensions, sidecars, the index folder) are only counted
+NOTED = frozenset({SPECIAL, OUTSIDE, LOOP, DUPLICATE, DANGLING, UNREADABLE})
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,16 @@ class FoundFile:
     sidecar: Path | None = None  # transcript next to a recording (.srt, .vtt, .txt)
     device: int = 0  # st_dev and st_ino of the file itself (its target, for a symlink)
     inode: int = 0
+    # real paths of the folders it may be read from (None: anywhere, symlinks followed outside)
+    real_roots: frozenset[str] | None = None
+
+    def pins(self) -> dict[str, Pin]:
+        """What reading it (and its sidecar) must open: this file, inside the folders."""
+        pins = {os.fspath(self.path): Pin(self.device, self.inode, self.real_roots) if self.inode
+                else Pin(real_roots=self.real_roots)}
+        if self.sidecar is not None:
+            pins[os.fspath(self.sidecar)] = Pin(real_roots=self.real_roots)
+        return pins
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,7 @@ class _Walker:
     def __init__(self, excluded: set[str], real_roots: set[str], follow_outside: bool,
                  on_skip: Callable[[SkippedEntry], None]):
         self.excluded, self.real_roots, self.follow_outside = excluded, real_roots, follow_outside
+        self.pin_roots = None if follow_outside else frozenset(real_roots)
         self._on_skip = on_skip
         self.seen_dirs: set[tuple[int, int]] = set()
         self.seen_files: dict[tuple[int, int], Path] = {}
@@ -164,7 +178,12 @@ class _Walker:
 
     def folder(self, folder: Path, st: os.stat_result) -> Iterator[FoundFile | tuple[Path, os.stat_result]] | None:
         key = (st.st_dev, st.st_ino)
-        if os.path.realpath(folder) in self.excluded:
+        try:
+            real = os.path.realpath(folder)
+        except OSError as exc:  # a link in its path swapped while it is read
+            self.skip(folder, UNREADABLE, f"cannot resolve the folder: {exc.strerror or exc}")
+            return None
+        if real in self.excluded:
             self.skip(folder, EXCLUDED, "the index's own folder; not indexed")
             return None
         if key in self.seen_dirs:
@@ -210,10 +229,10 @@ class _Walker:
             if not is_link:
                 return entry.stat(follow_symlinks=False) if entry is not None else os.lstat(path)
             st = os.stat(path)
+            real = os.path.realpath(path)  # raises too when a link is swapped while it is read
         except OSError as exc:
             self._stat_failed(path, exc)
             return None
-        real = os.path.realpath(path)
         if not self.follow_outside and not is_real_under(real, self.real_roots):
             self.skip(path, OUTSIDE, f"a symlink to {display_path(real)}, outside the indexed folders; "
                                      "not followed")
@@ -247,7 +266,7 @@ class _Walker:
             if side_st is not None and stat.S_ISREG(side_st.st_mode):
                 side, mtime_ns = candidate, max(mtime_ns, side_st.st_mtime_ns)
         return FoundFile(path=path, modality=modality, size=st.st_size, mtime_ns=mtime_ns, sidecar=side,
-                         device=st.st_dev, inode=st.st_ino)
+                         device=st.st_dev, inode=st.st_ino, real_roots=self.pin_roots)
 
 
 def _sidecars(names: set[str]) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from searchengine.media.regular import open_regular
 
@@ -19,6 +20,17 @@ def content_hash(path: Path, sidecar: Path | None = None) -> str:
         if part is None:
             continue
         with open_regular(part) as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
+            _feed(digest, handle)
     return digest.hexdigest()
+
+
+def stream_hash(handle: BinaryIO) -> str:
+    """:func:`content_hash` of an open file without a sidecar (read from where it is)."""
+    digest = hashlib.blake2b(digest_size=20)
+    _feed(digest, handle)
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, handle: BinaryIO) -> None:
+    while chunk := handle.read(_CHUNK):
+        digest.update(chunk)

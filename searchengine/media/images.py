@@ -21,6 +21,14 @@ _heif_registered = False
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF")
 MAX_SIDE = 1024  # models see 224-336 px and thumbnails are at most 512: never keep more
 DEFAULT_MAX_PIXELS = 120_000_000  # a 100-megapixel camera fits; a decompression bomb does not
+# peak bytes a decode takes per pixel, by format (the decoded picture and the decoder's own
+# buffers: WebP decodes to RGBA through YUV planes, ~1 GB for 64 Mpx); others: 8
+DECODE_BYTES_PER_PIXEL = {"WEBP": 16, "PNG": 8, "JPEG": 4, "GIF": 6, "BMP": 8, "TIFF": 8, "HEIF": 12}
+
+
+def decode_bytes(img: Image.Image) -> int:
+    """What decoding ``img`` (opened, not yet loaded) may take at its peak, in bytes."""
+    return img.width * img.height * DECODE_BYTES_PER_PIXEL.get(img.format or "", 8)
 
 
 def _register_heif() -> None:
@@ -68,7 +76,8 @@ def _name(path: Path | str | BinaryIO) -> str:
 
 def load_image(path: Path | str | BinaryIO, max_pixels: int | None = DEFAULT_MAX_PIXELS,
                pixel_gate: Callable[[int], ContextManager[object]] | None = None,
-               min_side: int | None = None) -> Image.Image:
+               min_side: int | None = None, max_bytes: int | None = None,
+               byte_gate: Callable[[int], ContextManager[object]] | None = None) -> Image.Image:
     """Decode ``path`` (a file or a binary stream) into an RGB image of at most ``MAX_SIDE``
     pixels a side, or raise :class:`MediaDecodeError` naming the file. Only the formats in
     ``FORMATS`` are parsed; a path must be a regular file (never a FIFO or device). JPEGs
@@ -77,21 +86,32 @@ def load_image(path: Path | str | BinaryIO, max_pixels: int | None = DEFAULT_MAX
     from their header, before decoding; ``pixel_gate(pixels)`` (e.g.
     :meth:`PixelBudget.reserve`) is held around the decode. ``min_side`` (a model's input
     size) lets a JPEG decode at the smallest scale whose sides are still at least that long:
-    a 12-megapixel photo for a 224-pixel model decodes at 1/8, several times faster."""
+    a 12-megapixel photo for a 224-pixel model decodes at 1/8, several times faster.
+    ``max_bytes`` refuses images whose decode would take more bytes (:func:`decode_bytes`);
+    ``byte_gate(bytes)`` (e.g. :meth:`PixelBudget.reserve` of a budget in bytes) is held
+    around the decode."""
     _register_heif()
     name = _name(path)
     try:
         with contextlib.ExitStack() as stack:
             stream = stack.enter_context(open_regular(path)) if isinstance(path, (str, Path)) else path
+            _check_webp_header(stream, name, max_pixels, max_bytes)
             img = stack.enter_context(Image.open(stream, formats=FORMATS))
-            img.seek(0)
-            pixels = img.width * img.height
+            pixels = img.width * img.height  # from the header: checked before anything is decoded
             if max_pixels is not None and pixels > max_pixels:
                 raise MediaTooLargeError(
                     f"{name}: {img.width}x{img.height} pixels is more than the limit of "
                     f"{max_pixels / 1e6:.0f} million; use a smaller image"
                 )
+            cost = decode_bytes(img)
+            if max_bytes is not None and cost > max_bytes:
+                raise MediaTooLargeError(
+                    f"{name}: decoding this {img.format} image of {img.width}x{img.height} pixels would take "
+                    f"about {cost / 2**20:,.0f} MB, more than the limit of {max_bytes / 2**20:,.0f} MB; use a smaller image"
+                )
             stack.enter_context(pixel_gate(pixels) if pixel_gate else contextlib.nullcontext())
+            stack.enter_context(byte_gate(cost) if byte_gate else contextlib.nullcontext())
+            img.seek(0)
             orientation = img.getexif().get(0x0112, 1)
             side = min(min_side, MAX_SIDE) if min_side else MAX_SIDE
             img.draft("RGB", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
@@ -127,6 +147,41 @@ def load_image(path: Path | str | BinaryIO, max_pixels: int | None = DEFAULT_MAX
         raise MediaTooLargeError(f"{name}: not enough memory to decode this image") from exc
     except Exception as exc:  # any decoder failure (OSError, SyntaxError, struct.error, ...)
         raise MediaDecodeError(f"{name}: cannot decode image: {type(exc).__name__}: {exc}") from exc
+
+
+def webp_size(head: bytes) -> tuple[int, int] | None:
+    """Width and height from a WebP file's first 30 bytes (lossy, lossless or extended),
+    or None when it is not a WebP file."""
+    if len(head) < 30 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return None
+    kind = head[12:16]
+    if kind == b"VP8X":
+        return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
+    if kind == b"VP8L":
+        bits = int.from_bytes(head[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if kind == b"VP8 ":
+        return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF
+    return None
+
+
+def _check_webp_header(stream: BinaryIO, name: str, max_pixels: int | None, max_bytes: int | None) -> None:
+    """Refuse an oversized WebP from its header: Pillow opens WebP through libwebp's
+    animation decoder, which takes seconds on a 64-megapixel picture before any check."""
+    if (max_pixels is None and max_bytes is None) or not stream.seekable():
+        return
+    at = stream.tell()
+    size = webp_size(stream.read(30))
+    stream.seek(at)
+    if size is None:
+        return
+    pixels, cost = size[0] * size[1], size[0] * size[1] * DECODE_BYTES_PER_PIXEL["WEBP"]
+    if (max_pixels is not None and pixels > max_pixels) or (max_bytes is not None and cost > max_bytes):
+        raise MediaTooLargeError(
+            f"{name}: decoding this WEBP image of {size[0]}x{size[1]} pixels would take about "
+            f"{cost / 2**20:,.0f} MB, over the limits ({(max_pixels or 0) / 1e6:.0f} million pixels, "
+            f"{(max_bytes or 0) / 2**20:,.0f} MB); use a smaller image"
+        )
 
 
 def _fit(size: tuple[int, int]) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Iterable
 
 # C0 controls, DEL, C1 controls, line/paragraph separators, bidi embeddings/overrides/isolates
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
@@ -22,7 +23,7 @@ def is_under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def is_real_under(real_path: str, real_roots: list[str] | tuple[str, ...] | set[str]) -> bool:
+def is_real_under(real_path: str, real_roots: Iterable[str]) -> bool:
     """``real_path`` (already resolved) is inside one of ``real_roots`` (already resolved)."""
     return any(is_under(real_path, root) for root in real_roots)
 
@@ -48,11 +49,24 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{code:04x}"
 
 
-def display_path(path: str | os.PathLike[str]) -> str:
-    """A one-line, printable, valid-UTF-8 form of ``path`` for terminals, logs and JSON.
+def printable(text: str) -> str:
+    """A one-line, printable, valid-UTF-8 form of any text for terminals, logs and JSON:
+    the one function everything shown to a person goes through (paths, snippets,
+    transcripts, OCR text, error messages), so that nothing from a file's name or content
+    can move a cursor, retitle a window, write the clipboard or reorder a line.
 
-    Undecodable bytes become ``\\xNN``, control characters ``\\n``, ``\\t``, ``\\xNN``, and
-    line separators and bidirectional overrides ``\\uNNNN``; everything else is unchanged.
-    It is for people: use the stored path (or the item id) to reach the file."""
-    text = os.fspath(path)
+    Undecodable bytes become ``\\xNN``, control characters (C0, DEL, C1: ESC, BEL, CSI, ...)
+    ``\\n``, ``\\t``, ``\\xNN``, and line separators and bidirectional overrides
+    ``\\uNNNN``; everything else is unchanged."""
     return _UNSAFE.sub(_escape, text)
+
+
+def printable_lines(text: str) -> str:
+    """:func:`printable` of each line, the line breaks kept (multi-line output we made)."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """:func:`printable` of a path. It is for people: use the stored path (or the item id)
+    to reach the file."""
+    return printable(os.fspath(path))

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from searchengine.errors import MediaDecodeError
+from searchengine.media.pathnames import display_path
 from searchengine.media.text import read_text
 from searchengine.transcribe.segments import Segment
 
@@ -28,11 +29,11 @@ def parse_sidecar(path: Path, duration: float) -> list[Segment]:
     if path.suffix.lower() in (".srt", ".vtt"):
         segments = _parse_cues(text)
         if not segments:
-            raise MediaDecodeError(f"{path}: no timed cues found in the transcript")
+            raise MediaDecodeError(f"{display_path(path)}: no timed cues found in the transcript")
         return segments
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if s.strip()]
     if not sentences:
-        raise MediaDecodeError(f"{path}: the transcript is empty")
+        raise MediaDecodeError(f"{display_path(path)}: the transcript is empty")
     total = sum(len(s) for s in sentences)
     out, t = [], 0.0
     for s in sentences:

@@ -22,6 +22,36 @@ class TextChunk:
     text: str
 
 
+# bytes no text holds (C0 controls but tab, line feed, vertical tab, form feed, carriage return
+# and escape, plus DEL): random or compressed data has ~10% of them, text next to none
+_BINARY_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
+BINARY_SHARE = 0.02
+SNIFF_BYTES = 64 * 1024
+
+
+def binary_reason(raw: bytes) -> str | None:
+    """Why ``raw`` (the start of a file named as text) is not text, or None: NUL bytes, or
+    more than :data:`BINARY_SHARE` of bytes that no text holds."""
+    head = raw[:SNIFF_BYTES]
+    if b"\x00" in head:
+        return "NUL bytes"
+    if head:
+        odd = len(head) - len(head.translate(None, _BINARY_BYTES))
+        if odd > max(2, BINARY_SHARE * len(head)):
+            return f"{odd} control bytes in its first {len(head):,}"
+        if odd and not _is_utf8(head):  # legacy-encoded text holds no control bytes either
+            return f"{odd} control bytes and no UTF-8"
+    return None
+
+
+def _is_utf8(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # only a character cut at the end of the sniffed part
+    return True
+
+
 def read_text(path: Path, max_bytes: int = MAX_TEXT_BYTES) -> str:
     """The text of a regular file of at most ``max_bytes`` bytes (UTF-8, else cp1252, else
     Latin-1), or :class:`MediaDecodeError` naming the file and why."""
@@ -31,8 +61,9 @@ def read_text(path: Path, max_bytes: int = MAX_TEXT_BYTES) -> str:
         raise
     except OSError as exc:
         raise MediaDecodeError(f"{display_path(path)}: cannot read: {exc.strerror or exc}") from exc
-    if b"\x00" in raw[:8192]:
-        raise MediaDecodeError(f"{display_path(path)}: looks binary (NUL bytes), not a text file")
+    why = binary_reason(raw)
+    if why:
+        raise MediaDecodeError(f"{display_path(path)}: binary content ({why}), not text; not indexed")
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return raw.decode(encoding)

@@ -44,6 +44,7 @@ THUMB = 16  # side of the thumbnails compared
 MAX_GOP_PACKETS = 900  # a GOP longer than this is decoded as it comes (bounds the buffer)
 MAX_GOP_BYTES = 64 << 20
 MAX_DECODE_SECONDS = 900.0
+HARD_DEADLINE_FACTOR = 2  # decoding stops at this many times max_decode_seconds
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,9 @@ def key_frames(path: Path, *, min_gap: float = 2.0, threshold: float = 0.1, max_
             gap = max(min_gap, pick.duration / max_frames if max_frames > 0 else min_gap)
             chooser = _Chooser(gap, threshold, max_frames, min_side)
             deadline = time.monotonic() + max_decode_seconds
+            # past the deadline only key frames are decoded; an all-intra video is all key
+            # frames, so decoding stops for good at HARD_DEADLINE_FACTOR times the deadline
+            hard_deadline = time.monotonic() + HARD_DEADLINE_FACTOR * max_decode_seconds
             warned = False
             try:
                 for frame in _frames(stream, pick, keyframe_gap, lambda: time.monotonic() > deadline):
@@ -137,6 +141,11 @@ def key_frames(path: Path, *, min_gap: float = 2.0, threshold: float = 0.1, max_
                                     "at its key frames only", name, max_decode_seconds)
                         warned = True
                     pick.decoded += 1
+                    if chooser.kept and time.monotonic() > hard_deadline:  # the first frame always
+                        pick.truncated = True
+                        log.warning("%s: decoding took more than %.0f s even at key frames only; the "
+                                    "rest of the video is not read", name, HARD_DEADLINE_FACTOR * max_decode_seconds)
+                        break
                     if frame.pts is None or base is None:
                         continue
                     if not chooser.offer(frame, max(0.0, float(frame.pts * base) - offset)):

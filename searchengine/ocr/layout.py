@@ -44,6 +44,11 @@ class Block:
     def box(self) -> Box:
         return _union([line.box for line in self.lines])
 
+    @property
+    def score(self) -> float:
+        """The recogniser's confidence in the block: its lines' scores, weighted by length."""
+        return sum(x.score * len(x.text) for x in self.lines) / max(1, sum(len(x.text) for x in self.lines))
+
 
 def is_junk(text: str, score: float) -> bool:
     """Low-confidence reads and reads with no letter or digit (edges, dots, bars)."""

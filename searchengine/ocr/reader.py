@@ -70,6 +70,7 @@ class TextReader:
             # at several times the cost for a photo without text
             self._engine = RapidOCR(det_limit_type="max",
                                     intra_op_num_threads=threads, inter_op_num_threads=threads)
+            _without_spinning(self._engine, self._threads)
             logging.getLogger("RapidOCR").setLevel(logging.WARNING)
             log.info("OCR models loaded in %.2fs", time.perf_counter() - t0)
         return self._engine
@@ -116,3 +117,28 @@ def _text_pixels(engine: Any, bgr: np.ndarray) -> bool:
         return True  # let the full read decide
     probability = det.infer(small)[0]
     return bool((probability > det.postprocess_op.thresh).any())
+
+
+def _without_spinning(engine: Any, threads: int) -> None:
+    """Open rapidocr's three sessions again with idle threads that sleep instead of spinning
+    (rapidocr leaves ONNX Runtime's default, spinning): the cores are shared with the
+    encoder and the decode threads, as for the encoder's own sessions (encoders.onnx_runtime)."""
+    import onnxruntime as ort
+
+    from searchengine.encoders.onnx_runtime import cpu_threads
+
+    for part in (engine.text_det, engine.text_cls, engine.text_rec):
+        wrapper = getattr(part, "infer", None) or getattr(part, "session", None)  # rapidocr's OrtInferSession
+        if wrapper is None or not hasattr(wrapper, "session"):
+            continue  # another rapidocr layout: keep its sessions as they are
+        old = wrapper.session
+        options = ort.SessionOptions()
+        options.log_severity_level = 4
+        options.enable_cpu_mem_arena = False
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or cpu_threads()
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        wrapper.session = ort.InferenceSession(old._model_path, sess_options=options,
+                                               providers=["CPUExecutionProvider"])
+

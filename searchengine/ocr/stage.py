@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable
 from PIL import Image
 
 from searchengine.ocr import reader as ocr_reader
+from searchengine.ocr.language import VERSION as LANGUAGE_VERSION, judge
 from searchengine.ocr.layout import Line, group_blocks
 from searchengine.store.repository import Repository
 
@@ -54,9 +55,19 @@ class ImageTexts:
         cached = self.repo.image_text(content_hash, self.source)
         return None if cached is None else [Line.from_json(x) for x in cached]
 
+    def read(self, image: Image.Image) -> tuple[list[Line], float]:
+        """Read ``image`` now: its lines and the seconds the models took (not cached here:
+        the text phase saves the reading once its units are written, see :meth:`save`)."""
+        return self._reader().read_timed(image)
+
+    def save(self, content_hash: str, lines: list[Line]) -> None:
+        self.repo.save_image_text(content_hash, self.source, [line.to_json() for line in lines])
+
     def attach(self, out: "Decoded", content_hash: str, image: Image.Image, lines: list[Line] | None) -> None:
         """Put the picture's text blocks in ``out.chunks`` (with ``out.boxes``), reading the
-        picture first when ``lines`` is None (and caching what was read)."""
+        picture first when ``lines`` is None (and caching what was read). Only blocks that
+        are language become units (:mod:`searchengine.ocr.language`); the cache keeps every
+        line read, so a change of that judgement needs no new reading."""
         if not self.enabled:
             return
         if lines is None:
@@ -71,9 +82,12 @@ class ImageTexts:
         else:
             out.ocr_cached = True
         for block in group_blocks(lines, self.max_chars):
+            verdict = judge(block.text, block.score)  # as language_blocks()
+            if not verdict:
+                log.debug("text read in %s is not indexed (%s): %r", out.work.found.path, verdict.reason, block.text)
+                continue
             out.chunks.append((None, None, block.text))
             out.boxes.append(block.box)
-
 
     def read_page(self, out: "Decoded", key: str, image: Image.Image) -> str:
         """The text of a scanned document page (its blocks, in reading order, a blank line
@@ -89,6 +103,38 @@ class ImageTexts:
             out.ocr_seconds = (out.ocr_seconds or 0.0) + seconds
             self.repo.save_image_text(key, self.source, [line.to_json() for line in lines])
         return "\n\n".join(block.text for block in group_blocks(lines, self.max_chars))
+
+
+LANGUAGE_KEY = "ocr_language"  # index_state: the language judgement the text units were made with
+
+
+def language_blocks(lines: list[Line], max_chars: int) -> list[str]:
+    """The texts of the blocks of ``lines`` that are language: what becomes units."""
+    return [b.text for b in group_blocks(lines, max_chars) if judge(b.text, b.score)]
+
+
+def stale_pictures(repo: Repository, max_chars: int) -> set[str]:
+    """Paths of indexed pictures whose text units were made under an older language judgement
+    (or none: an index built before it) and differ from what it keeps now; empty once the
+    index is up to date (recorded under ``LANGUAGE_KEY``). Re-indexing them re-embeds the
+    picture from the cache's lines, without reading it again."""
+    if repo.state(LANGUAGE_KEY) == LANGUAGE_VERSION:
+        return set()
+    stale = set()
+    for (path, content_hash), texts in repo.ocr_texts().items():
+        cached = repo.image_text(content_hash, ocr_reader.SOURCE)
+        if cached is None:  # no lines to regroup: judge the stored texts as they are
+            keep = [t for t in texts if judge(t)]
+        else:
+            keep = language_blocks([Line.from_json(x) for x in cached], max_chars)
+        if keep != texts:
+            stale.add(path)
+    return stale
+
+
+def mark_judged(repo: Repository) -> None:
+    """Every text unit of the index is judged by the current language judgement."""
+    repo.set_state(LANGUAGE_KEY, LANGUAGE_VERSION)
 
 
 _reader_instance: ocr_reader.TextReader | None = None

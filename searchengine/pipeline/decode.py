@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from tqdm import tqdm
 
 from searchengine.config import Settings
@@ -27,7 +29,10 @@ from searchengine.media.kinds import RECORDINGS, format_of
 from searchengine.media.sidecar import parse_sidecar
 from searchengine.media.text import chunk_text
 from searchengine.ocr.stage import ImageTexts
+from searchengine.sounds.events import SoundEvent
+from searchengine.sounds.stage import SoundEvents
 from searchengine.media.pathnames import display_path
+from searchengine.media.regular import pinned
 from searchengine.pipeline.decode_video import decode_video
 from searchengine.pipeline.plan import Work
 from searchengine.store.repository import FileFacts, Repository
@@ -58,6 +63,9 @@ class Decoded:
     frames_decoded: int = 0  # video: frames the decoder produced, in frames_seconds
     frames_seconds: float = 0.0
     video_seconds: float = 0.0  # video: its duration
+    sounds: list[SoundEvent] = field(default_factory=list)  # sound events of a recording or a video's sound
+    sound_seconds: float | None = None  # set when sound events were looked for: the time it took
+    audio_seconds: float = 0.0  # seconds of audio decoded (for sound events and speech recognition)
 
 
 class Decoder:
@@ -71,12 +79,20 @@ class Decoder:
         self._transcriber = transcriber
         self.asr_bar: tqdm | None = None
         self.texts = ImageTexts(repo, settings.ocr, settings.chunk_chars)
+        self.sounds = SoundEvents(settings.sounds, settings.sound_model, settings.cache_dir)
+        # True: a photo whose text is not cached is embedded without reading it, and the
+        # text phase (pipeline.read_text) reads it after the stream; False: read here
+        self.read_text_later = False
 
     @property
     def asr_source(self) -> str:
         return f"asr:{self.settings.asr_model}"
 
     def __call__(self, work: Work) -> Decoded:
+        with pinned(work.found.pins()):  # every read opens the file the walk found, or fails
+            return self._decode(work)
+
+    def _decode(self, work: Work) -> Decoded:
         t0 = time.perf_counter()
         f = work.found
         out = Decoded(work)
@@ -85,23 +101,29 @@ class Decoder:
                 raise MediaDecodeError(f"{display_path(f.path)}: empty file (0 bytes)")
             if f.modality == "image":
                 encoder = self._encoder()
-                lines = self.texts.lookup(work.content_hash)  # None: OCR reads it (at full size)
-                image = load_image(f.path, min_side=encoder.input_side if lines is not None else None)
+                lines = self.texts.lookup(work.content_hash)  # None: not read yet
+                later = lines is None and self.read_text_later  # the text phase reads it
+                image = load_image(f.path, min_side=None if lines is None and not later else encoder.input_side)
                 t1 = time.perf_counter()
                 out.images.append(encoder.prepare_image(image))
                 out.preprocess_seconds = time.perf_counter() - t1
-                self.texts.attach(out, work.content_hash, image, lines)
+                if not later:
+                    self.texts.attach(out, work.content_hash, image, lines)
                 out.facts, out.place = photo_facts(f.path)
                 if out.place:
                     out.chunks.append((None, None, out.place))
             elif f.modality == "text":
                 self._document(work, out)
             elif f.modality == "audio":
-                segments = self._transcript(work, out)
+                audio = _Audio(f.path, out)
+                segments = self._transcript(work, out, audio)
                 out.chunks = [(w.start, w.end, w.text) for w in group_windows(segments)]
+                self._sounds(out, audio)
             elif f.modality == "video":
                 out.facts = FileFacts(taken_ns=video_taken(f.path))
-                decode_video(out, self.settings, self._encoder, lambda: self._transcript(work, out))
+                audio = _Audio(f.path, out)
+                decode_video(out, self.settings, self._encoder, lambda: self._transcript(work, out, audio),
+                             lambda: self._sounds(out, audio))
             else:  # pragma: no cover - discover only yields known modalities
                 raise MediaDecodeError(f"{display_path(f.path)}: unsupported modality {f.modality}")
         except MediaDecodeError as exc:
@@ -112,7 +134,8 @@ class Decoder:
         except Exception as exc:  # a decoder bug or an exotic file must not stop the run
             log.exception("unexpected error decoding %s", display_path(f.path))
             out.error = f"{display_path(f.path)}: unexpected error while decoding: {type(exc).__name__}: {exc}"
-        out.decode_seconds = time.perf_counter() - t0 - out.preprocess_seconds - (out.ocr_seconds or 0.0)
+        out.decode_seconds = (time.perf_counter() - t0 - out.preprocess_seconds - (out.ocr_seconds or 0.0)
+                              - (out.sound_seconds or 0.0))
         return out
 
     def _document(self, work: Work, out: Decoded) -> None:
@@ -153,12 +176,27 @@ class Decoder:
             f = w.found
             if f.modality in RECORDINGS and f.sidecar is None and self.repo.transcript(w.content_hash, self.asr_source) is None:
                 try:
-                    total += probe_duration(f.path)
+                    with pinned(f.pins()):
+                        total += probe_duration(f.path)
                 except MediaDecodeError:
                     pass  # decoding will say why
         return total
 
-    def _transcript(self, work: Work, out: Decoded) -> list[Segment]:
+    def _sounds(self, out: Decoded, audio: "_Audio") -> None:
+        """The recording's sound events into ``out.sounds`` (when enabled). A failure costs the
+        file its sound events, not its place (as text in images)."""
+        if not self.sounds.enabled:
+            return
+        try:
+            out.sounds, out.sound_seconds = self.sounds.detect(audio())
+        except ModelUnavailableError:
+            raise  # not this file's fault: stop the run with the reason
+        except MediaDecodeError as exc:
+            log.warning("%s; its sound events are not indexed", exc)
+        except Exception:
+            log.exception("finding the sound events of %s failed", display_path(out.work.found.path))
+
+    def _transcript(self, work: Work, out: Decoded, audio: "_Audio") -> list[Segment]:
         """Timed segments: from the sidecar, from the cache, or from speech recognition."""
         f, digest = work.found, work.content_hash
         source = "sidecar" if f.sidecar is not None else self.asr_source
@@ -171,11 +209,11 @@ class Decoder:
             segments, language = parse_sidecar(f.sidecar, duration), None
         else:
             assert self._transcriber is not None, "the engine always gives the pipeline a transcriber"
-            audio = decode_audio(f.path)
-            duration = len(audio) / SAMPLE_RATE
+            samples = audio()
+            duration = len(samples) / SAMPLE_RATE
             bar = self.asr_bar
             segments, language = self._transcriber().transcribe(
-                audio, on_progress=(lambda s: bar.update(round(s, 1))) if bar is not None else None
+                samples, on_progress=(lambda s: bar.update(round(s, 1))) if bar is not None else None
             )
             out.transcribed_seconds = duration
         self.repo.save_transcript(digest, source, segments, language, duration)
@@ -190,6 +228,21 @@ def photo_facts(path: Path) -> tuple[FileFacts, str | None]:
     return (FileFacts(taken_ns=facts.taken_ns, latitude=facts.latitude, longitude=facts.longitude,
                       place=place.text() if place else None, camera=facts.camera),
             place.text() if place else None)
+
+
+class _Audio:
+    """A file's sound as 16 kHz mono, decoded on first use and once (speech recognition and
+    sound events share it)."""
+
+    def __init__(self, path: Path, out: Decoded):
+        self._path, self._out = path, out
+        self._samples: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        if self._samples is None:
+            self._samples = decode_audio(self._path)
+            self._out.audio_seconds = len(self._samples) / SAMPLE_RATE
+        return self._samples
 
 
 def _transient(exc: MediaDecodeError) -> bool:

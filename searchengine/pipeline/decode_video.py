@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def decode_video(out: "Decoded", settings: Settings, encoder: Callable[[], Encoder],
-                 transcript: Callable[[], list[Segment]]) -> None:
-    """Fill ``out`` (images, their frame spans, chunks) for the video of ``out.work``."""
+                 transcript: Callable[[], list[Segment]], sounds: Callable[[], None] = lambda: None) -> None:
+    """Fill ``out`` (images, their frame spans, chunks, and with ``sounds()`` its sound
+    events) for the video of ``out.work``."""
     f = out.work.found
     probe = probe_video(f.path)
     if not probe.has_video and not probe.has_audio and f.sidecar is None:
@@ -53,6 +54,8 @@ def decode_video(out: "Decoded", settings: Settings, encoder: Callable[[], Encod
             if not out.images or _transient(exc):
                 raise  # nothing else to index, or perhaps a read error of the moment: retried
             log.warning("%s; the video is indexed by its pictures alone", exc)
+    if probe.has_audio:
+        sounds()
 
 
 def _transient(exc: MediaDecodeError) -> bool:

@@ -9,13 +9,14 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 from tqdm import tqdm
 
 from searchengine.media.discover import FoundFile, SkippedEntry, walk_media
 from searchengine.media.hashing import content_hash
 from searchengine.media.pathnames import display_path, is_under
+from searchengine.media.regular import pinned
 from searchengine.store.repository import FileRecord, Repository
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,9 @@ class Plan:
 
 def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path] = (),
               retry_failed: bool = False, follow_outside: bool = False, workers: int = 2, progress: bool = False,
-              on_progress: Progress = lambda stage, done, total: None) -> Plan:
+              on_progress: Progress = lambda stage, done, total: None, redo: Collection[str] = ()) -> Plan:
+    """What an indexing run does with each file under ``roots``. ``redo``: paths embedded
+    again even when unchanged (their units are made differently now)."""
     plan = Plan()
     plan.found = list(walk_media(roots, exclude=exclude, boundary=[Path(r) for r in repo.roots()],
                                  follow_outside=follow_outside, on_skip=plan.skipped.append))
@@ -62,7 +65,7 @@ def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path
     for f in plan.found:
         rec = known.get(str(f.path))
         if (rec and rec.size == f.size and rec.mtime_ns == f.mtime_ns and rec.modality == f.modality
-                and not (retry_failed and rec.status == "failed")):
+                and not (retry_failed and rec.status == "failed") and str(f.path) not in redo):
             plan.unchanged += 1
         else:
             candidates.append(f)
@@ -84,7 +87,8 @@ def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path
                 plan.kept.append((path, reason + "; its indexed version is kept and it is tried again next run"))
             else:
                 plan.unreadable_new.append((f, reason))
-        elif rec and rec.content_hash == digest and rec.status == "indexed" and rec.modality == f.modality:
+        elif (rec and rec.content_hash == digest and rec.status == "indexed" and rec.modality == f.modality
+              and path not in redo):
             plan.touch.append((rec, f))
             plan.unchanged += 1
         elif digest in missing_by_hash and rec is None and missing_by_hash[digest].modality == f.modality:
@@ -159,6 +163,7 @@ def _hash_all(files: list[FoundFile], workers: int, progress: bool,
 
 def _safe_hash(f: FoundFile) -> str | OSError:
     try:
-        return content_hash(f.path, f.sidecar)
+        with pinned(f.pins()):  # the file the walk found, inside the folders, or nothing
+            return content_hash(f.path, f.sidecar)
     except OSError as exc:
         return exc

@@ -183,7 +183,8 @@ class DecodeEncodeActor:
         decoded = list(self._pool.map(decoder, works))
         with self._encode_lock:
             t0 = time.perf_counter()
-            vectors = encode_batch(lambda: self.encoder, decoded, self.dim, self.settings.batch_size)
+            vectors = encode_batch(lambda: self.encoder, decoded, self.dim, self.settings.batch_size,
+                                   self.settings.cache_dir)
             share = (time.perf_counter() - t0) / max(1, len(decoded))
         out = []
         for d, v in zip(decoded, vectors):

@@ -17,6 +17,7 @@ class StageTimes:
     encode: float = 0.0
     write: float = 0.0
     waiting: float = 0.0
+    read_text: float = 0.0  # the text phase (pipeline.read_text), after the stream
 
 
 @dataclass
@@ -38,18 +39,28 @@ class IndexReport:
     ocr_images: int = 0  # images whose text was read (OCR ran) this time
     ocr_seconds: float = 0.0  # the time the OCR models took (one picture at a time)
     ocr_cache_hits: int = 0  # images whose text was already known (by content hash)
+    sound_files: int = 0  # recordings and videos whose sound events were looked for this time
+    sound_events: int = 0  # sound events found in them (units of kind "sound")
+    sound_seconds: float = 0.0  # CPU time of the sound-event step (log-mel features, model, events)
+    sound_audio_seconds: float = 0.0  # seconds of audio it heard
+    text_pending: int = 0  # indexed photos whose text is still to be read after this run
     videos: int = 0  # videos whose picture track was read this time
     video_seconds: float = 0.0  # seconds of video they held
     frames_decoded: int = 0  # frames the decoder produced for them (see media.video)
     frames_kept: int = 0  # key frames embedded
     frame_decode_seconds: float = 0.0  # summed over the worker threads
     seconds: float = 0.0
+    searchable_seconds: float = 0.0  # when every file was searchable (before the text phase)
     decode_seconds: float = 0.0  # decode + preprocess, summed over workers
     encode_seconds: float = 0.0
     model_loaded: bool = False  # whether this run needed the model at all
     stages: StageTimes = field(default_factory=StageTimes)
     failures: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), not indexed
+    # the skipped entries a person should hear of (not hidden files, unknown extensions or
+    # sidecars): FIFOs and devices, links out of the folders, loops, second links to a file, ...
+    noted_skips: list[tuple[str, str]] = field(default_factory=list)
+    skip_counts: dict[str, int] = field(default_factory=dict)  # skipped entries by code
     kept: list[tuple[str, str]] = field(default_factory=list)  # unavailable now; items kept
     missing_roots: list[str] = field(default_factory=list)  # indexed folders gone from disk, kept
 

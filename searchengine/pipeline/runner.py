@@ -12,12 +12,15 @@ from typing import Callable, Iterable, Sequence
 
 from tqdm import tqdm
 
+from searchengine.media.discover import NOTED
 from searchengine.catalog.catalog import Catalog
 from searchengine.config import Settings
 from searchengine.encoders.base import Encoder
+from searchengine.ocr.stage import mark_judged, stale_pictures
 from searchengine.pipeline.decode import Decoded, Decoder
 from searchengine.pipeline.encode import encode_batch
 from searchengine.pipeline.plan import Plan, Work, make_plan
+from searchengine.pipeline.read_text import TextPhase
 from searchengine.pipeline.report import IndexReport
 from searchengine.pipeline.write import Writer
 from searchengine.transcribe.whisper import WhisperTranscriber
@@ -47,6 +50,7 @@ class IndexRun:
         self.report = IndexReport()
         self._get_encoder = encoder
         self._decoder = Decoder(self.repo, settings, self._encoder, transcriber)
+        self._decoder.read_text_later = True
 
     def _encoder(self) -> Encoder:
         self.report.model_loaded = True
@@ -56,19 +60,31 @@ class IndexRun:
             on_progress: Callable[[str, int, int], None] | None = None,
             retry_failed: bool = False) -> IndexReport:
         """``progress`` draws bars on the terminal; ``on_progress(stage, done, total)`` is
-        called as work advances (stages: scanning, hashing, indexing)."""
+        called as work advances (stages: scanning, hashing, indexing, reading text). Every
+        file is searchable when "indexing" ends; the text in photos is read after that
+        (pipeline.read_text)."""
         report, stages = self.report, self.report.stages
         notify = on_progress or (lambda stage, done, total: None)
         notify("scanning", 0, 0)
         t0 = time.perf_counter()
         roots = [Path(r).expanduser().absolute() for r in roots]
         self.repo.add_roots(str(r) for r in roots)
+        # pictures whose text units an older judgement of what is language made: made again
+        # (from the OCR cache, nothing read again) - an index built before it sheds its junk
+        ocr_on = self._decoder.texts.enabled
+        redo = stale_pictures(self.repo, self.settings.chunk_chars) if ocr_on else set()
+        if redo:
+            log.info("%d pictures' text units are made again (what counts as language changed)", len(redo))
         plan = make_plan(self.repo, roots, exclude=self._exclude, retry_failed=retry_failed,
                          follow_outside=self.settings.follow_symlinks_outside,
-                         workers=self.settings.decode_workers, progress=progress, on_progress=notify)
+                         workers=self.settings.decode_workers, progress=progress, on_progress=notify,
+                         redo=redo)
         stages.plan = time.perf_counter() - t0
         report.scanned, report.unchanged = len(plan.found), plan.unchanged
         report.skipped = [(str(s.path), s.reason) for s in plan.skipped]
+        report.noted_skips = [(str(s.path), s.reason) for s in plan.skipped if s.code in NOTED]
+        for s in plan.skipped:
+            report.skip_counts[s.code] = report.skip_counts.get(s.code, 0) + 1
         report.kept = list(plan.kept)
 
         writer = Writer(self.catalog, report)
@@ -79,7 +95,19 @@ class IndexRun:
             self._stream(plan.embed, writer, progress, notify)
             self._decoder.asr_bar = None
         writer.delete(plan.deletions)
+        report.searchable_seconds = time.perf_counter() - t0
+        phase = TextPhase(self.catalog, self._encoder, self.settings, self._decoder.texts, report)
+        todo = phase.pending()
+        if todo:
+            self.catalog.save()  # every file searchable on disk before the (long) text phase
+            if report.model_loaded:  # the OCR models load now: free the image graph meanwhile
+                release = getattr(self._get_encoder(), "release_image_tower", None)
+                if release is not None:
+                    release()
+            phase.run(todo, progress, notify)
         self.catalog.save(final=True, progress=progress)  # skipped when nothing changed
+        if ocr_on and redo <= {str(f.path) for f in plan.found}:  # none left outside this run's roots
+            mark_judged(self.repo)
         report.decode_seconds = stages.decode + stages.preprocess
         report.encode_seconds = stages.encode
         report.seconds = time.perf_counter() - t0
@@ -139,7 +167,7 @@ class IndexRun:
             stages.waiting += time.perf_counter() - t_wait
             self._account(batch)
             t1 = time.perf_counter()
-            vectors = encode_batch(self._encoder, batch, self.catalog.dim, size)
+            vectors = encode_batch(self._encoder, batch, self.catalog.dim, size, self.settings.cache_dir)
             t2 = time.perf_counter()
             writer.files(batch, vectors)
             stages.encode += t2 - t1
@@ -162,6 +190,11 @@ class IndexRun:
                 report.frames_decoded += d.frames_decoded
                 report.frames_kept += len(d.frame_spans)
                 report.frame_decode_seconds += d.frames_seconds
+            if d.sound_seconds is not None:
+                report.sound_files += 1
+                report.sound_events += len(d.sounds)
+                report.sound_seconds += d.sound_seconds
+                report.sound_audio_seconds += d.audio_seconds
             if d.transcribed_seconds is not None:
                 report.transcribed_files += 1
                 report.transcribed_seconds += d.transcribed_seconds

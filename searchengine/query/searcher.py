@@ -1,4 +1,4 @@
-"""Queries: a query vector -> FAISS candidates -> exact scores -> SQL rows -> filtered hits.
+"""Candidates: a query vector -> FAISS candidates -> exact scores -> SQL rows -> filtered hits.
 
 A filter's matching files are first counted in SQL, on the indexes and with a ``LIMIT``
 (cheap whatever the answer). A selective filter then goes to FAISS as the set of allowed unit
@@ -21,8 +21,7 @@ from searchengine.catalog.catalog import Catalog
 from searchengine.errors import InvalidInputError
 from searchengine.query.hits import Hit
 from searchengine.query.filters import SearchFilters
-from searchengine.store.keywords import KeywordQuery, highlights, parse_query
-from searchengine.store.keywords import coverage as keyword_coverage
+from searchengine.store.keywords import KeywordQuery
 from searchengine.store.keywords import matches as keyword_matches
 from searchengine.store.repository import UnitRow
 from searchengine.vectors.index_kind import candidates_for
@@ -35,8 +34,6 @@ def selective_limit(total: int) -> int:
     return int(min(SELECTIVE_MAX, max(SELECTIVE_MIN, total * SELECTIVE_FRACTION)))
 
 
-RRF_K = 60  # reciprocal-rank fusion's constant (Cormack et al., 2009)
-RRF_DEPTH = 100  # candidates taken from each side before fusing
 MIN_COVERAGE = 0.5  # a keyword hit holding less than this share of the query's words adds nothing
 MODES = ("hybrid", "vector", "keyword")
 FILTER_CACHE = 8  # filters whose matching unit ids are kept (per generation): pages, repeats
@@ -72,30 +69,38 @@ class Searcher:
     def search(self, query: np.ndarray, k: int = 10, *, offset: int = 0,
                filters: SearchFilters = SearchFilters(), exclude_ids: Sequence[int] = (),
                within: np.ndarray | None = None) -> list[Hit]:
-        """Vector search. ``within``: only these unit ids (e.g. those holding a quoted
-        phrase), as well as the filters."""
+        """Units by raw cosine, unranked across kinds (``score`` = ``similarity`` = the
+        cosine): the low-level search of :meth:`SearchEngine.search_vector`."""
         if k < 1:
             raise InvalidInputError(f"k must be at least 1, got {k}")
         if offset < 0:
             raise InvalidInputError(f"offset must be 0 or more, got {offset}")
+        pairs = self.candidates(query, k + offset, filters=filters, exclude_ids=exclude_ids, within=within)
+        return [replace(unit_hit(row, s), similarity=s) for row, s in pairs[offset:]]
+
+    def candidates(self, query: np.ndarray, k: int, *, filters: SearchFilters = SearchFilters(),
+                   exclude_ids: Sequence[int] = (), within: np.ndarray | None = None
+                   ) -> list[tuple[UnitRow, float]]:
+        """The ``k`` units nearest the query vector, best first, with their cosine.
+        ``within``: only these unit ids (those of one kind, or holding a quoted phrase), as
+        well as the filters."""
         query = np.asarray(query, dtype=np.float32).reshape(-1)
         self.catalog.sync()  # caught up first: the filter cache is keyed by the generation
         total = self.catalog.vectors().ntotal
         if total == 0:
             return []
-        wanted = k + offset
+        wanted = k
         excluded = set(int(i) for i in exclude_ids)
         allowed: np.ndarray | None = None
         if filters:
             allowed = self.allowed_ids(filters, total)
         if within is not None:
             allowed = within if allowed is None else np.intersect1d(allowed, within)
-        if filters or within is not None:
-            if allowed is not None:
-                if excluded:
-                    allowed = allowed[~np.isin(allowed, np.fromiter(excluded, dtype=np.int64))]
-                if len(allowed) == 0:
-                    return []
+        if allowed is not None:
+            if excluded:
+                allowed = allowed[~np.isin(allowed, np.fromiter(excluded, dtype=np.int64))]
+            if len(allowed) == 0:
+                return []
         kind = self.catalog.kind
         limit = len(allowed) if allowed is not None else total
         fetch = min(limit, wanted + (0 if allowed is not None else len(excluded)))
@@ -107,69 +112,14 @@ class Searcher:
             if kind.approximate:
                 pairs = self._exact(query, pairs)
             rows = self.repo.units([i for i, _ in pairs])
-            hits = [_hit(rows[i], s) for i, s in pairs
-                    if i in rows and _matches(filters, rows[i])]
-            if len(hits) >= wanted or fetch >= limit:
-                return hits[offset:wanted]
+            found = [(rows[i], s) for i, s in pairs
+                     if i in rows and _matches(filters, rows[i])]
+            if len(found) >= wanted or fetch >= limit:
+                return found[:wanted]
             fetch = min(limit, fetch * 4)
 
-    # -- text queries: keyword, and hybrid --------------------------------------------
-
-    def search_keywords(self, text: str, k: int = 10, *, offset: int = 0,
-                        filters: SearchFilters = SearchFilters()) -> list[Hit]:
-        """The keyword side alone (no model): BM25 over the trigram index, best first."""
-        query = parse_query(text)
-        wanted = k + offset
-        ranked = self._keyword_ranks(query, max(wanted, 1) * (4 if filters else 1) + 10, filters)
-        hits = [replace(_hit(row, rel), found_by=("keyword",), highlights=tuple(highlights(row.text, query)) or None)
-                for _, rel, row in ranked]
-        return hits[offset:wanted]
-
-    def search_hybrid(self, vector: np.ndarray, text: str, k: int = 10, *, offset: int = 0,
-                      filters: SearchFilters = SearchFilters()) -> list[Hit]:
-        """Vector and keyword results fused by reciprocal rank (RRF: the sum over the sides
-        of 1 / (RRF_K + rank)). A quoted phrase must occur in every hit: the vector side is
-        then searched within the units holding it. ``score`` stays the cosine similarity."""
-        query = parse_query(text)
-        wanted = k + offset
-        depth = max(RRF_DEPTH, wanted)  # the same for every page up to RRF_DEPTH: pages agree
-        if not query:
-            return self.search(vector, k, offset=offset, filters=filters)
-        within = None
-        if query.phrases:
-            phrase_only = KeywordQuery(query.phrases, ())
-            within = np.asarray([i for i, _, _ in self._keyword_ranks(phrase_only, SELECTIVE_MAX, filters)],
-                                dtype=np.int64)
-            if len(within) == 0:
-                return []
-        by_vector = self.search(vector, depth, filters=filters, within=within)
-        by_keyword = self._keyword_ranks(query, depth, filters)
-        # the keyword side counts for a hit by the share of the query's words it holds, and not
-        # at all below MIN_COVERAGE: a question's one common word ("history") in a file name
-        # must not outrank the passage that answers it in another language
-        weight = {i: keyword_coverage(row.text, row.path.rsplit("/", 1)[-1], query) for i, _, row in by_keyword}
-        by_keyword = [entry for entry in by_keyword if weight[entry[0]] >= MIN_COVERAGE]
-        vector_rank = {h.id: rank for rank, h in enumerate(by_vector, 1)}
-        keyword_rank = {i: rank for rank, (i, _, _) in enumerate(by_keyword, 1)}
-        hits = {h.id: h for h in by_vector}
-        missing = {i: row for i, _, row in by_keyword if i not in hits}
-        vectors = self.repo.vectors_of(list(missing), len(vector))  # their cosine, for `score`
-        hits.update((i, _hit(row, float(vectors[i] @ vector))) for i, row in missing.items() if i in vectors)
-
-        def fused(i: int) -> float:
-            return (1.0 / (RRF_K + vector_rank[i]) if i in vector_rank else 0.0) + \
-                (weight[i] / (RRF_K + keyword_rank[i]) if i in keyword_rank else 0.0)
-
-        # equal fused ranks (vector 1st alone against keyword 1st alone): the keyword side's
-        # exact match first, then the better cosine
-        order = sorted(hits, key=lambda i: (-fused(i), keyword_rank.get(i, depth + 1), -hits[i].score))
-        return [replace(hits[i], highlights=tuple(highlights(hits[i].text, query)) or None,
-                        found_by=tuple(side for side, ranks in (("vector", vector_rank), ("keyword", keyword_rank))
-                                       if i in ranks))
-                for i in order[offset:wanted]]
-
-    def _keyword_ranks(self, query: KeywordQuery, limit: int, filters: SearchFilters
-                       ) -> list[tuple[int, float, UnitRow]]:
+    def keyword_ranks(self, query: KeywordQuery, limit: int, filters: SearchFilters
+                      ) -> list[tuple[int, float, UnitRow]]:
         """The keyword side's candidates that really match - whole words for words of
         letters (the trigram index also finds "out" in "about"), and the filters - best
         first, with their rows: (unit id, BM25 relevance, row)."""
@@ -194,8 +144,9 @@ def _matches(filters: SearchFilters, row: UnitRow) -> bool:
                            camera=row.camera)
 
 
-def _hit(row: UnitRow, score: float) -> Hit:
+def unit_hit(row: UnitRow, score: float) -> Hit:
     box = tuple(json.loads(row.box)) if row.box else None
     return Hit(id=row.id, path=row.path, modality=row.modality, score=score,
                start=row.start, end=row.end, text=row.text, kind=row.kind,
+               moment=row.start if row.kind == "sound" else None,  # a sound is heard from its start
                box=box, page=row.page)  # type: ignore[arg-type]

@@ -158,10 +158,12 @@ class MediaFile(Base):
     )
 
 
-UNIT_KINDS = ("image", "chunk", "window", "ocr", "frame", "place")
-"""What a unit is: a whole image, a chunk of a text file, a window of a transcript, text read
-in an image (with its ``box``), a key frame of a video (at ``start`` seconds), the names of
-the place a photo was taken (its ``text``, embedded with the text encoder)."""
+UNIT_KINDS = ("image", "chunk", "window", "ocr", "frame", "sound", "place")
+"""What a unit is: a whole image, a chunk of a text file (with its ``page`` where the file has
+pages, slides or chapters), a window of a transcript, text read in an image (with its ``box``),
+a key frame of a video (at ``start`` seconds), a sound event of a recording or a video's sound
+track (from ``start`` to ``end`` seconds; ``text``: its labels, "Bark 狗叫; Dog 狗"), the names
+of the place a photo was taken (its ``text``, embedded with the text encoder)."""
 
 KIND_OF_MODALITY = {"image": "image", "text": "chunk", "audio": "window", "video": "window"}
 """The kind of a file's units when not given (and of every unit before 0006); a video's key

@@ -338,6 +338,25 @@ class Repository:
         vecs = np.stack([found[i] for i in ids.tolist()]) if len(ids) else np.zeros((0, dim), np.float32)
         return ids, vecs
 
+    def unit_ids_by_kind(self) -> dict[str, np.ndarray]:
+        """Every unit id, by kind (``image``, ``chunk``, ``window``, ``ocr``, ...), sorted."""
+        with Session(self.engine) as s:
+            rows = s.execute(self._units(Unit.id, Unit.kind).order_by(Unit.id)).all()
+        by_kind: dict[str, list[int]] = {}
+        for unit_id, kind in rows:
+            by_kind.setdefault(kind or "image", []).append(int(unit_id))
+        return {kind: np.asarray(ids, dtype=np.int64) for kind, ids in by_kind.items()}
+
+    def file_ids_of(self, unit_ids: Sequence[int]) -> dict[int, int]:
+        """The file id of each unit."""
+        out: dict[int, int] = {}
+        ids = list(unit_ids)
+        with self.engine.connect() as s:
+            for i in range(0, len(ids), SQL_BATCH):
+                out.update((int(a), int(b)) for a, b in s.execute(
+                    select(Unit.id, Unit.file_id).where(Unit.id.in_(ids[i:i + SQL_BATCH]))).all())
+        return out
+
     def iter_vectors(self, dim: int, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All (ids, vectors) in id order, ``batch`` rows at a time."""
         with Session(self.engine) as s:
@@ -525,11 +544,54 @@ class Repository:
                                                           ImageText.source == source)).first()
         return None if raw is None else cast(list, json.loads(raw))
 
+    def ocr_texts(self) -> dict[tuple[str, str], list[str]]:
+        """``(path, content hash) -> [text, ...]`` of the text units read in pictures, in unit
+        order, for every indexed file that has any."""
+        out: dict[tuple[str, str], list[str]] = {}
+        with Session(self.engine) as s:
+            rows = s.execute(select(MediaFile.path, MediaFile.content_hash, Unit.text)
+                             .join(Unit, Unit.file_id == MediaFile.id)
+                             .where(Unit.kind == "ocr").order_by(Unit.id))
+            for path, content_hash, text in rows:
+                out.setdefault((path, content_hash), []).append(text or "")
+        return out
+
+    def state(self, key: str) -> str | None:
+        """A value of the index's key/value facts (``index_state``)."""
+        with self.engine.connect() as c:
+            value = c.execute(select(IndexState.value).where(IndexState.key == key)).scalar()
+        return None if value is None else str(value)
+
+    def set_state(self, key: str, value: str) -> None:
+        with Session(self._writer) as s, s.begin():
+            row = s.get(IndexState, key, with_for_update=True)
+            if row is None:
+                s.add(IndexState(key=key, value=value))
+            elif row.value != value:
+                row.value = value
+
     def save_image_text(self, content_hash: str, source: str, lines: list[dict]) -> None:
         with Session(self._writer) as s, s.begin():
             s.execute(delete(ImageText).where(ImageText.content_hash == content_hash, ImageText.source == source))
             s.add(ImageText(content_hash=content_hash, source=source,
                             lines=json.dumps(lines, ensure_ascii=False), created_at=_now()))
+
+    def images_without_text(self, source: str) -> list[FileRecord]:
+        """Indexed images whose text ``source`` has not read yet (no cache row for their
+        content): what the text phase of an indexing run still has to read, in path order."""
+        unread = ~select(ImageText.id).where(ImageText.content_hash == MediaFile.content_hash,
+                                             ImageText.source == source).exists()
+        with Session(self.engine) as s:
+            rows = s.scalars(select(MediaFile).where(MediaFile.modality == "image", MediaFile.status == "indexed",
+                                                      unread).order_by(MediaFile.path))
+            return [_record(row) for row in rows]
+
+    def count_images_without_text(self, source: str) -> int:
+        unread = ~select(ImageText.id).where(ImageText.content_hash == MediaFile.content_hash,
+                                             ImageText.source == source).exists()
+        with Session(self.engine) as s:
+            return int(s.scalar(select(func.count(MediaFile.id)).where(
+                MediaFile.modality == "image", MediaFile.status == "indexed", unread)) or 0)
 
     # -- writes that change units: inside the catalog's transaction ``s`` ------------------
     # Each returns the unit ids it removed (and added); the catalog logs and mirrors them.
@@ -696,6 +758,23 @@ class Repository:
             conn = s.connection()
             keywords.remove(conn, removed)
             keywords.add(conn, added)
+
+    def replace_text_units(self, s: Session, file_id: int, units: Sequence[NewUnit]) -> tuple[list[int], list[int]]:
+        """Give an indexed image the text read in it: its ``ocr`` units are replaced by
+        ``units`` (so writing the same reading twice leaves one copy); its other units stay.
+        Returns (removed unit ids, new unit ids)."""
+        row = s.get(MediaFile, file_id)
+        if row is None:
+            return [], []
+        removed = list(s.scalars(select(Unit.id).where(Unit.file_id == file_id, Unit.kind == "ocr")))
+        if removed:
+            s.execute(delete(Unit).where(Unit.id.in_(removed)))
+        first = int(s.scalar(select(func.max(Unit.ordinal)).where(Unit.file_id == file_id)) or 0) + 1
+        rows = [dict(file_id=file_id, ordinal=first + i, start=u.start, end=u.end, text=u.text, kind="ocr",
+                     box=u.box_json(), vector=vector_to_bytes(u.vector)) for i, u in enumerate(units)]
+        ids = self._insert(s, Unit, rows) if rows else []
+        self._keywords_changed(s, removed, [(uid, u.text, _name(row.path)) for uid, u in zip(ids, units)])
+        return removed, [int(i) for i in ids]
 
     def copy_file(self, s: Session, source_id: int, *, path: str, size: int, mtime_ns: int,
                   dim: int, device: int | None = None,

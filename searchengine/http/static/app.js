@@ -261,10 +261,15 @@ function renderHit(hit, query) {
     media.appendChild(play);
     const when = document.createElement("div");
     when.className = "when";
-    when.textContent = hit.kind === "frame" ? "seen at " + clock(hit.start) : clock(hit.start) + " – " + clock(hit.end);
+    when.textContent = hit.kind === "frame" ? "seen at " + clock(hit.start)
+      : hit.kind === "sound" ? "heard at " + clock(hit.start) + " – " + clock(hit.end)
+      : clock(hit.start) + " – " + clock(hit.end);
     media.appendChild(when);
     if (hit.kind === "frame") {
       passage.remove();
+    } else if (hit.kind === "sound") {
+      node.dataset.kind = "sound";
+      highlight(passage, hit.text || "", query, hit.highlights);
     } else {
       highlight(passage, hit.text || "", query, hit.highlights);
       showTranscriptLines(hit, passage, audio, from, query);

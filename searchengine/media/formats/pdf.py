@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from searchengine.media.formats.base import Budget, Format, Section, password_protected
 from searchengine.media.regular import open_regular
@@ -21,10 +21,12 @@ FPDF_ERR_PASSWORD = 4
 LOCK = threading.RLock()
 
 
-def _open(path: Path, budget: Budget) -> tuple[Any, Any]:
+def _open(path: Path, budget: Budget, source: BinaryIO | None = None) -> tuple[Any, Any]:
+    """The document and the file it reads (``source``, an open file of ``path``, if given;
+    else ``path`` opened here); the caller closes both."""
     import pypdfium2 as pdfium
 
-    handle = open_regular(path)
+    handle = open_regular(path) if source is None else source
     try:
         handle.seek(0, 2)
         size = handle.tell()
@@ -56,11 +58,12 @@ def page_count(path: Path) -> int:
             handle.close()
 
 
-def render_page(path: Path, page: int, side: int) -> Any:
-    """Page ``page`` (1-based) as a PIL image ``side`` pixels on its long side."""
+def render_page(path: Path, page: int, side: int, source: BinaryIO | None = None) -> Any:
+    """Page ``page`` (1-based) as a PIL image ``side`` pixels on its long side, read from
+    ``source`` (an open file of ``path``) if given."""
     budget = Budget(path)
     with LOCK:
-        doc, handle = _open(path, budget)
+        doc, handle = _open(path, budget, source)
         try:
             if not 1 <= page <= len(doc):
                 raise budget.refuse(f"no page {page} (it has {len(doc)})")

@@ -1,0 +1,279 @@
+"""The query layer's front door: a query -> candidates of every kind -> one relevance scale ->
+hits one per file, finished (score, similarity, strong, evidence, highlights, moments).
+
+1. **Candidates per kind.** The vector side searches each kind of unit (photos, frames, text
+   chunks, transcript windows, text read in photos, ...) on its own, so a kind whose cosines
+   run low (pictures, against a text query) still brings its best; the keyword side (text
+   queries) brings the units holding the query's words.
+2. **One scale** (:mod:`searchengine.query.calibration`): each candidate's cosine becomes a
+   z-score within its kind; a keyword match holding a share ``c`` (at least
+   :data:`MIN_COVERAGE`) of the query's words adds ``KEYWORD_Z * c``.
+3. **Text read in photos is evidence for its photo**: an ``ocr`` unit leads only when the
+   query is its words - a keyword match, or a text match of z >= :data:`OCR_Z` - otherwise it
+   is dropped (the photo is still found by its picture). A ``place`` unit (the names of where a
+   photo was taken) likewise, from a strong match (:data:`PLACE_Z`).
+4. **One hit per file** (``group="file"``): the file's best unit leads, its other matching
+   units come as ``evidence``; ``group="unit"`` lists units.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from searchengine.catalog import Catalog
+from searchengine.errors import InvalidInputError
+from searchengine.query.calibration import Z_STRONG, Calibration, relevance
+from searchengine.query.filters import SearchFilters
+from searchengine.query.hits import Evidence, Hit
+from searchengine.query.moments import with_moments
+from searchengine.query.searcher import MIN_COVERAGE, SELECTIVE_MAX, Searcher, unit_hit
+from searchengine.store.keywords import KeywordQuery, highlights, parse_query
+from searchengine.store.keywords import coverage as keyword_coverage
+from searchengine.store.repository import UnitRow
+
+log = logging.getLogger(__name__)
+
+GROUPS = ("file", "unit")
+DEPTH = 100  # candidates per kind, at least
+KEYWORD_Z = 3.0  # a keyword match holding all the query's words adds this to its z: strong by itself
+OCR_Z = 4.5  # text read in a photo leads on the vector side alone only from this z up
+# a photo's place names (clean names, never junk) lead on the vector side alone from a strong
+# match up: "京都的照片" finds the Kyoto photo (z 3.7) with no keyword match
+PLACE_Z = Z_STRONG
+EVIDENCE_Z = Z_STRONG - 1.0  # a file's other units come as evidence from this z up
+MAX_EVIDENCE = 5
+IDENTICAL_COS = 0.999  # a unit this close to the query is the same content: it leads, whatever its kind
+Z_IDENTICAL = 12.0
+
+
+@dataclass
+class _Candidate:
+    row: UnitRow
+    similarity: float | None = None
+    vector_z: float | None = None
+    coverage: float = 0.0
+    keyword_rank: int | None = None
+    by_vector: bool = False
+
+    @property
+    def by_keyword(self) -> bool:
+        return self.keyword_rank is not None
+
+    @property
+    def z(self) -> float:
+        if not self.by_keyword:
+            return self.vector_z if self.vector_z is not None else float("-inf")
+        # a unit holding the query's words: at least as relevant as its kind's average unit,
+        # plus its share of the words - all of them make it strong by themselves
+        base = max(self.vector_z, 0.0) if self.vector_z is not None else 0.0
+        return base + KEYWORD_Z * self.coverage
+
+    @property
+    def eligible(self) -> bool:
+        """Text read in a photo, and the names of the place it was taken, stand on their own
+        only when the query is their words."""
+        if self.row.kind not in ("ocr", "place") or self.by_keyword:
+            return True
+        return self.vector_z is not None and self.vector_z >= (OCR_Z if self.row.kind == "ocr" else PLACE_Z)
+
+    @property
+    def found_by(self) -> tuple[str, ...]:
+        return tuple(side for side, yes in (("vector", self.by_vector), ("keyword", self.by_keyword)) if yes)
+
+
+class Ranker:
+    """Ranked, grouped search over one catalog. Thread-safe."""
+
+    def __init__(self, catalog: Catalog, calibration_path: Path | None = None):
+        self.catalog = catalog
+        self.repo = catalog.repo
+        self.searcher = Searcher(catalog)
+        self._path = calibration_path
+        self._lock = threading.Lock()
+        self._generation = -2
+        self._kinds: dict[str, np.ndarray] = {}
+        self._calibration: Calibration | None = None
+
+    # -- per-generation state: unit ids by kind, calibration -------------------------------
+
+    def _state(self) -> tuple[dict[str, np.ndarray], Calibration]:
+        self.catalog.sync()
+        with self._lock:
+            generation = self.catalog.generation
+            if generation != self._generation or self._calibration is None:
+                kinds = self.repo.unit_ids_by_kind()
+                counts = {kind: len(ids) for kind, ids in kinds.items()}
+                calibration = self._calibration
+                if calibration is None or not calibration.fresh_for(counts):
+                    saved = Calibration.load(self._path) if self._path is not None else None
+                    if saved is not None and saved.fresh_for(counts):
+                        calibration = saved
+                    else:
+                        log.info("measuring the relevance calibration of %d units in memory", sum(counts.values()))
+                        calibration = self._measure(kinds)
+                self._kinds, self._calibration, self._generation = kinds, calibration, generation
+            return self._kinds, self._calibration
+
+    def _measure(self, kinds: dict[str, np.ndarray]) -> Calibration:
+        dim = self.catalog.dim
+
+        def vectors_of(ids: list[int]) -> np.ndarray:
+            found = self.repo.vectors_of(ids, dim)
+            return np.stack([found[i] for i in ids if i in found]) if found else np.zeros((0, dim), np.float32)
+
+        return Calibration.measure(kinds, vectors_of)
+
+    def refresh_calibration(self) -> bool:
+        """The writer's step after a run that changed the index: measure the calibration
+        again where the saved one no longer describes the index, and save it. True when it
+        was written."""
+        if self._path is None:
+            return False
+        kinds = self.repo.unit_ids_by_kind()
+        counts = {kind: len(ids) for kind, ids in kinds.items()}
+        saved = Calibration.load(self._path)
+        if saved is not None and saved.fresh_for(counts):
+            return False
+        if not counts:
+            self._path.unlink(missing_ok=True)
+            return False
+        self._measure(kinds).save(self._path)
+        with self._lock:
+            self._generation = -2  # read again on the next search
+        return True
+
+    # -- searching ------------------------------------------------------------------------
+
+    def search(self, vector: np.ndarray | None, text: str | None = None, *, k: int = 10, offset: int = 0,
+               filters: SearchFilters = SearchFilters(), mode: str = "hybrid", group: str = "file",
+               exclude_ids: Sequence[int] = ()) -> list[Hit]:
+        """Ranked hits for a query vector (text, image or an indexed unit's), with the
+        query's text for the keyword side (``mode`` hybrid or keyword; vector ignores it)."""
+        if k < 1:
+            raise InvalidInputError(f"k must be at least 1, got {k}")
+        if offset < 0:
+            raise InvalidInputError(f"offset must be 0 or more, got {offset}")
+        if group not in GROUPS:
+            raise InvalidInputError(f"unknown grouping {group!r} for --group; choose {', '.join(GROUPS)}")
+        query = parse_query(text) if text is not None and mode != "vector" else KeywordQuery((), ())
+        if vector is None and not query:
+            return []
+        kinds, calibration = self._state()
+        if not kinds:
+            return []
+        wanted = k + offset
+        depth = max(DEPTH, 2 * wanted)
+        within: np.ndarray | None = None
+        if query.phrases:  # a quoted phrase must occur in every hit
+            phrase_only = KeywordQuery(query.phrases, ())
+            within = np.asarray(sorted(i for i, _, _ in self.searcher.keyword_ranks(phrase_only, SELECTIVE_MAX, filters)),
+                                dtype=np.int64)
+            if len(within) == 0:
+                return []
+        while True:
+            candidates, exhausted = self._candidates(vector, query, kinds, calibration, depth, filters, within,
+                                                     exclude_ids)
+            ranked = self._rank(candidates, group)
+            if len(ranked) >= wanted or exhausted:
+                break
+            depth *= 4
+        page = ranked[offset:wanted]
+        hits = [self._finish(lead, rest, query) for lead, rest in page]
+        return with_moments(self.repo, hits, text) if text is not None else hits
+
+    def _candidates(self, vector: np.ndarray | None, query: KeywordQuery, kinds: dict[str, np.ndarray],
+                    calibration: Calibration, depth: int, filters: SearchFilters, within: np.ndarray | None,
+                    exclude_ids: Sequence[int]) -> tuple[dict[int, _Candidate], bool]:
+        found: dict[int, _Candidate] = {}
+        exhausted = True
+        baselines = calibration.baselines(vector) if vector is not None else {}
+
+        def z_of(kind: str, similarity: float) -> float | None:
+            if kind not in baselines:
+                return None
+            z = calibration.kinds[kind].z(similarity, baselines[kind])
+            return max(z, Z_IDENTICAL) if similarity >= IDENTICAL_COS else z
+
+        if vector is not None:
+            single = len(kinds) == 1
+            for kind, ids in kinds.items():
+                scope = None if single else ids
+                if within is not None:
+                    scope = within if scope is None else np.intersect1d(scope, within, assume_unique=True)
+                    if len(scope) == 0:
+                        continue
+                pairs = self.searcher.candidates(vector, depth, filters=filters, within=scope, exclude_ids=exclude_ids)
+                if len(pairs) >= depth:
+                    exhausted = False
+                for row, similarity in pairs:
+                    found[row.id] = _Candidate(row, similarity, z_of(row.kind, similarity), by_vector=True)
+        if query and (query.terms or query.phrases):
+            ranked = self.searcher.keyword_ranks(query, depth, filters)
+            if len(ranked) >= depth:
+                exhausted = False
+            excluded = set(int(i) for i in exclude_ids)
+            missing: list[int] = []
+            rank = 0
+            for unit_id, _, row in ranked:
+                if unit_id in excluded or (within is not None and unit_id not in set(within.tolist())):
+                    continue
+                share = keyword_coverage(row.text, row.path.rsplit("/", 1)[-1], query)
+                if share < MIN_COVERAGE:  # one common word of a question adds nothing
+                    continue
+                rank += 1
+                entry = found.get(unit_id)
+                if entry is None:
+                    entry = found[unit_id] = _Candidate(row)
+                    missing.append(unit_id)
+                entry.coverage, entry.keyword_rank = share, rank
+            if vector is not None and missing:  # their cosine, for the one scale
+                vectors = self.repo.vectors_of(missing, len(vector))
+                for unit_id in missing:
+                    if unit_id in vectors:
+                        entry = found[unit_id]
+                        entry.similarity = float(vectors[unit_id] @ vector)
+                        entry.vector_z = z_of(entry.row.kind, entry.similarity)
+        return found, exhausted
+
+    @staticmethod
+    def _order(c: _Candidate) -> tuple[float, int, float]:
+        return (-c.z, c.keyword_rank if c.keyword_rank is not None else 1 << 30,
+                -(c.similarity if c.similarity is not None else 0.0))
+
+    def _rank(self, candidates: dict[int, _Candidate], group: str) -> list[tuple[_Candidate, list[_Candidate]]]:
+        eligible = sorted((c for c in candidates.values() if c.eligible), key=self._order)
+        if group == "unit":
+            return [(c, []) for c in eligible]
+        files: dict[int, list[_Candidate]] = {}
+        for c in eligible:
+            files.setdefault(c.row.file_id, []).append(c)
+        out = []
+        for units in files.values():  # insertion order = the order of their leads
+            lead, rest = units[0], units[1:]
+            evidence = [c for c in rest if c.z >= EVIDENCE_Z or c.by_keyword][:MAX_EVIDENCE]
+            out.append((lead, evidence))
+        return out
+
+    def _finish(self, lead: _Candidate, rest: list[_Candidate], query: KeywordQuery) -> Hit:
+        base = unit_hit(lead.row, relevance(lead.z))
+        evidence = tuple(
+            Evidence(id=c.row.id, kind=c.row.kind, score=relevance(c.z), similarity=c.similarity,
+                     start=c.row.start, end=c.row.end, text=c.row.text, box=base_box(c.row),
+                     moment=c.row.start if c.row.kind == "sound" else None,
+                     found_by=c.found_by or None, page=c.row.page,
+                     highlights=tuple(highlights(c.row.text, query)) or None if query else None)
+            for c in rest)
+        return replace(base, similarity=lead.similarity, strong=lead.z >= Z_STRONG,
+                       found_by=lead.found_by or None if query else None,
+                       highlights=tuple(highlights(lead.row.text, query)) or None if query else None,
+                       evidence=evidence)
+
+
+def base_box(row: UnitRow) -> tuple[float, float, float, float] | None:
+    return unit_hit(row, 0.0).box

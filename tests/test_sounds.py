@@ -1,0 +1,277 @@
+"""Sound events: log-mel features, the YAMNet classifier, events from its scores, their place
+in the index (kind "sound", the moment, the keyword index) and the switches.
+
+Audio is made here in NumPy (tones, noise, silence) and taken from samples/ (real speech):
+not the benchmark's mixes. Tests that need the model file skip without it, saying how to get
+it - or fail under CI (SEARCHENGINE_REQUIRE_SOUND_MODEL=1, set by .ci/run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from searchengine.sounds import features
+from searchengine.sounds.classes import MUSIC, N_CLASSES, sound_classes
+from searchengine.sounds.events import MAX_SECONDS, THRESHOLD, find_events, onset
+from searchengine.sounds.model import INSTALL_HINT, SoundModelUnavailableError, find_model
+
+ROOT = Path(__file__).resolve().parents[1]
+RATE = 16000
+
+
+def _model_or_skip() -> None:
+    if find_model(os.environ.get("SEARCHENGINE_SOUND_MODEL")) is None:
+        why = f"the sound-event model file is not installed: {INSTALL_HINT}"
+        (pytest.fail if os.environ.get("SEARCHENGINE_REQUIRE_SOUND_MODEL") == "1" else pytest.skip)(why)
+
+
+def tone(seconds: float, hz: float = 1000.0, level: float = 0.5) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (level * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def write_wav(path: Path, samples: np.ndarray) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+# -- features ---------------------------------------------------------------------------
+
+def test_mel_filters_are_htk_triangles_between_125_and_7500_hz():
+    bank = features.mel_filterbank()
+    assert bank.shape == (257, 64)
+    freqs = np.linspace(0, 8000, 257)
+    peaks = freqs[bank.argmax(axis=0)]
+    assert 125 < peaks[0] < 200 and 6900 < peaks[-1] < 7500
+    assert np.all(np.diff(peaks) >= 0)  # in order, wider as they go up (HTK mel)
+    assert bank[freqs < 125].max() == 0 and bank[freqs > 7500].max() == 0
+
+
+def test_log_mel_of_a_tone_peaks_in_its_band_and_patches_are_timed():
+    mel = features.log_mel(tone(2.0, 1000.0))
+    assert mel.shape == (1 + (2 * RATE - 512) // 160, 64)
+    centres = np.linspace(0, 8000, 257)[features.mel_filterbank().argmax(axis=0)]
+    band = int(np.argmax(mel.mean(axis=0)))
+    assert abs(centres[band] - 1000) < 80
+    assert np.isclose(features.log_mel(np.zeros(RATE)).max(), np.log(1e-6))  # silence: log of the offset
+    p = features.patches(tone(5.0))
+    assert p.shape[1:] == (1, 96, 64) and len(p) == 1 + (len(features.log_mel(tone(5.0))) - 96) // 48
+    assert features.patches(tone(0.2)).shape == (1, 1, 96, 64)  # short: padded with silence to one patch
+    assert features.patch_start(3) == pytest.approx(1.44)
+
+
+# -- events from scores (no model) ------------------------------------------------------
+
+def _scores(n: int, on: dict[int, list[int]], level: float = 0.9) -> np.ndarray:
+    s = np.full((n, N_CLASSES), 0.01, dtype=np.float32)
+    for cls, patches in on.items():
+        s[patches, cls] = level
+    return s
+
+
+def test_events_merge_neighbouring_patches_and_leave_speech_to_the_transcript():
+    table = sound_classes()
+    bark, phone = table.english.index("Bark"), table.english.index("Telephone bell ringing")
+    speech = table.english.index("Speech")
+    scores = _scores(30, {speech: list(range(30)), bark: [4, 5, 7], phone: [20, 21]})
+    events = find_events(scores, duration=15.0)
+    assert [(e.start, e.end) for e in events] == [(pytest.approx(1.92), pytest.approx(4.32)),
+                                                  (pytest.approx(9.6), pytest.approx(11.04))]
+    assert events[0].classes[0] == bark and events[0].text.startswith("Bark 狗叫")
+    assert "Speech" not in events[0].text and speech not in events[0].classes
+    assert events[1].text.startswith("Telephone bell ringing 电话铃声")
+    assert find_events(_scores(30, {speech: list(range(30))}), 15.0) == []  # speech alone: none
+    assert find_events(_scores(10, {bark: [3]}, level=THRESHOLD - 0.05), 5.0) == []  # not confident
+
+
+def test_music_is_an_event_with_its_instrument_and_a_long_stretch_is_cut():
+    table = sound_classes()
+    piano = table.english.index("Piano")
+    n = int(70 / 0.48)
+    scores = _scores(n, {MUSIC: list(range(n))})
+    scores[:, piano] = 0.5
+    events = find_events(scores, duration=70.0)
+    assert len(events) == 3 and all(e.end - e.start <= MAX_SECONDS for e in events)
+    assert events[0].text == "Music 音乐; Piano 钢琴" and events[1].start == pytest.approx(events[0].end - 0.48, abs=0.5)
+    assert events[-1].end == pytest.approx(70.0, abs=0.01)
+
+
+def test_onset_finds_where_the_sound_rises_within_its_patch():
+    audio = np.concatenate([np.zeros(int(2.3 * RATE), np.float32), tone(1.0)])
+    assert onset(audio, 1.92) == pytest.approx(2.3, abs=0.03)
+    loud = tone(4.0)
+    assert onset(loud, 1.92) == pytest.approx(1.92)  # loud all along: no rise, the patch's start
+
+
+# -- the model --------------------------------------------------------------------------
+
+def test_classifier_hears_a_beep_and_noise():
+    _model_or_skip()
+    from searchengine.sounds.model import shared
+
+    table = sound_classes()
+    clf = shared(os.environ.get("SEARCHENGINE_SOUND_MODEL"))
+    rng = np.random.default_rng(0)
+    beep = clf.scores(features.patches(tone(2.0))).max(axis=0)
+    noise = clf.scores(features.patches((0.3 * rng.standard_normal(2 * RATE)).astype(np.float32))).max(axis=0)
+    assert {"Beep, bleep", "Sine wave"} & {table.english[i] for i in np.argsort(-beep)[:2]}
+    assert {"White noise", "Noise", "Static"} & {table.english[i] for i in np.argsort(-noise)[:4]}
+    batch = features.patches(tone(3.0))
+    one_by_one = np.concatenate([clf.scores(batch[i : i + 1]) for i in range(len(batch))])
+    assert np.allclose(clf.scores(batch), one_by_one)  # the freed batch dimension changes nothing
+
+
+def test_a_model_path_that_does_not_exist_is_named(tmp_path):
+    with pytest.raises(SoundModelUnavailableError, match="sound-model.*nowhere.zip"):
+        find_model(tmp_path / "nowhere.zip")
+
+
+def test_a_file_that_is_not_the_model_is_refused_clearly(tmp_path):
+    from searchengine.sounds.model import load
+
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(b"not a graph")
+    with pytest.raises(SoundModelUnavailableError, match="model.onnx"):
+        load(bad, tmp_path / "cache")
+
+
+# -- in the index -----------------------------------------------------------------------
+
+@pytest.fixture
+def recordings(tmp_path) -> Path:
+    folder = tmp_path / "sounds"
+    folder.mkdir()
+    quiet = np.zeros(int(8 * RATE), np.float32)
+    mix = quiet.copy()
+    mix[int(3.1 * RATE) : int(5.1 * RATE)] += tone(2.0)
+    write_wav(folder / "kitchen.wav", mix)
+    (folder / "kitchen.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\n(no speech)\n")
+    return folder
+
+
+def test_a_beep_is_a_sound_unit_with_its_moment(settings, recordings, tmp_path):
+    _model_or_skip()
+    from searchengine import SearchEngine
+
+    with SearchEngine.open("s", settings=settings.with_(sounds="on")) as engine:
+        report = engine.index([recordings], progress=False)
+        assert report.failed == 0 and report.sound_files == 1 and report.sound_events == 1
+        hits = engine.search("哔哔声", mode="keyword")  # the Chinese label, in the keyword index
+        assert hits and hits[0].kind == "sound" and hits[0].path.endswith("kitchen.wav")
+        hit = hits[0]
+        assert hit.start == pytest.approx(3.1, abs=0.1) and hit.moment == hit.start
+        assert 5.1 <= hit.end <= 5.1 + 0.96 and "Beep, bleep" in (hit.text or "")  # ends with its last patch
+        assert engine.search("beep", mode="keyword")[0].id == hit.id
+        vector_hits = engine.search("beep", mode="vector", k=5)
+        assert any(h.kind == "sound" and h.moment == h.start for h in vector_hits)
+
+
+def test_cli_prints_the_moment_and_json_carries_it(settings, recordings, monkeypatch):
+    _model_or_skip()
+    from typer.testing import CliRunner
+
+    from searchengine.cli import app
+
+    monkeypatch.setenv("SEARCHENGINE_CACHE_DIR", str(settings.cache_dir))
+    root = ["--index-root", str(settings.index_root)]
+    runner = CliRunner()
+    done = runner.invoke(app, ["index", str(recordings), *root, "--model", settings.model, "--sounds", "on"])
+    assert done.exit_code == 0, done.output
+    assert "Found 1 sound events in 1 recordings" in done.output
+    out = runner.invoke(app, ["search", "beep", *root, "--mode", "keyword"])
+    assert out.exit_code == 0 and "kitchen.wav  at 0:03" in out.output and "sound" in out.output
+    rows = json.loads(runner.invoke(app, ["search", "beep", *root, "--mode", "keyword", "--json"]).output)
+    assert rows[0]["kind"] == "sound" and rows[0]["moment"] == rows[0]["start"]
+
+
+def test_sounds_off_and_speech_alone_make_no_sound_units(settings, recordings, tmp_path):
+    _model_or_skip()
+    import shutil
+
+    from searchengine import SearchEngine
+
+    speech = recordings / "talk.flac"
+    shutil.copy(ROOT / "samples" / "audio" / "printing-history.flac", speech)
+    (recordings / "talk.srt").write_text("1\n00:00:00,000 --> 00:00:05,000\nPrinting, a history.\n")
+    with SearchEngine.open("off", settings=settings.with_(sounds="off")) as engine:
+        report = engine.index([recordings], progress=False)
+        assert report.sound_files == 0 and not engine.search("beep", mode="keyword")
+    with SearchEngine.open("on", settings=settings.with_(sounds="on")) as engine:
+        report = engine.index([recordings], progress=False)
+        assert report.sound_files == 2 and report.sound_events == 1  # the beep; the talk has none
+        assert all(h.path.endswith("kitchen.wav") for h in engine.search("beep", mode="keyword", k=5))
+
+
+def test_sounds_on_without_the_model_says_how_to_get_it(settings, recordings, tmp_path):
+    from typer.testing import CliRunner
+
+    from searchengine.cli import app
+
+    missing = str(tmp_path / "absent" / "YamNet_w8a8.onnx.zip")
+    done = CliRunner().invoke(app, ["index", str(recordings), "--index-root", str(settings.index_root),
+                                    "--model", settings.model, "--sounds", "on", "--sound-model", missing])
+    assert done.exit_code == 2 and "--sound-model" in done.output and "YamNet_w8a8.onnx.zip" in done.output
+
+
+def test_class_vectors_are_made_once_per_model_and_blend_by_score(settings, tmp_path):
+    from searchengine.encoders.registry import load_encoder
+    from searchengine.sounds import space
+    from searchengine.sounds.events import SoundEvent
+
+    encoder = load_encoder(settings.model, device="cpu")
+    vectors, reads_chinese = space.compute_class_vectors(encoder)
+    assert vectors.shape == (N_CLASSES, encoder.dim) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
+    assert not reads_chinese  # a tiny random text tower does not relate Chinese names to English ones
+    cache = tmp_path / "cache"
+    first = space.class_vectors(encoder, cache)
+    assert len(list((cache / "sound_classes").glob("*.npy"))) == 1
+    space._memory.clear()
+    assert np.array_equal(space.class_vectors(encoder, cache), first)  # from the file
+    event = SoundEvent(1.0, 2.0, (3, 7), (0.75, 0.25), "x")
+    expected = 0.75 * first[3] + 0.25 * first[7]
+    got = space.event_vectors(encoder, [event], cache)[0]
+    assert np.allclose(got, expected / np.linalg.norm(expected), atol=1e-5)
+
+
+def test_a_videos_sound_event_plays_the_video_from_its_second(settings, tmp_path):
+    _model_or_skip()
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from video_maker import make_video
+
+    from searchengine import SearchEngine
+
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    track = np.zeros(int(6 * RATE), np.float32)
+    track[int(2.5 * RATE) : int(4.0 * RATE)] = tone(1.5)
+    make_video(folder / "clip.mp4", [(6.0, 31)], audio=track)
+    (folder / "clip.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\n(no speech)\n")
+    with SearchEngine.open("v", settings=settings.with_(sounds="on")) as engine:
+        report = engine.index([folder], progress=False)
+        assert report.failed == 0 and report.sound_events == 1 and report.frames_kept >= 1
+        hit = engine.search("beep", mode="keyword")[0]
+        assert hit.modality == "video" and hit.kind == "sound"
+        assert hit.moment == hit.start == pytest.approx(2.5, abs=0.15)
+
+
+def test_sound_settings_are_checked_and_read_from_the_environment(monkeypatch):
+    from searchengine import Settings
+    from searchengine.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="sounds must be auto, on or off"):
+        Settings(sounds="sometimes")
+    monkeypatch.setenv("SEARCHENGINE_SOUNDS", " ON ")
+    monkeypatch.setenv("SEARCHENGINE_SOUND_MODEL", "/models/YamNet_w8a8.onnx.zip")
+    s = Settings.from_env()
+    assert s.sounds == "on" and s.sound_model == "/models/YamNet_w8a8.onnx.zip"
