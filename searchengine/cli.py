@@ -30,6 +30,8 @@ _without_rich()
 import typer  # noqa: E402
 
 from searchengine.config import Settings
+from searchengine.media.formats.registry import described
+from searchengine.media.kinds import MODALITIES, format_of
 from searchengine.media.pathnames import display_path, has_undecodable, printable, printable_lines
 from searchengine.errors import (
     ClusterUnavailableError,
@@ -124,7 +126,8 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
 
 
-@app.command()
+@app.command(help="Index folders of photos, recordings and documents (recursive, incremental).\n\n"
+             f"Kinds of file indexed - {described()}.")
 def index(
     paths: List[Path] = typer.Argument(None, help="Folders or files; none re-indexes the index's folders."),
     index_name: str = IndexOpt,
@@ -155,7 +158,6 @@ def index(
                                       "on this machine), auto (the cluster this machine joined) or an address "
                                       "(HOST:PORT, ray://HOST:PORT). Needs the ray extra."),
 ) -> None:
-    """Index folders of photos, recordings and documents (recursive, incremental)."""
     from searchengine.engine import SearchEngine
 
     def work():
@@ -236,10 +238,12 @@ def search(
     similar_to: Optional[int] = typer.Option(None, "--similar-to", min=1, max=2**63 - 1, help="Search by an indexed item's id."),
     k: int = typer.Option(10, "--k", "-k", min=1, max=10000, help="Number of hits."),
     offset: int = typer.Option(0, "--offset", min=0, help="Skip this many hits (pagination)."),
-    modality: Optional[List[str]] = typer.Option(None, "--modality", help="Only these modalities (image, text, audio, video)."),
+    modality: Optional[List[str]] = typer.Option(None, "--modality", help=f"Only these modalities ({', '.join(MODALITIES)})."),
     path_glob: Optional[str] = typer.Option(None, "--path", help="Only paths matching this glob, e.g. '*.jpg'."),
-    after: Optional[datetime] = typer.Option(None, "--after", help="Only files modified at or after this date (UTC), e.g. 2024-06-01."),
-    before: Optional[datetime] = typer.Option(None, "--before", help="Only files modified at or before this date (UTC)."),
+    after: Optional[datetime] = typer.Option(None, "--after", help="Only items dated at or after this date (UTC), e.g. 2024-06-01: when taken (photos, videos that say so), else modified."),
+    before: Optional[datetime] = typer.Option(None, "--before", help="Only items dated at or before this date (UTC); taken, else modified."),
+    place: Optional[str] = typer.Option(None, "--place", help="Only photos taken at a place with these words in its names, e.g. Kyoto, 杭州, Japan."),
+    camera: Optional[str] = typer.Option(None, "--camera", help="Only photos from a camera with these words in its make and model."),
     mode: str = typer.Option("hybrid", "--mode", help="Text queries: hybrid (meaning and keywords, fused), vector (meaning only) or keyword (words as written; a \"quoted phrase\" must occur)."),
     group: str = typer.Option("file", "--group", help="file: one hit per file, with its other matching moments, passages and text boxes under it; unit: every matching unit on its own."),
     index_name: str = IndexOpt,
@@ -258,12 +262,14 @@ def search(
 
     def work():
         with SearchEngine.open(index_name, model=model, settings=_settings(index_root, database_url), create=False) as engine:
-            return engine.search(query, image=image, similar_to=similar_to, k=k, offset=offset, mode=mode,
-                                 group=group, filters=SearchFilters.of(modality or None, path_glob, after, before))
+            found = engine.search(query, image=image, similar_to=similar_to, k=k, offset=offset, mode=mode,
+                                  group=group, filters=SearchFilters.of(modality or None, path_glob, after, before,
+                                                                        place, camera))
+            return found, engine.items([h.id for h in found])
 
-    hits = _run(work)
+    hits, items = _run(work)
     if json_out:
-        rows = [{**h.to_dict(), "path": json_path(h.path)} for h in hits]
+        rows = [{**h.to_dict(), **_facts(items.get(h.id)), "path": json_path(h.path)} for h in hits]
         _echo_json(rows)
         return
     if not hits:
@@ -276,19 +282,22 @@ def search(
         if not h.strong and not weak_shown and rank > 1:
             _say("     -- weaker matches --")
         weak_shown = weak_shown or not h.strong
-        _say(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{_where(h)}")
+        _say(f"{rank:>3}  {h.score:6.3f}  {h.modality:<8}  {h.id:>6}  {display_path(h.path)}{_where(h, h.path)}{_taken(items.get(h.id))}")
         if h.text:  # escaped inside _snippet, piece by piece, so that only its own bold codes remain
             typer.echo(f"{'':>30}{_snippet(h.text, h.highlights, color=color)}")
         for e in h.evidence[:3]:
-            line = printable(f"{'':>11}+ {e.score:.3f} {e.kind}{_where(e)}")
+            line = printable(f"{'':>11}+ {e.score:.3f} {e.kind}{_where(e, h.path)}")
             typer.echo(line + (f": {_snippet(e.text, e.highlights, width=70, color=color)}" if e.text else ""))
 
 
-def _where(h: Any) -> str:
-    """Where in its file a hit (or a piece of evidence) is: characters, seconds, a box."""
+def _where(h: Any, path: str) -> str:
+    """Where in its file (at ``path``) a hit (or a piece of evidence) is: a page, slide or
+    chapter, characters, seconds, a box."""
     where = ""
     if h.kind == "frame" and h.start is not None:
         where = f"  at {_clock(h.start)}"
+    elif getattr(h, "page", None) is not None:
+        where = f"  {_location(path, h.page)}"
     elif h.kind == "sound" and h.start is not None:
         where = f"  at {_clock(h.start)}  sound" + (f" until {_clock(h.end)}" if h.end is not None else "")
     elif h.start is not None and h.end is not None:
@@ -306,6 +315,39 @@ def _where(h: Any) -> str:
 def _shown(text: str) -> str:
     """Part of a snippet: white space as single spaces, every other control escaped."""
     return printable(re.sub(r"\s+", " ", text))
+
+
+def _taken(row: Any) -> str:
+    """A photo's date taken, place and camera, for its hit line ("" when it has none)."""
+    if row is None or (row.taken_ns is None and not row.place and not row.camera):
+        return ""
+    facts = _facts(row)
+    return "  " + "  ".join(x for x in (f"taken {facts['date'][:16].replace('T', ' ')}"
+                                       if row.taken_ns is not None else "", row.place or "",
+                                       row.camera or "") if x)
+
+
+def _facts(row) -> dict:
+    """The item's date and where it comes from (taken, else modified), place and camera."""
+    if row is None:
+        return {}
+    from datetime import timezone
+
+    ns = row.taken_ns if row.taken_ns is not None else row.mtime_ns
+    out = {"date": datetime.fromtimestamp(ns / 1e9, timezone.utc).isoformat(),
+           "date_source": "taken" if row.taken_ns is not None else "modified"}
+    if row.place:
+        out["place"] = row.place
+    if row.camera:
+        out["camera"] = row.camera
+    return out
+
+
+def _location(path: str, page: int) -> str:
+    """Where a passage of a document is: ``p. 2``, ``slide 3``, ``chapter 4``."""
+    fmt = format_of(path)
+    label = {"slide": "slide ", "chapter": "chapter "}.get(fmt.location if fmt and fmt.location else "", "p. ")
+    return f"{label}{page}"
 
 
 def _box(box: tuple) -> str:

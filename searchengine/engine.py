@@ -29,6 +29,7 @@ from searchengine.query.hits import Hit
 from searchengine.catalog.layout import IndexLayout, resolve_index
 from searchengine.catalog.manifest import Manifest
 from searchengine.media.images import load_query_image
+from searchengine.media.formats.registry import described
 from searchengine.media.kinds import RECORDINGS, modality_of
 from searchengine.query.filters import SearchFilters
 from searchengine.query.ranker import GROUPS, Ranker
@@ -305,8 +306,7 @@ class SearchEngine:
                     raise InvalidInputError(f"{root} does not exist")
                 if not root.is_dir() and (not root.is_file() or modality_of(root) is None):
                     raise InvalidInputError(
-                        f"{root} is not a folder or a file searchengine indexes (images, .txt/.md, "
-                        "audio and video)"
+                        f"{root} is not a folder or a file searchengine indexes ({described()})"
                     )
         else:
             roots = [Path(p) for p in self.repo.roots() if Path(p).exists()]
@@ -321,6 +321,11 @@ class SearchEngine:
             report = run.run(roots, progress=progress, on_progress=on_progress, retry_failed=retry_failed)
             report.missing_roots = missing_roots
             self._save_skipped(report)
+            if self._manifest is not None:
+                from searchengine.pipeline.facts import fill_facts
+
+                if fill_facts(self.catalog, lambda: self.encoder, progress=progress):
+                    self.catalog.save(final=True)
             self._ranker.refresh_calibration()  # each kind's score statistics, for the one scale
             return report
 
@@ -512,6 +517,10 @@ class SearchEngine:
         if not 0 < item_id < 2**63:
             return None
         return self.repo.units([item_id]).get(item_id)
+
+    def items(self, item_ids: Sequence[int]) -> dict[int, UnitRow]:
+        """The indexed units among ``item_ids`` with their files (date taken, place, camera)."""
+        return self.repo.units([i for i in item_ids if 0 < i < 2**63])
 
     def roots(self) -> list[str]:
         """The folders (and files) indexed, as given."""

@@ -149,7 +149,8 @@ def build(root: Path, outside: Path | None = None) -> list[Entry]:
 
     # -- empty and truncated -----------------------------------------------------------------
     for ext in ("jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff", "heic", "heif", "txt", "md",
-                "wav", "mp3", "flac", "ogg", "m4a", "opus", "mp4", "mkv", "webm", "mov"):
+                "wav", "mp3", "flac", "ogg", "m4a", "opus", "mp4", "mkv", "webm", "mov",
+                "pdf", "docx", "pptx", "odt", "epub", "html", "rtf"):
         t.add(f"empty/zero_{ext}.{ext}", "zero_byte", "failed", b"")  # own stems: no sidecars
     png, jpeg = _png(1, (200, 150)), _jpeg(2)
     for i, cut in enumerate((8, 16, 33, 40, 60, 100, 200, 400, len(png) // 2)):
@@ -317,10 +318,13 @@ def build(root: Path, outside: Path | None = None) -> list[Entry]:
     for name in (".hidden.png", ".secret.md", ".DS_Store"):
         t.add(f"policy/{name}", "hidden", "skipped:hidden", b"x")
     t.add("policy/.hidden_dir/inside.png", "in_hidden_folder", "skipped:hidden", _png(91))
-    for name in ("program.exe", "doc.pdf", "noextension", "archive.tar.gz", "photo.PNG.bak"):
+    for name in ("program.exe", "sheet.xlsx", "noextension", "archive.tar.gz", "photo.PNG.bak"):
         t.add(f"policy/{name}", "unsupported_extension", "skipped:unsupported", rnd(64))
     t.add("policy/folder.png/inside.md", "folder_named_like_image", "indexed", b"a folder named .png")
     t.add("policy/talk.srt", "orphan_sidecar", "skipped:unsupported", b"1\n00:00:00,000 --> 00:00:01,000\nhi\n")
+
+    # -- documents: bombs, locked files, junk with the right name (issue 22) ----------------------------
+    _documents(t, root)
 
     # -- multiply: many copies of cheap hostile kinds, so that there are well over 300 -------------------
     for i in range(40):
@@ -332,6 +336,34 @@ def build(root: Path, outside: Path | None = None) -> list[Entry]:
     for i in range(30):
         t.link(f"bulk/dangling{i}.md", f"gone{i}.md", "dangling_link", "skipped:dangling")
     return t.entries
+
+
+def _documents(t: "_Tree", root: Path) -> None:
+    import document_maker as dm
+
+    made = root / "documents"
+    made.mkdir()
+    t.entries.append(Entry(str(dm.make_pdf(made / "good.pdf", ["a page about lighthouses", "and another"])),
+                           "good_pdf", "indexed"))
+    t.entries.append(Entry(str(dm.make_docx(made / "good.docx", ["a paragraph about gardens"])), "good_docx", "indexed"))
+    t.entries.append(Entry(str(dm.make_epub(made / "good.epub", ["a chapter"])), "good_epub", "indexed"))
+    t.entries.append(Entry(str(dm.make_html(made / "good.html", "a saved article")), "good_html", "indexed"))
+    for name, make, kind in (
+        ("bomb.docx", lambda p: dm.zip_bomb_docx(p, 24 * 1024 * 1024), "zip_bomb"),
+        ("lying.docx", dm.lying_zip_docx, "zip_lying_sizes"),
+        ("laughs.docx", dm.billion_laughs_docx, "xml_entity_bomb"),
+        ("xxe.docx", dm.external_entity_docx, "xml_external_entity"),
+        ("locked.docx", dm.ole_docx, "encrypted_office"),
+        ("locked.pdf", lambda p: dm.make_pdf(p, ["secret"], password="pw"), "encrypted_pdf"),
+        ("pages.pdf", dm.many_pages_pdf, "absurd_page_count"),
+        ("deep.rtf", dm.deep_rtf, "rtf_nesting_bomb"),
+        ("drm.epub", lambda p: dm.make_epub(p, ["locked"], encrypted=True), "drm_epub"),
+    ):
+        t.entries.append(Entry(str(make(made / name)), kind, "failed"))
+    for ext in ("pdf", "docx", "pptx", "epub", "odt"):
+        t.add(f"documents/noise.{ext}", f"document_noise_{ext}", "failed", t.rng.randbytes(3000))
+        t.add(f"documents/truncated.{ext}", f"document_truncated_{ext}", "failed",
+              (made / ("good.pdf" if ext == "pdf" else "good.docx")).read_bytes()[:300])
 
 
 if __name__ == "__main__":

@@ -341,3 +341,39 @@ def test_a_hit_on_text_in_an_image_draws_its_box_on_the_picture(browser, sign_se
     assert x1 - x0 > 0.5 * (box[2] - box[0])
     # the whole picture is shown (not cropped), in its own proportions
     assert abs(pic["width"] / pic["height"] - 640 / 480) < 0.05
+
+
+@pytest.fixture(scope="module")
+def trips_server(offline_settings, tmp_path_factory):
+    """A PDF and two photos, one with GPS and a date taken (issue 22)."""
+    import shutil
+
+    from document_maker import make_pdf
+    from test_photo_facts import SPOTS, tagged_photo
+
+    from searchengine import SearchEngine
+
+    folder = tmp_path_factory.mktemp("trips-page")
+    make_pdf(folder / "guide.pdf", ["Opening hours of the museum are nine to five.",
+                                    "The tea terraces of Longjing village are picked before Qingming."])
+    tagged_photo(folder / "IMG_1002.jpg", *SPOTS["IMG_1002.jpg"])
+    shutil.copy(SAMPLES / "images" / "chelsea.png", folder / "chelsea.png")
+    engine = SearchEngine.open("trips-page", settings=offline_settings)
+    assert engine.index([folder]).failed == 0
+    yield from _serve(engine)
+    engine.close()
+
+
+def test_a_pdf_hit_shows_its_page_and_opens_there_and_the_place_filter(browser, trips_server):
+    search_for(browser, trips_server, "tea terraces of Longjing village")
+    first = results(browser)[0]
+    assert first.find_element(By.CSS_SELECTOR, ".name").text == "guide.pdf"
+    link = first.find_element(By.CSS_SELECTOR, "a.page")
+    assert link.text == "p. 2" and link.get_attribute("href").endswith("/media#page=2")
+    wait(browser).until(lambda b: b.execute_script(
+        "const img = document.querySelector('#results .hit img'); return img && img.complete && img.naturalWidth > 0"))
+
+    browser.find_element(By.ID, "place").send_keys("Japan", Keys.ENTER)
+    wait(browser).until(lambda b: "place=Japan" in address(b) and set(names(b)) == {"IMG_1002.jpg"})
+    facts = results(browser)[0].find_element(By.CSS_SELECTOR, ".facts").text
+    assert "taken 2019-07-14" in facts and "Kyoto, Japan" in facts and "Canon EOS R5" in facts

@@ -20,6 +20,8 @@ from searchengine.media.audio import decode_audio
 from searchengine.media.hashing import content_hash
 from searchengine.media.images import load_image
 from searchengine.media.regular import open_regular, read_bounded
+from searchengine.media.formats.base import Budget
+from searchengine.media.kinds import format_of
 from searchengine.media.text import read_text
 from searchengine.media.pathnames import display_path, is_under
 
@@ -102,7 +104,7 @@ def test_every_found_file_decodes_or_fails_with_a_reason_naming_it(hostile):
     wrong = []
     for f in found:
         e = expect.get(str(f.path))
-        decode = {"image": lambda p: load_image(p), "text": lambda p: read_text(p),
+        decode = {"image": lambda p: load_image(p), "text": _read_document,
                   "audio": lambda p: decode_audio(p, max_decode_seconds=30), "video": _decode_video}[f.modality]
         try:
             _run_with_timeout(lambda: decode(f.path), 60)
@@ -116,6 +118,16 @@ def test_every_found_file_decodes_or_fails_with_a_reason_naming_it(hostile):
         if e is not None and e.expect == "indexed" and outcome != "decoded":
             wrong.append(f"{display_path(f.path)} ({e.kind}) failed, expected to decode")
     assert not wrong, "\n".join(wrong)
+
+
+def _read_document(path: Path) -> object:
+    """As the pipeline reads a note or document: its format's handler, within its limits."""
+    fmt = format_of(path)
+    assert fmt is not None and fmt.read is not None
+    sections = fmt.read(path, Budget(path))
+    if not any(s.text.strip() or s.image is not None for s in sections):
+        raise MediaDecodeError(f"{display_path(path)}: no text in file")
+    return sections
 
 
 def _decode_video(path: Path) -> object:

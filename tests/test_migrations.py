@@ -57,15 +57,17 @@ def test_an_index_at_an_older_revision_is_upgraded_on_open(tmp_path, settings):
     folder.mkdir()
     command.upgrade(_config(f"sqlite:///{folder / 'metadata.sqlite'}"), "0001")
     with SearchEngine.open(folder, settings=settings) as engine:
-        assert engine.status().schema_revision == head_revision() == "0006"
+        assert engine.status().schema_revision == head_revision() == "0008"
     with sqlite3.connect(folder / "metadata.sqlite") as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0006"
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0008"
         db.execute("SELECT count(*) FROM removed_units").fetchone()
         db.execute("SELECT count(*) FROM units_fts").fetchone()
         db.execute("SELECT count(*) FROM transcripts").fetchone()
         db.execute("SELECT device, inode FROM media_files").fetchall()
         db.execute("SELECT kind, box FROM units").fetchall()
         db.execute("SELECT count(*) FROM image_texts").fetchone()
+        db.execute("SELECT page FROM units").fetchall()
+        db.execute("SELECT taken_ns, latitude, longitude, place, camera, facts FROM media_files").fetchall()
 
 
 def test_units_from_before_0006_get_their_modalitys_kind(tmp_path):
@@ -82,6 +84,24 @@ def test_units_from_before_0006_get_their_modalitys_kind(tmp_path):
     with sqlite3.connect(tmp_path / "metadata.sqlite") as db:
         kinds = dict(db.execute("SELECT file_id, kind FROM units").fetchall())
     assert kinds == {1: "image", 2: "chunk", 3: "window"}
+
+
+def test_units_from_before_0007_have_no_page_and_keep_their_rows(tmp_path):
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'metadata.sqlite'}"
+    command.upgrade(_config(url), "0006")
+    with sqlite3.connect(tmp_path / "metadata.sqlite") as db:
+        db.execute("INSERT INTO media_files (id, path, modality, content_hash, size, mtime_ns, status, indexed_at) "
+                   "VALUES (1, '/a.txt', 'text', '', 1, 1, 'indexed', '2026-01-01')")
+        db.execute("INSERT INTO units (id, file_id, ordinal, text, kind, vector) VALUES (7, 1, 0, 'hi', 'chunk', x'00')")
+    command.upgrade(_config(url), "head")
+    with sqlite3.connect(tmp_path / "metadata.sqlite") as db:
+        assert db.execute("SELECT id, text, kind, page FROM units").fetchall() == [(7, "hi", "chunk", None)]
+        db.execute("UPDATE units SET page = 3")
+    command.downgrade(_config(url), "0006")
+    with sqlite3.connect(tmp_path / "metadata.sqlite") as db:
+        assert db.execute("SELECT id, text FROM units").fetchall() == [(7, "hi")]
 
 
 def test_head_revision_from_file_names_is_alembics():

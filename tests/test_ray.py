@@ -47,6 +47,11 @@ def media(tmp_path) -> Path:
     make_image(folder / "sub" / "photo.jpg", seed=7, size=(300, 200))
     (folder / "notes.txt").write_text("The harbour at dawn. " * 60)  # several chunks
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    from document_maker import make_pdf  # a document's pages and a photo's place travel too
+    from test_photo_facts import SPOTS, tagged_photo
+
+    make_pdf(folder / "guide.pdf", ["The first page of the guide.", "第二页：西湖的茶。"])
+    tagged_photo(folder / "IMG_1002.jpg", *SPOTS["IMG_1002.jpg"])
     return folder
 
 
@@ -57,7 +62,7 @@ def _units(engine) -> dict[tuple, np.ndarray]:
         rows = engine.repo.units([int(i) for i in ids])
         for i, v in zip(ids, vecs):
             r = rows[int(i)]
-            out[(r.path, r.start, r.end, r.text, r.kind)] = v
+            out[(r.path, r.start, r.end, r.text, r.kind, r.page, r.place, r.taken_ns)] = v
     return out
 
 
@@ -69,18 +74,23 @@ def test_ray_run_gives_the_in_process_units_and_vectors(cluster, open_engine, me
     report = engine.index([media], ray="local")
 
     assert (report.added, report.failed, report.units_added) == (expected.added, 1, expected.units_added)
-    assert report.added == 7 and report.model_loaded
+    assert report.added == 9 and report.model_loaded
     assert [p for p, _ in report.failures] == [str(media / "broken.jpg")]
     assert engine.failures()[0].path == str(media / "broken.jpg")
     ours, theirs = _units(engine), _units(local)
-    assert sorted(ours) == sorted(theirs)
+    assert sorted(ours, key=repr) == sorted(theirs, key=repr)
     assert all(np.allclose(ours[key], theirs[key], atol=1e-5) for key in ours)
+    assert {k[5] for k in ours if k[0].endswith("guide.pdf")} == {1, 2}
+    assert {k[4] for k in ours if k[0].endswith("IMG_1002.jpg")} == {"image", "place"}
     assert report.stages.decode > 0 and report.stages.encode > 0 and report.stages.write > 0
     assert_consistent(engine)
     # the work ran in Ray worker processes that imported this checkout's package
     done = [r.getMessage() for r in caplog.records if "Ray workers" in r.getMessage()]
     assert done and WORKTREE_PACKAGE in done[-1] and str(os.getpid()) not in done[-1].split(":")[1:2]
-    assert [h.id for h in engine.search("the harbour", k=3)] == [h.id for h in local.search("the harbour", k=3)]
+    def found(e):  # unit ids follow the order batches were written in, which may differ
+        return [(h.path, h.start, h.end, h.kind) for h in e.search("the harbour", k=3)]
+
+    assert found(engine) == found(local)
 
 
 def test_ray_rerun_is_incremental_and_reuses_moved_files(cluster, open_engine, media):
@@ -90,12 +100,12 @@ def test_ray_rerun_is_incremental_and_reuses_moved_files(cluster, open_engine, m
 
     again = engine.index([media], ray="local")
     assert again.embedded_files == 0 and again.units_added == 0 and not again.model_loaded
-    assert again.unchanged == 8
+    assert again.unchanged == 10
 
     (media / "img0.png").rename(media / "sub" / "moved.png")
     make_image(media / "new.png", seed=42)
     report = engine.index([media], ray="local")
-    assert (report.moved, report.added, report.deleted, report.unchanged) == (1, 1, 0, 7)
+    assert (report.moved, report.added, report.deleted, report.unchanged) == (1, 1, 0, 9)
     after = _units(engine)
     old_key = next(k for k in before if k[0] == str(media / "img0.png"))
     new_key = next(k for k in after if k[0] == str(media / "sub" / "moved.png"))

@@ -21,13 +21,16 @@ def scene_picture(seed: int, size: tuple[int, int]) -> Image.Image:
 
 def make_video(path: Path, scenes: Sequence[tuple[float, int | Image.Image]], *, size: tuple[int, int] = (160, 96),
                fps: int = 10, codec: str = "libx264", gop: int | None = None, motion: float = 0.0,
-               audio: np.ndarray | None = None, tone: bool = False, sample_rate: int = 16000) -> Path:
+               audio: np.ndarray | None = None, tone: bool = False, sample_rate: int = 16000,
+               metadata: dict[str, str] | None = None) -> Path:
     """A video of ``scenes``: (seconds, seed or picture) each, one after the other. ``gop``: frames
     between key frames (None: the encoder's default, with a key frame at each cut);
     ``motion``: pixels a second the picture scrolls; ``audio`` (mono float32 at
-    ``sample_rate``) or ``tone`` adds a sound track."""
+    ``sample_rate``) or ``tone`` adds a sound track; ``metadata``: the container's tags
+    (e.g. ``creation_time``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     container = av.open(str(path), "w")
+    container.metadata.update(metadata or {})
     video = container.add_stream(codec, rate=fps)
     video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
     if codec == "libx264":

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from pydantic import BaseModel, Field
 
-Modality = Literal["image", "text", "audio", "video"]
+from searchengine.media.formats.registry import MODALITIES
+
+if TYPE_CHECKING:
+    Modality = str
+else:  # the modalities of the format registry
+    Modality = Literal[MODALITIES]
 
 
 class ErrorBody(BaseModel):
@@ -40,6 +45,7 @@ class EvidenceOut(BaseModel):
     box: Optional[tuple[float, float, float, float]] = None
     found_by: Optional[list[Literal["vector", "keyword"]]] = None
     highlights: Optional[list[tuple[int, int]]] = None
+    page: Optional[int] = Field(None, description="Documents: the passage's page, slide or chapter (1-based).")
 
 
 class HitOut(BaseModel):
@@ -63,13 +69,23 @@ class HitOut(BaseModel):
         None, description="Text queries: which side of the search found this hit.")
     highlights: Optional[list[tuple[int, int]]] = Field(
         None, description="Character spans in `text` of the query's words and phrases.")
-    kind: Literal["image", "chunk", "window", "ocr", "frame", "sound"] = Field(
+    kind: Literal["image", "chunk", "window", "ocr", "frame", "sound", "place"] = Field(
         "image", description="What the unit is: a whole image, a text chunk, a transcript window, "
         "text read in an image (`box` says where), a video key frame (at `start` seconds), a sound event "
-        "(from `start` to `end` seconds; `text`: its labels).")
+        "(from `start` to `end` seconds; `text`: its labels), the names of the place a photo was taken (`text`).")
     box: Optional[tuple[float, float, float, float]] = Field(
         None, description="Text read in an image: x0, y0, x1, y1 as fractions of the picture's width and height.")
-    media_url: str
+    page: Optional[int] = Field(None, description="Documents: where the passage is, 1-based - a PDF's page, "
+                                "a deck's slide, an e-book's chapter (see `location`).")
+    location: Optional[Literal["page", "slide", "chapter"]] = Field(
+        None, description="What `page` counts in this file's format.")
+    date: Optional[datetime] = Field(None, description="The item's date (UTC): when taken (photos, videos "
+                                     "that say so), else the file's modification time; see `date_source`.")
+    date_source: Optional[Literal["taken", "modified"]] = Field(None, description="Where `date` comes from.")
+    place: Optional[str] = Field(None, description="Photos with GPS: the nearest town, region and country "
+                                 "(English, and Chinese in brackets).")
+    camera: Optional[str] = Field(None, description="Photos: the camera's make and model.")
+    media_url: str = Field(description="The file; for a PDF hit, with `#page=N` to open it at its page.")
     thumbnail_url: Optional[str] = None
     evidence: list[EvidenceOut] = Field(default_factory=list, description="With group=file (the default): "
                                         "the file's other matching units, best first.")
@@ -88,8 +104,14 @@ class SearchRequest(BaseModel):
     offset: int = Field(0, ge=0, le=100000)
     modality: Optional[list[Modality]] = None
     path: Optional[str] = Field(None, max_length=1000, description="Glob on the path, e.g. '*.jpg'.")
-    after: Optional[datetime] = Field(None, description="Only files modified at or after this time.")
-    before: Optional[datetime] = Field(None, description="Only files modified at or before this time.")
+    after: Optional[datetime] = Field(None, description="Only items dated at or after this time (taken, "
+                                      "else modified).")
+    before: Optional[datetime] = Field(None, description="Only items dated at or before this time (taken, "
+                                       "else modified).")
+    place: Optional[str] = Field(None, max_length=200, description="Only photos taken at a place with these "
+                                 "words in its names, e.g. Kyoto, 杭州, Japan.")
+    camera: Optional[str] = Field(None, max_length=200, description="Only photos from a camera with these "
+                                  "words in its make and model.")
     mode: SearchMode = Field("hybrid", description="hybrid (meaning and keywords, fused), vector, or keyword "
                                                    "(words as written; a \"quoted phrase\" must occur).")
     group: SearchGroup = Field("file", description="file: one hit per file, its other matching units as "

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional, Sequence, cast
+from typing import Any, Optional, Sequence, cast
 
 from fastapi import Request
 
@@ -16,7 +16,7 @@ from searchengine.http.errors import ApiError
 from searchengine.http.jobs import IndexJobs
 from searchengine.http.schemas import EvidenceOut, HitOut, Modality, SearchResponse
 from searchengine.media.images import PixelBudget
-from searchengine.media.kinds import RECORDINGS
+from searchengine.media.kinds import RECORDINGS, format_of
 from searchengine.media.pathnames import display_path, is_real_under
 from searchengine.media.regular import FileSwappedError, Pin, open_fd, pinned
 from searchengine.query.filters import SearchFilters
@@ -98,7 +98,11 @@ class AppState:
         return fd, st
 
 
-def hit_out(hit: Hit, root: str) -> HitOut:
+def hit_out(hit: Hit, root: str, row: UnitRow | None = None) -> HitOut:
+    """A hit as the API gives it; ``row`` (its item's row) adds the date, place and camera."""
+    fmt = format_of(hit.path) if hit.page is not None else None
+    location = fmt.location if fmt is not None else None
+    pdf_page = hit.page is not None and location == "page"
     return HitOut(
         id=hit.id, path=display_path(hit.path), name=display_path(os.path.basename(hit.path)),
         modality=cast(Modality, hit.modality),
@@ -107,19 +111,33 @@ def hit_out(hit: Hit, root: str) -> HitOut:
         highlights=[tuple(s) for s in hit.highlights] if hit.highlights else None,  # type: ignore[misc]
         kind=hit.kind, box=hit.box,  # type: ignore[arg-type]
         similarity=hit.similarity, strong=hit.strong,
-        media_url=f"{root}/api/items/{hit.id}/media",
-        thumbnail_url=f"{root}/api/items/{hit.id}/thumbnail" if hit.modality == "image" else None,
+        page=hit.page, location=location,  # type: ignore[arg-type]
+        **dated(row),
+        media_url=f"{root}/api/items/{hit.id}/media" + (f"#page={hit.page}" if pdf_page else ""),
+        thumbnail_url=f"{root}/api/items/{hit.id}/thumbnail" if hit.modality == "image" or pdf_page else None,
         evidence=[EvidenceOut(**e.to_dict()) for e in hit.evidence],
     )
 
 
-def page_of(request: Request, hits: list[Hit], k: int, offset: int) -> SearchResponse:
+def dated(row: UnitRow | None) -> dict[str, Any]:
+    """An item's date (taken, else modified) with its source, place and camera."""
+    if row is None:
+        return {}
+    taken = row.taken_ns is not None
+    ns = row.taken_ns if row.taken_ns is not None else row.mtime_ns
+    return dict(date=datetime.fromtimestamp(ns / 1e9, timezone.utc), date_source="taken" if taken else "modified",
+                place=row.place, camera=row.camera)
+
+
+def page_of(request: Request, hits: list[Hit], k: int, offset: int, engine: SearchEngine) -> SearchResponse:
     """A page of hits; links carry the prefix the app is mounted under, if any."""
     root = root_of(request)
-    return SearchResponse(hits=[hit_out(h, root) for h in hits], k=k, offset=offset,
+    rows = engine.items([h.id for h in hits])
+    return SearchResponse(hits=[hit_out(h, root, rows.get(h.id)) for h in hits], k=k, offset=offset,
                           next_offset=offset + k if len(hits) == k else None)
 
 
 def filters_of(modality: Optional[Sequence[str]], path: Optional[str], after: Optional[datetime],
-               before: Optional[datetime]) -> SearchFilters:
-    return SearchFilters.of(modality, path, after, before)
+               before: Optional[datetime], place: Optional[str] = None,
+               camera: Optional[str] = None) -> SearchFilters:
+    return SearchFilters.of(modality, path, after, before, place, camera)

@@ -98,6 +98,21 @@ class ImageTexts:
             out.chunks.append((None, None, block.text))
             out.boxes.append(block.box)
 
+    def read_page(self, out: "Decoded", key: str, image: Image.Image) -> str:
+        """The text of a scanned document page (its blocks, in reading order, a blank line
+        between them), cached under ``key`` like a picture's; "" with OCR off."""
+        if not self.enabled:
+            return ""
+        cached = self.repo.image_text(key, self.source)
+        if cached is not None:
+            out.ocr_cached = True
+            lines = [Line.from_json(x) for x in cached]
+        else:
+            lines, seconds = self._reader().read_timed(image)
+            out.ocr_seconds = (out.ocr_seconds or 0.0) + seconds
+            self.repo.save_image_text(key, self.source, [line.to_json() for line in lines])
+        return "\n\n".join(block.text for block in group_blocks(lines, self.max_chars))
+
 
 LANGUAGE_KEY = "ocr_language"  # index_state: the language judgement the text units were made with
 

@@ -6,6 +6,7 @@ A file that cannot be decoded comes out with its reason."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -21,9 +22,12 @@ from searchengine.encoders.base import Encoder
 from searchengine.errors import MediaDecodeError, ModelUnavailableError
 from searchengine.media.audio import SAMPLE_RATE, decode_audio, probe_duration
 from searchengine.media.images import load_image
-from searchengine.media.kinds import RECORDINGS
+from searchengine.media.formats.base import Budget
+from searchengine.media.photo_facts import read_photo_facts, video_taken
+from searchengine.media.places import nearest_place
+from searchengine.media.kinds import RECORDINGS, format_of
 from searchengine.media.sidecar import parse_sidecar
-from searchengine.media.text import chunk_text, read_text
+from searchengine.media.text import chunk_text
 from searchengine.ocr.stage import ImageTexts
 from searchengine.sounds.events import SoundEvent
 from searchengine.sounds.stage import SoundEvents
@@ -31,7 +35,7 @@ from searchengine.media.pathnames import display_path
 from searchengine.media.regular import pinned
 from searchengine.pipeline.decode_video import decode_video
 from searchengine.pipeline.plan import Work
-from searchengine.store.repository import Repository
+from searchengine.store.repository import FileFacts, Repository
 from searchengine.transcribe.segments import Segment, group_windows
 from searchengine.transcribe.whisper import WhisperTranscriber
 
@@ -44,6 +48,9 @@ class Decoded:
     images: list[Any] = field(default_factory=list)  # prepared by the encoder
     chunks: list[tuple[float | None, float | None, str]] = field(default_factory=list)
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)  # of an image's text chunks
+    pages: list[int | None] = field(default_factory=list)  # of a document's chunks (empty: no pages)
+    facts: FileFacts | None = None  # photos, videos: when, where, what camera (read from the file)
+    place: str | None = None  # a photo's place names: its last chunk, written as a "place" unit
     error: str | None = None
     kept: bool = False  # an indexed file that could not be read now: its old vectors stay
     decode_seconds: float = 0.0
@@ -102,17 +109,18 @@ class Decoder:
                 out.preprocess_seconds = time.perf_counter() - t1
                 if not later:
                     self.texts.attach(out, work.content_hash, image, lines)
+                out.facts, out.place = photo_facts(f.path)
+                if out.place:
+                    out.chunks.append((None, None, out.place))
             elif f.modality == "text":
-                chunks = chunk_text(read_text(f.path), self.settings.chunk_chars, self.settings.chunk_overlap)
-                if not chunks:
-                    raise MediaDecodeError(f"{display_path(f.path)}: no text in file")
-                out.chunks = [(float(c.start), float(c.end), c.text) for c in chunks]
+                self._document(work, out)
             elif f.modality == "audio":
                 audio = _Audio(f.path, out)
                 segments = self._transcript(work, out, audio)
                 out.chunks = [(w.start, w.end, w.text) for w in group_windows(segments)]
                 self._sounds(out, audio)
             elif f.modality == "video":
+                out.facts = FileFacts(taken_ns=video_taken(f.path))
                 audio = _Audio(f.path, out)
                 decode_video(out, self.settings, self._encoder, lambda: self._transcript(work, out, audio),
                              lambda: self._sounds(out, audio))
@@ -129,6 +137,37 @@ class Decoder:
         out.decode_seconds = (time.perf_counter() - t0 - out.preprocess_seconds - (out.ocr_seconds or 0.0)
                               - (out.sound_seconds or 0.0))
         return out
+
+    def _document(self, work: Work, out: Decoded) -> None:
+        """A note or document: its sections (pages, slides, chapters; one for a note)
+        chunked each on its own, so that no passage crosses a page; a scanned page is read
+        by the OCR (cached by the file's hash and the page number)."""
+        f = work.found
+        fmt = format_of(f.path)
+        assert fmt is not None and fmt.read is not None, "discover only yields known formats"
+        budget = Budget(f.path)
+        sections = fmt.read(f.path, budget)
+        scanned = 0
+        for section in sections:
+            text = section.text
+            if section.image is not None:
+                scanned += 1
+                key = hashlib.sha256(f"{work.content_hash}:page:{section.page}".encode()).hexdigest()
+                text = self.texts.read_page(out, key, section.image)
+                section.image = None
+                budget.check_time()
+            for c in chunk_text(text, self.settings.chunk_chars, self.settings.chunk_overlap):
+                out.chunks.append((float(c.start), float(c.end), c.text))
+                out.pages.append(section.page)
+        if not out.chunks:
+            why = "no text in file"
+            if scanned and not self.texts.enabled:
+                why = "no text layer (scanned pages) and text reading (OCR) is off"
+            elif scanned:
+                why = "no text layer, and none read in its scanned pages"
+            raise MediaDecodeError(f"{display_path(f.path)}: {why}")
+        if not any(p is not None for p in out.pages):
+            out.pages = []
 
     def asr_seconds(self, work: list[Work]) -> float:
         """Seconds of audio that speech recognition will get, for the progress bar."""
@@ -179,6 +218,16 @@ class Decoder:
             out.transcribed_seconds = duration
         self.repo.save_transcript(digest, source, segments, language, duration)
         return segments
+
+
+def photo_facts(path: Path) -> tuple[FileFacts, str | None]:
+    """A photo's facts for its row, and its place's names (None without GPS or far from
+    any town)."""
+    facts = read_photo_facts(path)
+    place = nearest_place(facts.latitude, facts.longitude) if facts.latitude is not None and facts.longitude is not None else None
+    return (FileFacts(taken_ns=facts.taken_ns, latitude=facts.latitude, longitude=facts.longitude,
+                      place=place.text() if place else None, camera=facts.camera),
+            place.text() if place else None)
 
 
 class _Audio:

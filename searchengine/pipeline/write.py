@@ -50,18 +50,21 @@ class Writer:
             f = d.work.found
             units = ([NewUnit(s, e, None, v, kind="frame") for (s, e), v in zip(d.frame_spans, vecs)]
                      if d.frame_spans else [NewUnit(None, None, None, v) for v in vecs[: len(d.images)]])
-            units += [NewUnit(s, e, text, v) for (s, e, text), v in zip(d.chunks, vecs[len(d.images):])]
+            pages = d.pages or [None] * len(d.chunks)
+            units += [NewUnit(s, e, text, v, page=p)
+                      for (s, e, text), p, v in zip(d.chunks, pages, vecs[len(d.images):])]
             units += [NewUnit(s.start, s.end, s.text, v, kind="sound")
                       for s, v in zip(d.sounds, vecs[len(d.images) + len(d.chunks):])]
-            if f.modality == "image":  # the chunks of an image are the text read in it, each with its box
-                n = len(d.images)
+            if f.modality == "image":  # the chunks of an image: the text read in it, each with its
+                n = len(d.images)      # box, then the names of the place it was taken, if known
                 units[n:] = [NewUnit(u.start, u.end, u.text, u.vector, kind="ocr", box=box)
-                             for u, box in zip(units[n:], d.boxes)]
+                             for u, box in zip(units[n:], d.boxes)] + \
+                    [NewUnit(u.start, u.end, u.text, u.vector, kind="place") for u in units[n + len(d.boxes):]]
             writes.append(FileWrite(
                 path=str(f.path), modality=f.modality, content_hash=d.work.content_hash, size=f.size,
                 mtime_ns=f.mtime_ns, units=units if d.error is None else [],
                 status="indexed" if d.error is None else "failed", error=d.error,
-                device=f.device, inode=f.inode,
+                device=f.device, inode=f.inode, facts=d.facts if d.error is None else None,
             ))
         stored = self.catalog.store_files(writes)
         report = self._report

@@ -17,16 +17,23 @@ from searchengine.media.kinds import MODALITIES
 class SearchFilters:
     """``modality``: one or several of image, text, audio, video (empty: all). ``path_glob``:
     matched against the full path, or the file name when it has no slash. ``modified_after``
-    / ``modified_before``: bounds on the file's modification time (naive means UTC)."""
+    / ``modified_before``: bounds on the item's date (naive means UTC) - when a photo or
+    video was taken where the file says so (EXIF, container), else the file's modification
+    time. ``place``: words of the place a photo was taken (any language the names are
+    stored in: "Kyoto", "京都", "Japan"), case-insensitive. ``camera``: words of its camera's
+    make and model."""
 
     modality: frozenset[str] = frozenset()
     path_glob: str | None = None
     modified_after: datetime | None = None
     modified_before: datetime | None = None
+    place: str | None = None
+    camera: str | None = None
 
     @classmethod
     def of(cls, modality: str | Sequence[str] | None = None, path_glob: str | None = None,
-           modified_after: datetime | None = None, modified_before: datetime | None = None) -> "SearchFilters":
+           modified_after: datetime | None = None, modified_before: datetime | None = None,
+           place: str | None = None, camera: str | None = None) -> "SearchFilters":
         """Checked construction: unknown modalities are an error naming the choices."""
         values = frozenset() if modality is None else frozenset(
             [modality] if isinstance(modality, str) else modality)
@@ -37,21 +44,29 @@ class SearchFilters:
             )
         if modified_after and modified_before and _ns(modified_after) > _ns(modified_before):  # type: ignore[operator]
             raise InvalidInputError("the date window is empty: --after is later than --before")
-        return cls(values, path_glob or None, modified_after, modified_before)
+        return cls(values, path_glob or None, modified_after, modified_before,
+                   (place or "").strip() or None, (camera or "").strip() or None)
 
     def __bool__(self) -> bool:
-        return bool(self.modality or self.path_glob or self.modified_after or self.modified_before)
+        return bool(self.modality or self.path_glob or self.modified_after or self.modified_before
+                    or self.place or self.camera)
 
     @property
     def window_ns(self) -> tuple[int | None, int | None]:
         return _ns(self.modified_after), _ns(self.modified_before)
 
-    def matches(self, path: str, modality: str, mtime_ns: int) -> bool:
+    def matches(self, path: str, modality: str, mtime_ns: int, *, taken_ns: int | None = None,
+                place: str | None = None, camera: str | None = None) -> bool:
         """The exact test, in Python (applied to every hit)."""
         if self.modality and modality not in self.modality:
             return False
         after, before = self.window_ns
-        if (after is not None and mtime_ns < after) or (before is not None and mtime_ns > before):
+        date = taken_ns if taken_ns is not None else mtime_ns
+        if (after is not None and date < after) or (before is not None and date > before):
+            return False
+        if self.place and not _has_words(place, self.place):
+            return False
+        if self.camera and not _has_words(camera, self.camera):
             return False
         if self.path_glob:
             glob = self.path_glob
@@ -67,14 +82,22 @@ class SearchFilters:
         from searchengine.store.models import MediaFile
         from searchengine.store.path_match import PathGlob, PathRange
 
+        from sqlalchemy import and_, func, or_
+
         out: list[Any] = []
         if self.modality:
             out.append(MediaFile.modality.in_(sorted(self.modality)))
         after, before = self.window_ns
-        if after is not None:
-            out.append(MediaFile.mtime_ns >= after)
-        if before is not None:
-            out.append(MediaFile.mtime_ns <= before)
+        # the date taken where known, else the mtime: each side on its own index
+        if after is not None or before is not None:
+            def within(column: Any) -> Any:
+                return and_(*([column >= after] if after is not None else []),
+                            *([column <= before] if before is not None else []))
+            out.append(or_(within(MediaFile.taken_ns),
+                           and_(MediaFile.taken_ns.is_(None), within(MediaFile.mtime_ns))))
+        for column, words in ((MediaFile.place, self.place), (MediaFile.camera, self.camera)):
+            for word in (words or "").split():
+                out.append(func.lower(column).contains(word.lower(), autoescape=True))
         if self.path_glob:
             glob = self.path_glob
             if "/" in glob:
@@ -86,6 +109,15 @@ class SearchFilters:
                 pattern = "*/" + sqlite_glob(glob)
             out.append(PathGlob(MediaFile.path, pattern))
         return out
+
+
+def _has_words(value: str | None, words: str) -> bool:
+    """Every word of ``words`` occurs in ``value`` (case-insensitive substrings: "japan",
+    "京都", "canon eos")."""
+    if not value:
+        return False
+    low = value.lower()
+    return all(w.lower() in low for w in words.split())
 
 
 def _ns(moment: datetime | None) -> int | None:

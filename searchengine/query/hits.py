@@ -31,6 +31,7 @@ class Evidence:
     box: tuple[float, float, float, float] | None = None
     found_by: tuple[str, ...] | None = None
     highlights: tuple[tuple[int, int], ...] | None = None
+    page: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = _plain(asdict(self))
@@ -59,6 +60,8 @@ class Hit:
     ``window`` (of a transcript), ``ocr`` (text read in an image; ``box`` is where, as
     fractions x0, y0, x1, y1 of the picture), ``frame`` (a video's key frame at ``start``).
     ``evidence``: the file's other matching units, best first.
+    ``page``: where in a document the passage is, 1-based - a PDF's page, a deck's slide, an
+    e-book's chapter (None elsewhere); ``start``/``end`` are then offsets into that page's text.
     """
 
     id: int
@@ -76,6 +79,7 @@ class Hit:
     similarity: float | None = None
     strong: bool = False
     evidence: tuple[Evidence, ...] = ()
+    page: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = _plain(asdict(self))

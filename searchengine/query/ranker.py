@@ -10,7 +10,8 @@ hits one per file, finished (score, similarity, strong, evidence, highlights, mo
    :data:`MIN_COVERAGE`) of the query's words adds ``KEYWORD_Z * c``.
 3. **Text read in photos is evidence for its photo**: an ``ocr`` unit leads only when the
    query is its words - a keyword match, or a text match of z >= :data:`OCR_Z` - otherwise it
-   is dropped (the photo is still found by its picture).
+   is dropped (the photo is still found by its picture). A ``place`` unit (the names of where a
+   photo was taken) likewise, from a strong match (:data:`PLACE_Z`).
 4. **One hit per file** (``group="file"``): the file's best unit leads, its other matching
    units come as ``evidence``; ``group="unit"`` lists units.
 """
@@ -42,6 +43,9 @@ GROUPS = ("file", "unit")
 DEPTH = 100  # candidates per kind, at least
 KEYWORD_Z = 3.0  # a keyword match holding all the query's words adds this to its z: strong by itself
 OCR_Z = 4.5  # text read in a photo leads on the vector side alone only from this z up
+# a photo's place names (clean names, never junk) lead on the vector side alone from a strong
+# match up: "京都的照片" finds the Kyoto photo (z 3.7) with no keyword match
+PLACE_Z = Z_STRONG
 EVIDENCE_Z = Z_STRONG - 1.0  # a file's other units come as evidence from this z up
 MAX_EVIDENCE = 5
 IDENTICAL_COS = 0.999  # a unit this close to the query is the same content: it leads, whatever its kind
@@ -72,10 +76,11 @@ class _Candidate:
 
     @property
     def eligible(self) -> bool:
-        """Text read in a photo stands on its own only when the query is its words."""
-        if self.row.kind != "ocr" or self.by_keyword:
+        """Text read in a photo, and the names of the place it was taken, stand on their own
+        only when the query is their words."""
+        if self.row.kind not in ("ocr", "place") or self.by_keyword:
             return True
-        return self.vector_z is not None and self.vector_z >= OCR_Z
+        return self.vector_z is not None and self.vector_z >= (OCR_Z if self.row.kind == "ocr" else PLACE_Z)
 
     @property
     def found_by(self) -> tuple[str, ...]:
@@ -261,7 +266,7 @@ class Ranker:
             Evidence(id=c.row.id, kind=c.row.kind, score=relevance(c.z), similarity=c.similarity,
                      start=c.row.start, end=c.row.end, text=c.row.text, box=base_box(c.row),
                      moment=c.row.start if c.row.kind == "sound" else None,
-                     found_by=c.found_by or None,
+                     found_by=c.found_by or None, page=c.row.page,
                      highlights=tuple(highlights(c.row.text, query)) or None if query else None)
             for c in rest)
         return replace(base, similarity=lead.similarity, strong=lead.z >= Z_STRONG,

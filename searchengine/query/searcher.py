@@ -113,7 +113,7 @@ class Searcher:
                 pairs = self._exact(query, pairs)
             rows = self.repo.units([i for i, _ in pairs])
             found = [(rows[i], s) for i, s in pairs
-                     if i in rows and filters.matches(rows[i].path, rows[i].modality, rows[i].mtime_ns)]
+                     if i in rows and _matches(filters, rows[i])]
             if len(found) >= wanted or fetch >= limit:
                 return found[:wanted]
             fetch = min(limit, fetch * 4)
@@ -126,7 +126,7 @@ class Searcher:
         found = self.repo.keyword_search(query, limit * 2, filters.sql_conditions() if filters else ())
         rows = self.repo.units([i for i, _ in found])
         return [(i, r, rows[i]) for i, r in found
-                if i in rows and filters.matches(rows[i].path, rows[i].modality, rows[i].mtime_ns)
+                if i in rows and _matches(filters, rows[i])
                 and keyword_matches(rows[i].text, rows[i].path.rsplit("/", 1)[-1], query)][:limit]
 
     def _exact(self, query: np.ndarray, pairs: list[tuple[int, float]]) -> list[tuple[int, float]]:
@@ -139,9 +139,14 @@ class Searcher:
         return scored
 
 
+def _matches(filters: SearchFilters, row: UnitRow) -> bool:
+    return filters.matches(row.path, row.modality, row.mtime_ns, taken_ns=row.taken_ns, place=row.place,
+                           camera=row.camera)
+
+
 def unit_hit(row: UnitRow, score: float) -> Hit:
     box = tuple(json.loads(row.box)) if row.box else None
     return Hit(id=row.id, path=row.path, modality=row.modality, score=score,
                start=row.start, end=row.end, text=row.text, kind=row.kind,
                moment=row.start if row.kind == "sound" else None,  # a sound is heard from its start
-               box=box)  # type: ignore[arg-type]
+               box=box, page=row.page)  # type: ignore[arg-type]

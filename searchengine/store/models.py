@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Index,
     DateTime,
     Float,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -142,17 +144,26 @@ class MediaFile(Base):
     # server serves a file only while it is still this one
     device: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     inode: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # photos and videos (revision 0008): when taken (UTC ns; None: the mtime is the date),
+    # where (GPS, and the nearest place's names), with what camera; ``facts``: these were read
+    taken_ns: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    place: Mapped[str | None] = mapped_column(Text, nullable=True)
+    camera: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    facts: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     units: Mapped[list["Unit"]] = relationship(
         back_populates="file", cascade="all, delete-orphan", passive_deletes=True
     )
 
 
-UNIT_KINDS = ("image", "chunk", "window", "ocr", "frame", "sound")
-"""What a unit is: a whole image, a chunk of a text file, a window of a transcript, text read
-in an image (with its ``box``), a key frame of a video (at ``start`` seconds), a sound event
-of a recording or a video's sound track (from ``start`` to ``end`` seconds; ``text``: its
-labels, "Bark 狗叫; Dog 狗")."""
+UNIT_KINDS = ("image", "chunk", "window", "ocr", "frame", "sound", "place")
+"""What a unit is: a whole image, a chunk of a text file (with its ``page`` where the file has
+pages, slides or chapters), a window of a transcript, text read in an image (with its ``box``),
+a key frame of a video (at ``start`` seconds), a sound event of a recording or a video's sound
+track (from ``start`` to ``end`` seconds; ``text``: its labels, "Bark 狗叫; Dog 狗"), the names
+of the place a photo was taken (its ``text``, embedded with the text encoder)."""
 
 KIND_OF_MODALITY = {"image": "image", "text": "chunk", "audio": "window", "video": "window"}
 """The kind of a file's units when not given (and of every unit before 0006); a video's key
@@ -176,6 +187,8 @@ class Unit(Base):
     kind: Mapped[str] = mapped_column(String(16), server_default="image")
     # text read in an image: where, as JSON [x0, y0, x1, y1] in fractions of the width/height
     box: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # a document's page (1-based): a PDF page, a slide, an e-book chapter (see formats)
+    page: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # float32 little-endian, L2-normalised: the FAISS index can always be rebuilt from these
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 

@@ -56,12 +56,31 @@ class NewUnit:
     vector: np.ndarray
     kind: str = ""  # one of models.UNIT_KINDS; "" = the file's modality's one kind
     box: tuple[float, float, float, float] | None = None  # text in an image: x0, y0, x1, y1 (fractions)
+    page: int | None = None  # a document's page, slide or chapter (1-based)
 
     def kind_in(self, modality: str) -> str:
         return self.kind or KIND_OF_MODALITY.get(modality, "image")
 
     def box_json(self) -> str | None:
         return None if self.box is None else json.dumps([round(float(v), 4) for v in self.box])
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """When, where and with what a photo (or video: when) was taken; see revision 0008."""
+
+    taken_ns: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    place: str | None = None
+    camera: str | None = None
+
+    def columns(self) -> dict[str, Any]:
+        return dict(taken_ns=self.taken_ns, latitude=self.latitude, longitude=self.longitude,
+                    place=self.place, camera=self.camera, facts=True)
+
+
+NO_FACTS: dict[str, Any] = dict(taken_ns=None, latitude=None, longitude=None, place=None, camera=None, facts=False)
 
 
 @dataclass(frozen=True)
@@ -78,6 +97,10 @@ class FileWrite:
     error: str | None = None
     device: int | None = None  # st_dev / st_ino of the file (FoundFile.device / .inode)
     inode: int | None = None
+    facts: FileFacts | None = None  # photos and videos: when, where, what camera (None: not read)
+
+    def fact_columns(self) -> dict[str, Any]:
+        return self.facts.columns() if self.facts is not None else dict(NO_FACTS)
 
 
 @dataclass(frozen=True)
@@ -111,11 +134,15 @@ class UnitRow:
     text: str | None
     kind: str = "image"
     box: str | None = None  # JSON [x0, y0, x1, y1] in fractions of the picture
+    page: int | None = None  # a document's page, slide or chapter (1-based)
     mtime_ns: int = 0
     size: int = 0
     content_hash: str = ""
     device: int | None = None
     inode: int | None = None
+    taken_ns: int | None = None  # the file's date taken (photos, videos), UTC ns
+    place: str | None = None
+    camera: str | None = None
 
 
 def _now() -> datetime:
@@ -353,8 +380,8 @@ class Repository:
             for i in range(0, len(ids), SQL_BATCH):
                 rows = s.execute(
                     select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end,
-                           Unit.text, Unit.kind, Unit.box, MediaFile.mtime_ns, MediaFile.size, MediaFile.content_hash,
-                           MediaFile.device, MediaFile.inode)
+                           Unit.text, Unit.kind, Unit.box, Unit.page, MediaFile.mtime_ns, MediaFile.size, MediaFile.content_hash,
+                           MediaFile.device, MediaFile.inode, MediaFile.taken_ns, MediaFile.place, MediaFile.camera)
                     .join(MediaFile, MediaFile.id == Unit.file_id)
                     .where(Unit.id.in_(ids[i:i + SQL_BATCH]))
                 ).all()
@@ -411,6 +438,23 @@ class Repository:
             ):
                 entry(modality)["units"] = count
         return out
+
+    def files_without_facts(self, modalities: Sequence[str] = ("image", "video")) -> list[FileRecord]:
+        """Indexed photos and videos whose date, place and camera were never read (indexed
+        before revision 0008)."""
+        with Session(self.engine) as s:
+            return [_record(row) for row in s.scalars(
+                select(MediaFile).where(MediaFile.status == "indexed", MediaFile.facts.is_(False),
+                                        MediaFile.modality.in_(list(modalities))).order_by(MediaFile.id))]
+
+    def file_units(self, file_id: int, dim: int) -> list[NewUnit]:
+        """A file's units as they are stored (vectors included), in order: to write them
+        again without embedding anything."""
+        with Session(self.engine) as s:
+            rows = s.scalars(select(Unit).where(Unit.file_id == file_id).order_by(Unit.ordinal))
+            return [NewUnit(u.start, u.end, u.text, np.frombuffer(u.vector, dtype="<f4").reshape(dim).astype(np.float32),
+                            kind=u.kind, box=tuple(json.loads(u.box)) if u.box else None, page=u.page)  # type: ignore[arg-type]
+                    for u in rows]
 
     def failures(self) -> list[FileRecord]:
         with Session(self.engine) as s:
@@ -592,7 +636,7 @@ class Repository:
         def values(w: FileWrite) -> dict[str, Any]:
             return dict(path=w.path, modality=w.modality, content_hash=w.content_hash, size=w.size,
                         mtime_ns=w.mtime_ns, status=w.status, error=w.error, device=w.device,
-                        inode=w.inode, indexed_at=now)
+                        inode=w.inode, indexed_at=now, **w.fact_columns())
 
         updates = [dict(values(w), id=existing[w.path]) for w in writes if w.path in existing]
         if updates:
@@ -604,7 +648,7 @@ class Repository:
             existing.update((w.path, fid) for w, fid in zip(fresh, new_file_ids))
         unit_rows = [
             dict(file_id=existing[w.path], ordinal=i, start=u.start, end=u.end, text=u.text,
-                 kind=u.kind_in(w.modality), box=u.box_json(), vector=vector_to_bytes(u.vector))
+                 kind=u.kind_in(w.modality), box=u.box_json(), page=u.page, vector=vector_to_bytes(u.vector))
             for w in writes for i, u in enumerate(w.units)
         ]
         unit_ids = self._insert(s, Unit, unit_rows) if unit_rows else []
@@ -697,10 +741,11 @@ class Repository:
         row, removed = self._upsert_file(
             s, w.path, modality=w.modality, content_hash=w.content_hash, size=w.size,
             mtime_ns=w.mtime_ns, status=w.status, error=w.error, device=w.device, inode=w.inode,
+            **w.fact_columns(),
         )
         new_rows = [
             Unit(file_id=row.id, ordinal=i, start=u.start, end=u.end, text=u.text,
-                 kind=u.kind_in(w.modality), box=u.box_json(), vector=vector_to_bytes(u.vector))
+                 kind=u.kind_in(w.modality), box=u.box_json(), page=u.page, vector=vector_to_bytes(u.vector))
             for i, u in enumerate(w.units)
         ]
         s.add_all(new_rows)
@@ -742,10 +787,12 @@ class Repository:
         row, removed = self._upsert_file(
             s, path, modality=src.modality, content_hash=src.content_hash, size=size,
             mtime_ns=mtime_ns, status="indexed", error=None, device=device, inode=inode,
+            taken_ns=src.taken_ns, latitude=src.latitude, longitude=src.longitude, place=src.place,
+            camera=src.camera, facts=src.facts,
         )
         new_rows = [
             Unit(file_id=row.id, ordinal=u.ordinal, start=u.start, end=u.end, text=u.text, kind=u.kind,
-                 box=u.box, vector=u.vector)
+                 box=u.box, page=u.page, vector=u.vector)
             for u in src_units
         ]
         s.add_all(new_rows)

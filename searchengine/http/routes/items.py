@@ -7,6 +7,7 @@ import mimetypes
 import os
 from datetime import datetime, timezone
 from enum import IntEnum
+from pathlib import Path
 from typing import Annotated, Optional, cast
 
 from fastapi import APIRouter, Header, Query, Request
@@ -56,14 +57,16 @@ def router(state: AppState) -> APIRouter:
                         404: ERRORS[404], 415: ERRORS[415]})
     def item_thumbnail(item_id: ItemId, size: Annotated[ThumbnailSize, Query(description="Longer side in pixels.")] = ThumbnailSize.medium,
                        range_header: Annotated[Optional[str], Header(alias="range", include_in_schema=False)] = None):
-        """A JPEG thumbnail of an image item (made once, cached on disk)."""
+        """A JPEG thumbnail of an image item, or of a PDF passage's page (made once, cached on disk)."""
         row = state.unit_or_404(item_id)
-        if row.modality != "image":
-            raise ApiError(415, f"item {item_id} is {row.modality}; only images have thumbnails")
+        pdf_page = row.page is not None and row.path.lower().endswith(".pdf")
+        if row.modality != "image" and not pdf_page:
+            raise ApiError(415, f"item {item_id} is {row.modality}; only images and PDF pages have thumbnails")
         fd, st = state.open_item(row)  # still the indexed file, inside the folders: else 404
         try:
             with io.BufferedReader(SizedFile(fd, st.st_size, row.path)) as source:
-                thumb = thumbnail(source, row.content_hash, int(size), state.thumbs_dir)
+                thumb = thumbnail(source, row.content_hash, int(size), state.thumbs_dir,
+                                  page=row.page if pdf_page else None, path=Path(row.path))
         except ContentChangedError:
             raise ApiError(404, f"item {item_id}'s file changed since it was indexed; re-index to update") from None
         except MediaDecodeError as exc:

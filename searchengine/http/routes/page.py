@@ -10,12 +10,15 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from searchengine.http.state import root_of
+from searchengine.media.kinds import MODALITIES
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def mount_page(app: FastAPI) -> None:
-    page_html = (STATIC / "index.html").read_text(encoding="utf-8")
+    page_html = (STATIC / "index.html").read_text(encoding="utf-8").replace("{{KINDS}}", "\n".join(
+        f'        <label><input type="checkbox" name="modality" value="{m}"> {"images" if m == "image" else m}</label>'
+        for m in MODALITIES))
 
     @app.get("/", include_in_schema=False)
     def index_page(request: Request) -> HTMLResponse:

@@ -34,18 +34,22 @@ def router(state: AppState) -> APIRouter:
         before: Optional[datetime] = None,
         mode: SearchMode = "hybrid",
         group: SearchGroup = "file",
+        place: Annotated[Optional[str], Query(max_length=200, description="Place words, e.g. Kyoto, 杭州, Japan.")] = None,
+        camera: Annotated[Optional[str], Query(max_length=200, description="Camera make/model words.")] = None,
     ) -> SearchResponse:
         """Search by text."""
         return search_post(request, SearchRequest(q=q, k=k, offset=offset, modality=modality,
-                                                  path=path, after=after, before=before, mode=mode, group=group))
+                                                  path=path, after=after, before=before, mode=mode, group=group,
+                                                  place=place, camera=camera))
 
     @api.post("/api/search", response_model=SearchResponse, tags=["search"],
               responses={400: ERRORS[400]})
     def search_post(request: Request, body: SearchRequest) -> SearchResponse:
         """Search by text, with the query in a JSON body."""
         hits = engine.search(body.q, k=body.k, offset=body.offset, mode=body.mode, group=body.group,
-                             filters=filters_of(body.modality, body.path, body.after, body.before))
-        return page_of(request, hits, body.k, body.offset)
+                             filters=filters_of(body.modality, body.path, body.after, body.before,
+                                                body.place, body.camera))
+        return page_of(request, hits, body.k, body.offset, engine)
 
     @api.post("/api/search/image", response_model=SearchResponse, tags=["search"],
               responses={400: ERRORS[400], 413: ERRORS[413]})
@@ -59,6 +63,8 @@ def router(state: AppState) -> APIRouter:
         after: Annotated[Optional[datetime], Form()] = None,
         before: Annotated[Optional[datetime], Form()] = None,
         group: Annotated[SearchGroup, Form()] = "file",
+        place: Annotated[Optional[str], Form(max_length=200)] = None,
+        camera: Annotated[Optional[str], Form(max_length=200)] = None,
     ) -> SearchResponse:
         """Search by an uploaded image (multipart field ``file``): every kind of item comes
         back (photos, notes, spoken passages, video moments); ``modality`` narrows."""
@@ -76,8 +82,8 @@ def router(state: AppState) -> APIRouter:
         finally:
             del data
         hits = engine.search(image=query, k=k, offset=offset, group=group,
-                             filters=filters_of(modality, path, after, before))
-        return page_of(request, hits, k, offset)
+                             filters=filters_of(modality, path, after, before, place, camera))
+        return page_of(request, hits, k, offset, engine)
 
     @api.get("/api/items/{item_id}/similar", response_model=SearchResponse, tags=["search"],
              responses={404: ERRORS[404]})
@@ -91,11 +97,13 @@ def router(state: AppState) -> APIRouter:
         after: Optional[datetime] = None,
         before: Optional[datetime] = None,
         group: SearchGroup = "file",
+        place: Annotated[Optional[str], Query(max_length=200, description="Place words, e.g. Kyoto, 杭州, Japan.")] = None,
+        camera: Annotated[Optional[str], Query(max_length=200, description="Camera make/model words.")] = None,
     ) -> SearchResponse:
         """More like this: items of every kind near an indexed item."""
         state.unit_or_404(item_id)
         hits = engine.search(similar_to=item_id, k=k, offset=offset, group=group,
-                             filters=filters_of(modality, path, after, before))
-        return page_of(request, hits, k, offset)
+                             filters=filters_of(modality, path, after, before, place, camera))
+        return page_of(request, hits, k, offset, engine)
 
     return api

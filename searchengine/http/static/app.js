@@ -14,7 +14,8 @@ if (params.get("token")) {
 }
 const token = localStorage.getItem("searchengine-token");
 const PAGE = 24;
-const KINDS = ["image", "text", "audio", "video"];
+// the kinds of item, as the server's format registry lists them (the page's checkboxes)
+const KINDS = $$('#kinds input[name="modality"]').map((el) => el.value);
 // The search on screen: {kind: "text", value: q} | {kind: "similar", value: id, label}
 // | {kind: "image", value: File, key}, with its filters and the offset loaded so far.
 let lastQuery = null;
@@ -98,6 +99,8 @@ function readFilters() {
   return {
     modality: $$('#kinds input[name="modality"]:checked').map((el) => el.value),
     path: $("#path").value.trim(),
+    place: $("#place").value.trim(),
+    camera: $("#camera").value.trim(),
     after: $("#after").value,
     before: $("#before").value,
   };
@@ -106,6 +109,8 @@ function readFilters() {
 function writeFilters(f) {
   for (const el of $$('#kinds input[name="modality"]')) el.checked = f.modality.includes(el.value);
   $("#path").value = f.path;
+  $("#place").value = f.place || "";
+  $("#camera").value = f.camera || "";
   $("#after").value = f.after;
   $("#before").value = f.before;
 }
@@ -120,6 +125,8 @@ function urlOf(query, f) {
   if (query && query.kind === "similar") qs.set("similar", query.value);
   for (const kind of KINDS) if (f.modality.includes(kind)) qs.append("modality", kind);
   if (f.path) qs.set("path", f.path);
+  if (f.place) qs.set("place", f.place);
+  if (f.camera) qs.set("camera", f.camera);
   if (f.after) qs.set("after", f.after);
   if (f.before) qs.set("before", f.before);
   const s = qs.toString();
@@ -131,6 +138,8 @@ function readUrl() {
   const f = {
     modality: qs.getAll("modality").filter((m) => KINDS.includes(m)),
     path: qs.get("path") || "",
+    place: (qs.get("place") || "").slice(0, 200),
+    camera: (qs.get("camera") || "").slice(0, 200),
     after: DATE.test(qs.get("after") || "") ? qs.get("after") : "",
     before: DATE.test(qs.get("before") || "") ? qs.get("before") : "",
   };
@@ -158,6 +167,8 @@ function apiFilters(f) {
   const out = [];
   for (const kind of f.modality) out.push(["modality", kind]);
   if (f.path) out.push(["path", pathGlob(f.path)]);
+  if (f.place) out.push(["place", f.place]);
+  if (f.camera) out.push(["camera", f.camera]);
   if (f.after) out.push(["after", new Date(f.after + "T00:00:00").toISOString()]);
   if (f.before) out.push(["before", new Date(f.before + "T23:59:59.999").toISOString()]);
   return out;
@@ -212,6 +223,14 @@ function renderHit(hit, query) {
   badge.className = "badge";
   badge.textContent = hit.modality;
   node.querySelector(".meta").prepend(badge);
+  const facts = [hit.date_source === "taken" ? "taken " + hit.date.slice(0, 10) : "", hit.place || "", hit.camera || ""]
+    .filter(Boolean);
+  if (facts.length) {
+    const about = document.createElement("span");
+    about.className = "facts";
+    about.textContent = facts.join(" · ");
+    node.querySelector(".meta").appendChild(about);
+  }
   if (hit.modality === "image") {
     const img = document.createElement("img");
     img.src = hit.thumbnail_url;
@@ -256,11 +275,32 @@ function renderHit(hit, query) {
       showTranscriptLines(hit, passage, audio, from, query);
     }
   } else {
+    if (hit.page != null) showPage(node, media, hit);
     highlight(passage, hit.text || "", query, hit.highlights);
   }
   node.querySelector(".similar").addEventListener("click",
     () => search({ kind: "similar", value: String(hit.id), label: hit.name }));
   return node;
+}
+
+// A passage of a document with pages: where it is ("p. 2", "slide 3", "chapter 4"), the
+// page's thumbnail (PDF), and a link opening the file there (a PDF viewer honours #page=N).
+function showPage(node, media, hit) {
+  const where = hit.location === "slide" ? "slide " : hit.location === "chapter" ? "chapter " : "p. ";
+  if (hit.thumbnail_url) {
+    const img = document.createElement("img");
+    img.src = hit.thumbnail_url;
+    img.alt = hit.name + " " + where + hit.page;
+    img.loading = "lazy";
+    media.appendChild(img);
+  }
+  const open = document.createElement("a");
+  open.className = "page";
+  open.href = hit.media_url;
+  open.target = "_blank";
+  open.rel = "noopener";
+  open.textContent = where + hit.page;
+  node.querySelector(".meta").appendChild(open);
 }
 
 // A hit on text read in a picture: the whole picture (not cropped) with the text's box
@@ -454,9 +494,9 @@ $("#search-form").addEventListener("submit", (event) => {
 function filtersChanged() {
   if (lastQuery) searchAgain();
 }
-for (const el of $$('#kinds input, #after, #before, #path')) el.addEventListener("change", filtersChanged);
+for (const el of $$('#kinds input, #after, #before, #path, #place, #camera')) el.addEventListener("change", filtersChanged);
 $("#clear-filters").addEventListener("click", () => {
-  writeFilters({ modality: [], path: "", after: "", before: "" });
+  writeFilters({ modality: [], path: "", place: "", camera: "", after: "", before: "" });
   filtersChanged();
 });
 $("#more").addEventListener("click", () => run(lastQuery, lastQuery.filters, lastQuery.offset + PAGE));

@@ -1,0 +1,1 @@
+"""Formats: one handler per kind of file, registered in :mod:`.registry`."""
