@@ -98,7 +98,7 @@ class ImageTexts:
             out.chunks.append((None, None, block.text))
             out.boxes.append(block.box)
 
-    def read_page(self, out: "Decoded", key: str, image: Image.Image) -> str:
+    def read_page(self, out: Decoding, key: str, image: Image.Image) -> str:
         """The text of a scanned document page (its blocks, in reading order, a blank line
         between them), cached under ``key`` like a picture's; "" with OCR off."""
         if not self.enabled:
