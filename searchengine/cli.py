@@ -375,6 +375,43 @@ def forget(
 
 
 @app.command()
+def watch(
+    paths: List[Path] = typer.Argument(None, help="Folders to watch (indexed first if new); none watches "
+                                       "every folder the index holds."),
+    index_name: str = IndexOpt,
+    model: Optional[str] = ModelOpt,
+    index_root: Optional[Path] = RootOpt,
+    database_url: Optional[str] = DatabaseUrlOpt,
+) -> None:
+    """Keep an index current: catch up with what changed, then index changes as they happen (Ctrl-C stops)."""
+    from searchengine.engine import SearchEngine
+    from searchengine.pipeline.watch import FolderWatcher, WatchBatch
+
+    def told(batch: WatchBatch) -> None:
+        r = batch.report
+        if r.added or r.updated or r.moved or r.deleted or r.reused or r.failed:
+            typer.echo(f"{time.strftime('%H:%M:%S')}  {r.added} new, {r.updated} changed, {r.moved} moved, "
+                       f"{r.reused} reused, {r.deleted} deleted, {r.failed} failed ({batch.seconds:.1f}s)")
+            for _, reason in r.failures[:5]:
+                typer.echo(f"  failed: {reason}", err=True)
+
+    def work() -> None:
+        with SearchEngine.open(index_name, model=model, settings=_settings(index_root, database_url),
+                               create=bool(paths)) as engine:
+            watcher = FolderWatcher(engine, paths or None, on_batch=told)
+            if not watcher.roots():
+                raise InvalidInputError(f"index {index_name} holds no folders; give folders to watch")
+            typer.echo(f"Watching {', '.join(display_path(r) for r in watcher.roots())} for index "
+                       f"{engine.name} (Ctrl-C stops).", err=True)
+            try:
+                watcher.run()
+            except KeyboardInterrupt:
+                typer.echo("Stopped watching.", err=True)
+
+    _run(work)
+
+
+@app.command()
 def serve(
     index_name: str = IndexOpt,
     index_root: Optional[Path] = RootOpt,
@@ -386,6 +423,8 @@ def serve(
     max_upload_mb: float = typer.Option(20.0, "--max-upload-mb", min=0.1, help="Largest accepted upload."),
     allowed_host: Optional[List[str]] = typer.Option(None, "--allowed-host", help="Also accept requests "
                                                      "addressed to this host name (repeatable); loopback names always are."),
+    watch_folders: bool = typer.Option(False, "--watch", help="Also keep the index current: index changes in "
+                                       "its folders as they happen (as `searchengine watch`)."),
 ) -> None:
     """Serve the HTTP API and the web page for one index (model loaded once, kept warm)."""
     import ipaddress
@@ -411,6 +450,13 @@ def serve(
 
     engine = _run(work)
     typer.echo(f"Serving index {engine.name} ({engine.model}) on http://{host}:{port}/", err=True)
+    watcher = None
+    if watch_folders:
+        from searchengine.pipeline.watch import FolderWatcher
+
+        watcher = _run(lambda: FolderWatcher(engine))
+        watcher.start()  # searches go on while it writes (see searchengine.pipeline.watch)
+        typer.echo(f"Watching {', '.join(display_path(r) for r in watcher.roots())}.", err=True)
     hosts = list(allowed_host or [])
     if not hosts and not loopback:
         # a concrete address is its own name; a wildcard bind behind a token accepts any name
@@ -419,6 +465,8 @@ def serve(
     uvicorn.run(create_app(engine, api_token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                            allowed_hosts=hosts, serve_outside_roots=engine.settings.follow_symlinks_outside),
                 host=host, port=port, log_level="warning")
+    if watcher is not None:
+        watcher.stop()
 
 
 @app.command("eval")

@@ -7,7 +7,7 @@ import threading
 from datetime import datetime
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -316,6 +316,25 @@ class SearchEngine:
             report = run.run(roots, progress=progress, on_progress=on_progress, retry_failed=retry_failed)
             report.missing_roots = missing_roots
             return report
+
+    def refresh(self, changed: Iterable[str | Path], *, hold: Collection[str] = ()) -> "IndexReport":
+        """Bring the index up to date with ``changed`` paths inside the indexed folders
+        (what a folder watcher saw: files or folders added, changed, moved or deleted).
+        The same incremental plan as :meth:`index`, over the nearest existing folder of each
+        path only: moves keep their vectors, deletions are removed, a folder that vanished
+        with its indexed root is kept (see :func:`searchengine.pipeline.watch.scopes_of`).
+        ``hold``: files still being written, left for a later call. Roots stay as they are."""
+        from searchengine.pipeline.watch import scopes_of
+
+        self._check_writable()
+        scopes = scopes_of(changed, self.repo.roots(), exclude=self.layout.folder)
+        if not scopes:
+            from searchengine.pipeline import IndexReport
+
+            return IndexReport()
+        with self.catalog.write_lock():
+            self.catalog.sync(force=True)
+            return self._index_run(None).run(scopes, progress=False, new_roots=False, hold=hold)
 
     def _index_run(self, ray: str | None) -> "IndexRun":
         from searchengine.pipeline import IndexRun

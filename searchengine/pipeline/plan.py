@@ -9,7 +9,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Collection, Sequence
 
 from tqdm import tqdm
 
@@ -48,12 +48,16 @@ class Plan:
 
 def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path] = (),
               retry_failed: bool = False, follow_outside: bool = False, workers: int = 2, progress: bool = False,
-              on_progress: Progress = lambda stage, done, total: None) -> Plan:
+              on_progress: Progress = lambda stage, done, total: None, hold: Collection[str] = ()) -> Plan:
+    """``hold``: paths of files still being written (a watched folder): left as they are
+    this time, neither read nor deleted."""
     plan = Plan()
     plan.found = list(walk_media(roots, exclude=exclude, boundary=[Path(r) for r in repo.roots()],
                                  follow_outside=follow_outside, on_skip=plan.skipped.append))
+    if hold:
+        plan.found = [f for f in plan.found if str(f.path) not in hold]
     known = repo.files()
-    found_paths = {str(f.path) for f in plan.found}
+    found_paths = {str(f.path) for f in plan.found} | set(hold)
     missing = {p: rec for p, rec in known.items()
                if p not in found_paths and any(is_under(p, str(r)) for r in roots)}
     _keep_unavailable(plan, missing)

@@ -8,7 +8,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Collection, Iterable, Sequence
 
 from tqdm import tqdm
 
@@ -54,18 +54,21 @@ class IndexRun:
 
     def run(self, roots: Iterable[Path], progress: bool = True,
             on_progress: Callable[[str, int, int], None] | None = None,
-            retry_failed: bool = False) -> IndexReport:
+            retry_failed: bool = False, *, new_roots: bool = True, hold: Collection[str] = ()) -> IndexReport:
         """``progress`` draws bars on the terminal; ``on_progress(stage, done, total)`` is
-        called as work advances (stages: scanning, hashing, indexing)."""
+        called as work advances (stages: scanning, hashing, indexing). ``new_roots=False``:
+        ``roots`` are parts of the indexed folders (a watched folder's changed places), not
+        folders to remember; ``hold``: files still being written, left for a later run."""
         report, stages = self.report, self.report.stages
         notify = on_progress or (lambda stage, done, total: None)
         notify("scanning", 0, 0)
         t0 = time.perf_counter()
         roots = [Path(r).expanduser().absolute() for r in roots]
-        self.repo.add_roots(str(r) for r in roots)
+        if new_roots:
+            self.repo.add_roots(str(r) for r in roots)
         plan = make_plan(self.repo, roots, exclude=self._exclude, retry_failed=retry_failed,
                          follow_outside=self.settings.follow_symlinks_outside,
-                         workers=self.settings.decode_workers, progress=progress, on_progress=notify)
+                         workers=self.settings.decode_workers, progress=progress, on_progress=notify, hold=hold)
         stages.plan = time.perf_counter() - t0
         report.scanned, report.unchanged = len(plan.found), plan.unchanged
         report.skipped = [(str(s.path), s.reason) for s in plan.skipped]
