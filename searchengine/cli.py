@@ -469,6 +469,23 @@ def serve(
         watcher.stop()
 
 
+@app.command()
+def mcp(
+    index_name: str = IndexOpt,
+    index_root: Optional[Path] = RootOpt,
+    database_url: Optional[str] = DatabaseUrlOpt,
+) -> None:
+    """Serve the index to AI assistants over MCP on stdin/stdout (tools: search, search_similar, get_item, status)."""
+    from searchengine.assistant.server import run_stdio
+    from searchengine.engine import SearchEngine
+
+    def work() -> None:
+        with SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False) as engine:
+            run_stdio(engine)
+
+    _run(work)
+
+
 @app.command("eval")
 def eval_command(
     manifest: Optional[Path] = typer.Argument(None, help="JSON-lines manifest (docs/eval-manifest.md)."),

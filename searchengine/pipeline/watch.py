@@ -117,7 +117,6 @@ class FolderWatcher:
             if not os.path.exists(f):
                 raise InvalidInputError(f"{f} does not exist; give folders to watch that exist")
         self.debounce_ms, self.step_ms, self.settle_s = debounce_ms, step_ms, settle_s
-        self.first_tick_ms = 50  # the watch is in place at the first yield: catch up then
         self.on_batch = on_batch or (lambda batch: None)
         self.stop_event = threading.Event()
         self.batches = 0
@@ -178,8 +177,8 @@ class FolderWatcher:
 
     def run(self) -> None:
         """Watch, catch up, then index each batch of events until :attr:`stop_event` is set.
-        The catch-up runs once the watch is in place, so that nothing changed in between
-        is missed."""
+        The catch-up runs at the watch's first wake-up (a tick after it is in place), so
+        that nothing changed in between is missed."""
         import watchfiles
 
         behind = True
@@ -194,7 +193,7 @@ class FolderWatcher:
             log.info("watching %s", ", ".join(display_path(w) for w in watched))
             for changes in watchfiles.watch(
                 *watched, watch_filter=lambda change, path: self._wanted(path), debounce=self.debounce_ms,
-                step=self.step_ms, stop_event=self.stop_event, rust_timeout=self.first_tick_ms if behind else TICK_MS,
+                step=self.step_ms, stop_event=self.stop_event, rust_timeout=TICK_MS,
                 yield_on_timeout=True, ignore_permission_denied=True,
             ):
                 if behind:
@@ -204,7 +203,7 @@ class FolderWatcher:
                     self._flush()
                 back = [r for r in missing if os.path.exists(r)]
                 gone = [r for r in watched if not os.path.exists(r)]
-                if back or gone or behind:  # watch the new set of folders; catch up on those back
+                if back or gone:  # watch the new set of folders; catch up on those back
                     for r in back:
                         log.info("%s is back; catching up", display_path(r))
                     self._pending.update((r, None) for r in back)

@@ -342,6 +342,20 @@ class Repository:
                 out.update({r[0]: UnitRow(**r._asdict()) for r in rows})
         return out
 
+    def units_of_file(self, file_id: int, limit: int = 10_000) -> list[UnitRow]:
+        """The units of one file, in order (a text's chunks, an image and its text boxes)."""
+        with self.engine.connect() as s:
+            rows = s.execute(
+                select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end,
+                       Unit.text, Unit.kind, Unit.box, MediaFile.mtime_ns, MediaFile.size, MediaFile.content_hash,
+                       MediaFile.device, MediaFile.inode)
+                .join(MediaFile, MediaFile.id == Unit.file_id)
+                .where(Unit.file_id == file_id)
+                .order_by(Unit.start, Unit.id)
+                .limit(limit)
+            ).all()
+        return [UnitRow(**r._asdict()) for r in rows]
+
     def stats(self) -> dict[str, dict[str, int]]:
         """Per modality: indexed files, failed files, embedded units. Read from the copy a
         writer saved at the end of its run when it is of the current generation (counting
