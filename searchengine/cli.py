@@ -41,7 +41,7 @@ ModelOpt = typer.Option(None, "--model", "-m", help="Model spec, e.g. open_clip:
                         "New indexes only; an existing index always uses its own model.")
 PrecisionOpt = typer.Option(None, "--precision", help="Encoder precision for a new index: auto (int8 "
                             "on the CPU where quality holds, fp16 on CUDA), fp32, int8 or fp16 [env SEARCHENGINE_PRECISION].")
-RootOpt = typer.Option(None, "--index-root", help="Folder holding named indexes [env SEARCHENGINE_INDEX_ROOT; default ./indexes].")
+RootOpt = typer.Option(None, "--index-root", help="Folder holding named indexes [env SEARCHENGINE_INDEX_ROOT].")
 DatabaseUrlOpt = typer.Option(None, "--database-url", help="Keep the index's SQL in PostgreSQL "
                               "(postgresql+psycopg://USER@HOST:PORT/DB) instead of the folder's SQLite file; the "
                               "folder keeps this machine's FAISS replica [env SEARCHENGINE_DATABASE_URL].")
@@ -72,8 +72,18 @@ def _settings(index_root: Optional[Path], database_url: Optional[str] = None, **
     return Settings.from_env(index_root=index_root, database_url=database_url, **overrides)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from searchengine import __version__
+
+        typer.echo(f"searchengine {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+          version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -93,8 +103,8 @@ def index(
                                              "re-embedding (see `searchengine reindex`)."),
     index_root: Optional[Path] = RootOpt,
     database_url: Optional[str] = DatabaseUrlOpt,
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Items encoded per batch [32]."),
-    asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition: base (default), tiny.en, or a CTranslate2 Whisper folder."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Items encoded per batch."),
+    asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition: base, tiny.en, or a CTranslate2 Whisper folder."),
     language: Optional[str] = typer.Option(None, "--language", help="Spoken language code (e.g. en); detected when not set."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try again files that failed before, even if unchanged."),
     ocr: Optional[str] = typer.Option(None, "--ocr", help="Read text in images (Chinese, English): auto (default: "
@@ -544,6 +554,36 @@ def _clock(seconds: float) -> str:
     minutes, secs = divmod(seconds, 60)
     hours, minutes = divmod(int(minutes), 60)
     return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes}:{secs:04.1f}"
+
+
+# What an option left out means, for options whose Python default is None (typer would
+# print "[default: None]"); options not named here show no default.
+REAL_DEFAULTS = {
+    "--model": "auto: ViT-B-32 where its weights can be had, else the offline profile",
+    "--precision": "auto", "--index-type": "auto", "--index-root": "./indexes",
+    "--database-url": "the index folder's SQLite file", "--batch-size": "32", "--asr-model": "base",
+    "--language": "detected per recording", "--ocr": "auto", "--path": "every path",
+    "--modality": "every kind", "--after": "any date", "--before": "any date", "--limit": "no limit",
+    "--token": "none (loopback only)", "--ray": "no cluster: this process",
+}
+
+
+def _show_real_defaults() -> None:
+    import inspect
+
+    from typer.models import ArgumentInfo, OptionInfo
+
+    for command in app.registered_commands:
+        if command.callback is None:
+            continue
+        for parameter in inspect.signature(command.callback).parameters.values():
+            info = parameter.default
+            if isinstance(info, (OptionInfo, ArgumentInfo)) and (info.default is None or info.default is ...):
+                name = info.param_decls[0] if isinstance(info, OptionInfo) and info.param_decls else None
+                info.show_default = REAL_DEFAULTS.get(name or "", False)
+
+
+_show_real_defaults()
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import assert_consistent, make_image
-from searchengine.pipeline.watch import FolderWatcher, scopes_of, still_written
+from searchengine.pipeline.watch import FolderWatcher, still_written, targets_of
 
 LIMIT_S = 5.0
 
@@ -30,21 +30,27 @@ def indexed(engine) -> set[str]:
     return {p for p, rec in engine.repo.files().items() if rec.status == "indexed"}
 
 
-def test_scopes_are_the_nearest_existing_folders(tmp_path):
+def test_targets_are_the_changed_paths(tmp_path):
     root = tmp_path / "root"
     (root / "a" / "b").mkdir(parents=True)
     (root / ".hidden").mkdir()
-    other = tmp_path / "other"
-    scopes = scopes_of([root / "a" / "b" / "gone.jpg",  # a deleted file: its folder
-                        root / "a" / "x" / "y" / "gone.jpg",  # a deleted folder: the nearest that exists
-                        root / ".hidden" / "p.jpg",  # hidden: nothing
-                        other / "p.jpg",  # outside every root: nothing
-                        tmp_path / "root" / "idx" / "f"],  # the index folder: nothing
-                       [str(root), str(tmp_path / "unplugged")], exclude=root / "idx")
-    assert scopes == [root / "a"]  # a/b folded into a
-    assert scopes_of([root / "p.jpg", root / "a" / "q.jpg"], [str(root)]) == [root]
+    make_image(root / "a" / "b" / "here.png", seed=1)
+    (root / "a" / "talk.wav").write_bytes(b"RIFF")
+    (root / "a" / "talk.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhi\n")
+    walk, gone = targets_of([root / "a" / "b" / "here.png",  # a file: itself
+                             root / "a" / "b" / "gone.jpg",  # a deleted file: gone
+                             root / "x" / "y",  # a deleted folder: gone (what was under it)
+                             root / "a" / "talk.srt",  # a transcript: its recording
+                             root / ".hidden" / "p.jpg",  # hidden: nothing
+                             tmp_path / "other" / "p.jpg",  # outside every root: nothing
+                             root / "idx" / "f"],  # the index folder: nothing
+                            [str(root), str(tmp_path / "unplugged")], exclude=root / "idx")
+    assert walk == [root / "a" / "b" / "here.png", root / "a" / "talk.wav"]
+    assert gone == [root / "a" / "b" / "gone.jpg", root / "x" / "y"]
+    # paths inside a changed folder fold into it
+    assert targets_of([root / "a" / "b" / "here.png", root / "a"], [str(root)]) == ([root / "a"], [])
     # a root that vanished keeps its items: nothing to plan over
-    assert scopes_of([tmp_path / "unplugged" / "p.jpg"], [str(tmp_path / "unplugged")]) == []
+    assert targets_of([tmp_path / "unplugged" / "p.jpg"], [str(tmp_path / "unplugged")]) == ([], [])
 
 
 def test_still_written(tmp_path):

@@ -48,9 +48,11 @@ class Plan:
 
 def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path] = (),
               retry_failed: bool = False, follow_outside: bool = False, workers: int = 2, progress: bool = False,
-              on_progress: Progress = lambda stage, done, total: None, hold: Collection[str] = ()) -> Plan:
+              on_progress: Progress = lambda stage, done, total: None, hold: Collection[str] = (),
+              gone: Sequence[Path] = ()) -> Plan:
     """``hold``: paths of files still being written (a watched folder): left as they are
-    this time, neither read nor deleted."""
+    this time, neither read nor deleted. ``gone``: paths that no longer exist (a watched
+    folder's deleted files and folders): not walked, their indexed files are missing."""
     plan = Plan()
     plan.found = list(walk_media(roots, exclude=exclude, boundary=[Path(r) for r in repo.roots()],
                                  follow_outside=follow_outside, on_skip=plan.skipped.append))
@@ -58,8 +60,9 @@ def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path
         plan.found = [f for f in plan.found if str(f.path) not in hold]
     known = repo.files()
     found_paths = {str(f.path) for f in plan.found} | set(hold)
+    scope = [str(r) for r in [*roots, *gone]]
     missing = {p: rec for p, rec in known.items()
-               if p not in found_paths and any(is_under(p, str(r)) for r in roots)}
+               if p not in found_paths and any(is_under(p, r) for r in scope)}
     _keep_unavailable(plan, missing)
 
     candidates: list[FoundFile] = []

@@ -54,11 +54,13 @@ class IndexRun:
 
     def run(self, roots: Iterable[Path], progress: bool = True,
             on_progress: Callable[[str, int, int], None] | None = None,
-            retry_failed: bool = False, *, new_roots: bool = True, hold: Collection[str] = ()) -> IndexReport:
+            retry_failed: bool = False, *, new_roots: bool = True, hold: Collection[str] = (),
+            gone: Sequence[Path] = ()) -> IndexReport:
         """``progress`` draws bars on the terminal; ``on_progress(stage, done, total)`` is
         called as work advances (stages: scanning, hashing, indexing). ``new_roots=False``:
         ``roots`` are parts of the indexed folders (a watched folder's changed places), not
-        folders to remember; ``hold``: files still being written, left for a later run."""
+        folders to remember; ``hold``: files still being written, left for a later run; ``gone``: paths deleted
+        since (see :func:`searchengine.pipeline.plan.make_plan`)."""
         report, stages = self.report, self.report.stages
         notify = on_progress or (lambda stage, done, total: None)
         notify("scanning", 0, 0)
@@ -68,7 +70,7 @@ class IndexRun:
             self.repo.add_roots(str(r) for r in roots)
         plan = make_plan(self.repo, roots, exclude=self._exclude, retry_failed=retry_failed,
                          follow_outside=self.settings.follow_symlinks_outside,
-                         workers=self.settings.decode_workers, progress=progress, on_progress=notify, hold=hold)
+                         workers=self.settings.decode_workers, progress=progress, on_progress=notify, hold=hold, gone=gone)
         stages.plan = time.perf_counter() - t0
         report.scanned, report.unchanged = len(plan.found), plan.unchanged
         report.skipped = [(str(s.path), s.reason) for s in plan.skipped]

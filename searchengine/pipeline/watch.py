@@ -1,8 +1,8 @@
 """Watching the indexed folders: file system events (watchfiles, MIT: inotify on Linux,
 FSEvents on macOS, ReadDirectoryChangesW on Windows) gathered into batches with a short
 debounce, each batch one run of the same incremental plan as ``searchengine index``
-(:meth:`searchengine.engine.SearchEngine.refresh`), over the nearest existing folder of
-each changed path only.
+(:meth:`searchengine.engine.SearchEngine.refresh`), over the changed paths alone: a file
+added to a folder of 10,000 costs a stat and a hash of that file, not a walk of the folder.
 
 - a burst (a copy of 10,000 files) becomes a few batches: a batch closes after ``STEP_MS``
   without a new event, or ``DEBOUNCE_MS`` after its first;
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from searchengine.errors import IndexBusyError, InvalidInputError, SearchEngineError
-from searchengine.media.kinds import SIDECAR_EXTENSIONS, modality_of
+from searchengine.media.kinds import AUDIO_EXTENSIONS, SIDECAR_EXTENSIONS, VIDEO_EXTENSIONS, modality_of
 from searchengine.media.pathnames import display_path, is_under
 
 if TYPE_CHECKING:
@@ -38,42 +38,46 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RECORDING_EXTENSIONS = [e for x in sorted(AUDIO_EXTENSIONS | VIDEO_EXTENSIONS) for e in (x, x.upper())]
+
 DEBOUNCE_MS = 1000  # the longest a burst of events is gathered before it is indexed
 STEP_MS = 100  # this long without a new event closes a batch
 SETTLE_S = 1.0  # a file modified more recently than this is still being written: held
 TICK_MS = 1000  # idle wake-up: held files are retried, vanished folders looked for
 
 
-def scopes_of(changed: Iterable[str | Path], roots: Sequence[str], exclude: Path | None = None) -> list[Path]:
-    """The folders to plan over for ``changed`` paths: for each path inside an indexed root,
-    the nearest folder that exists (a deleted file's folder, a deleted folder's parent), not
-    above its root; nested ones folded into the outer. A path whose root is gone is left out
-    (the root's items are kept until forgotten); hidden paths and the index folder too."""
-    found: set[str] = set()
+def targets_of(changed: Iterable[str | Path], roots: Sequence[str],
+               exclude: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """What to plan over for ``changed`` paths: (paths to walk, paths gone). A changed file
+    or folder that exists is walked (a transcript beside a recording brings the recording);
+    one that no longer exists is gone (its indexed files, or those under it, are missing).
+    Only paths inside an indexed root count, and not when the root itself is gone (its
+    items are kept until forgotten); hidden paths and the index folder are left out; paths
+    inside another target are folded into it."""
+    walk: set[str] = set()
+    gone: set[str] = set()
     for raw in changed:
         path = os.path.abspath(os.fspath(raw))
         if exclude is not None and is_under(path, str(exclude)):
             continue
         root = max((r for r in roots if is_under(path, r)), key=len, default=None)
-        if root is None:
+        if root is None or not os.path.exists(root):
             continue
         rel = os.path.relpath(path, root)
         if rel != "." and any(part.startswith(".") for part in rel.split(os.sep)):
             continue
-        if not os.path.isdir(root):
-            if os.path.isfile(root):  # a file given as a root
-                found.add(root)
-            continue
-        folder = path if os.path.isdir(path) else os.path.dirname(path)
-        while not os.path.isdir(folder) and is_under(folder, root) and folder != root:
-            folder = os.path.dirname(folder)
-        if os.path.isdir(folder) and is_under(folder, root):
-            found.add(folder)
+        stem, ext = os.path.splitext(path)
+        if ext.lower() in SIDECAR_EXTENSIONS:  # a recording's transcript: that recording
+            owners = [stem + e for e in RECORDING_EXTENSIONS if os.path.exists(stem + e)]
+            if owners:
+                walk.update(owners)
+                continue
+        (walk if os.path.lexists(path) else gone).add(path)
     outer: list[str] = []
-    for folder in sorted(found, key=len):
-        if not any(is_under(folder, o) for o in outer):
-            outer.append(folder)
-    return [Path(f) for f in sorted(outer)]
+    for p in sorted(walk | gone, key=len):
+        if not any(is_under(p, o) for o in outer):
+            outer.append(p)
+    return [Path(p) for p in sorted(outer) if p in walk], [Path(p) for p in sorted(outer) if p in gone]
 
 
 def still_written(paths: Iterable[str], settle_s: float = SETTLE_S, now: float | None = None) -> set[str]:

@@ -252,8 +252,10 @@ class Repository:
             return list(s.scalars(select(Root.path).order_by(Root.id)))
 
     def files(self) -> dict[str, FileRecord]:
-        with Session(self.engine) as s:
-            return {row.path: _record(row) for row in s.scalars(select(MediaFile))}
+        columns = (MediaFile.id, MediaFile.path, MediaFile.modality, MediaFile.content_hash, MediaFile.size,
+                   MediaFile.mtime_ns, MediaFile.status, MediaFile.error, MediaFile.device, MediaFile.inode)
+        with self.engine.connect() as c:  # plain rows, no ORM objects: a watched folder asks often
+            return {row[1]: FileRecord(*row) for row in c.execute(select(*columns))}
 
     def _units(self, *columns: Any) -> Any:
         """``SELECT columns FROM units``, within this repository's shard."""
