@@ -127,3 +127,65 @@ def test_mcp_stdio_names_a_missing_index(indexed):
     out = subprocess.run([sys.executable, "-m", "searchengine.cli", "mcp", "--index", "nope"], env=env,
                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
     assert out.returncode == 3 and "no index" in out.stderr and out.stdout == ""
+
+
+@pytest.fixture
+def served(indexed):
+    """The HTTP app on a real port (uvicorn runs its lifespan), with a token."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from searchengine.http.app import create_app
+
+    engine, media, tmp, env = indexed
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = "a-token-long-enough-1234"
+    srv = uvicorn.Server(uvicorn.Config(create_app(engine, api_token=token), host="127.0.0.1", port=port,
+                                        log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", token
+    srv.should_exit = True
+    thread.join(10)
+
+
+def test_mcp_over_streamable_http_behind_the_token(indexed, served):
+    import httpx
+    import httpx2
+
+    engine, media, tmp, env = indexed
+    base, token = served
+
+    async def main() -> None:
+        from mcp.client.streamable_http import streamable_http_client
+
+        async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
+            async with Client(streamable_http_client(f"{base}/mcp", http_client=http)) as client:
+                await _exercise(client, media, tmp, http=True)
+                found = await client.call_tool("search", {"query": "lighthouse", "mode": "keyword"})
+                url = found.structured_content["results"][0]["media_url"]
+        # the media URL resolves against the endpoint, and is served (with the token)
+        absolute = httpx.URL(f"{base}/mcp").join(url)
+        media_response = httpx.get(absolute, headers={"Authorization": f"Bearer {token}"})
+        assert media_response.status_code == 200 and b"lighthouse" in media_response.content
+
+    asyncio.run(main())
+
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    no_token = httpx.post(f"{base}/mcp", json=body, headers=headers)
+    assert no_token.status_code == 401 and no_token.json()["error"]["code"]
+    other_host = httpx.post(f"{base}/mcp", json=body, headers={**headers, "Host": "evil.example",
+                                                                "Authorization": f"Bearer {token}"})
+    assert other_host.status_code in (400, 403, 421)
+    cross_site = httpx.post(f"{base}/mcp", json=body, headers={**headers, "Origin": "https://evil.example",
+                                                                "Authorization": f"Bearer {token}"})
+    assert cross_site.status_code == 403

@@ -62,6 +62,7 @@ from searchengine.http.schemas import (
     StatusOut,
 )
 from searchengine.http.memory import bound_heap
+from searchengine.http.mcp_route import mcp_route
 from searchengine.http.security import MIN_TOKEN_LENGTH, OriginGuard
 from searchengine.http.thumbnails import thumbnail
 from searchengine.media.images import PixelBudget, load_image
@@ -183,11 +184,22 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
             f"the API token is {len(api_token)} characters; use at least {MIN_TOKEN_LENGTH}, e.g. "
             "`openssl rand -hex 16`"
         )
+    def mcp_refusal(request: Request) -> Optional[JSONResponse]:
+        try:
+            require_token(request)  # defined below; called per request
+        except ApiError as exc:
+            response = _error(exc.status, exc.message, exc.code)
+            response.headers.update(exc.headers)
+            return response
+        return None
+
+    mcp_endpoint, mcp_lifespan = mcp_route(engine, mcp_refusal)  # /mcp: MCP over streamable HTTP
     app = FastAPI(
         title="searchengine",
         version="0.1.0",
         description="Cross-modal semantic search over photos, recordings and documents.",
         responses={422: _ERRORS[422]},
+        lifespan=mcp_lifespan,
     )
     jobs = IndexJobs(engine)
     thumbs_dir = engine.layout.folder / "thumbnails"
@@ -497,5 +509,6 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         root = request.scope.get("root_path", "").rstrip("/")
         return HTMLResponse(page_html.replace("{{ROOT}}", html.escape(root, quote=True)))
 
+    app.router.routes.append(mcp_endpoint)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
