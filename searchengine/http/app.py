@@ -62,6 +62,7 @@ from searchengine.http.schemas import (
     StatusOut,
 )
 from searchengine.http.memory import bound_heap
+from searchengine.http.docs_page import add_offline_docs
 from searchengine.http.mcp_route import mcp_route
 from searchengine.http.security import MIN_TOKEN_LENGTH, OriginGuard
 from searchengine.http.thumbnails import thumbnail
@@ -200,6 +201,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         description="Cross-modal semantic search over photos, recordings and documents.",
         responses={422: _ERRORS[422]},
         lifespan=mcp_lifespan,
+        docs_url=None, redoc_url=None,  # /docs below, from shipped files: it works offline
     )
     jobs = IndexJobs(engine)
     thumbs_dir = engine.layout.folder / "thumbnails"
@@ -510,5 +512,6 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
         return HTMLResponse(page_html.replace("{{ROOT}}", html.escape(root, quote=True)))
 
     app.router.routes.append(mcp_endpoint)
+    add_offline_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
