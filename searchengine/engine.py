@@ -346,14 +346,16 @@ class SearchEngine:
             report.missing_roots = missing_roots
             return report
 
-    def refresh(self, changed: Iterable[str | Path], *, hold: Collection[str] = ()) -> "IndexReport":
+    def refresh(self, changed: Iterable[str | Path], *, hold: Collection[str] = (),
+                settle_s: float = 0.0) -> "IndexReport":
         """Bring the index up to date with ``changed`` paths inside the indexed folders
         (what a folder watcher saw: files or folders added, changed, moved or deleted).
         The same incremental plan as :meth:`index`, over those paths alone (no walk of the
         folders around them): moves keep their vectors, deletions are removed, a folder that
         vanished with its indexed root is kept (see
         :func:`searchengine.pipeline.watch.targets_of`). ``hold``: files still being written,
-        left for a later call. The index's folders stay as they are."""
+        left for a later call, as are those modified less than ``settle_s`` seconds ago
+        (``report.held`` names them). The index's folders stay as they are."""
         from searchengine.pipeline.watch import targets_of
 
         self._check_writable()
@@ -364,7 +366,8 @@ class SearchEngine:
             return IndexReport()
         with self.catalog.write_lock():
             self.catalog.sync(force=True)
-            return self._index_run(None).run(walk, progress=False, new_roots=False, hold=hold, gone=gone)
+            return self._index_run(None).run(walk, progress=False, new_roots=False, hold=hold, gone=gone,
+                                            settle_s=settle_s)
 
     def _index_run(self, ray: str | None) -> "IndexRun":
         from searchengine.pipeline import IndexRun

@@ -111,7 +111,8 @@ def test_watch_catches_up_then_follows_adds_moves_deletes(watched):
 
 def test_a_file_still_being_written_is_waited_for(watched):
     engine, root, watcher, batches = watched
-    big = root / "slow.png"
+    big = root / "fresh" / "slow.png"  # in a new folder: found by the folder's walk, still held
+    big.parent.mkdir()
     make_image(tmp := root.parent / "slow.png", seed=9, size=(300, 300))
     data = tmp.read_bytes()
     with open(big, "wb") as out:  # written in pieces, slower than a batch closes

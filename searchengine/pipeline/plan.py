@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,22 +45,26 @@ class Plan:
     unreadable_new: list[tuple[FoundFile, str]] = field(default_factory=list)  # failed rows, retried next run
     kept: list[tuple[str, str]] = field(default_factory=list)  # indexed, unavailable now: kept as is
     deletions: list[FileRecord] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # still being written: left for a later run
 
 
 def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path] = (),
               retry_failed: bool = False, follow_outside: bool = False, workers: int = 2, progress: bool = False,
               on_progress: Progress = lambda stage, done, total: None, hold: Collection[str] = (),
-              gone: Sequence[Path] = ()) -> Plan:
+              gone: Sequence[Path] = (), settle_s: float = 0.0) -> Plan:
     """``hold``: paths of files still being written (a watched folder): left as they are
     this time, neither read nor deleted. ``gone``: paths that no longer exist (a watched
-    folder's deleted files and folders): not walked, their indexed files are missing."""
+    folder's deleted files and folders): not walked, their indexed files are missing.
+    ``settle_s``: files modified less than this long ago are held too (``plan.held``)."""
     plan = Plan()
     plan.found = list(walk_media(roots, exclude=exclude, boundary=[Path(r) for r in repo.roots()],
                                  follow_outside=follow_outside, on_skip=plan.skipped.append))
-    if hold:
-        plan.found = [f for f in plan.found if str(f.path) not in hold]
+    if hold or settle_s:
+        newest = time.time_ns() - int(settle_s * 1e9)
+        plan.held = sorted({str(f.path) for f in plan.found if str(f.path) in hold or f.mtime_ns > newest})
+        plan.found = [f for f in plan.found if str(f.path) not in plan.held]
     known = repo.files()
-    found_paths = {str(f.path) for f in plan.found} | set(hold)
+    found_paths = {str(f.path) for f in plan.found} | set(hold) | set(plan.held)
     scope = [str(r) for r in [*roots, *gone]]
     missing = {p: rec for p, rec in known.items()
                if p not in found_paths and any(is_under(p, r) for r in scope)}

@@ -52,6 +52,7 @@ class IndexReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason), not indexed
     kept: list[tuple[str, str]] = field(default_factory=list)  # unavailable now; items kept
     missing_roots: list[str] = field(default_factory=list)  # indexed folders gone from disk, kept
+    held: list[str] = field(default_factory=list)  # being written (a watched folder): left for later
 
     @property
     def frames_per_second(self) -> float:

@@ -55,7 +55,7 @@ class IndexRun:
     def run(self, roots: Iterable[Path], progress: bool = True,
             on_progress: Callable[[str, int, int], None] | None = None,
             retry_failed: bool = False, *, new_roots: bool = True, hold: Collection[str] = (),
-            gone: Sequence[Path] = ()) -> IndexReport:
+            gone: Sequence[Path] = (), settle_s: float = 0.0) -> IndexReport:
         """``progress`` draws bars on the terminal; ``on_progress(stage, done, total)`` is
         called as work advances (stages: scanning, hashing, indexing). ``new_roots=False``:
         ``roots`` are parts of the indexed folders (a watched folder's changed places), not
@@ -70,11 +70,12 @@ class IndexRun:
             self.repo.add_roots(str(r) for r in roots)
         plan = make_plan(self.repo, roots, exclude=self._exclude, retry_failed=retry_failed,
                          follow_outside=self.settings.follow_symlinks_outside,
-                         workers=self.settings.decode_workers, progress=progress, on_progress=notify, hold=hold, gone=gone)
+                         workers=self.settings.decode_workers, progress=progress, on_progress=notify, hold=hold, gone=gone, settle_s=settle_s)
         stages.plan = time.perf_counter() - t0
         report.scanned, report.unchanged = len(plan.found), plan.unchanged
         report.skipped = [(str(s.path), s.reason) for s in plan.skipped]
         report.kept = list(plan.kept)
+        report.held = list(plan.held)
 
         writer = Writer(self.catalog, report)
         self._apply_decisions(plan, writer)

@@ -227,7 +227,7 @@ class FolderWatcher:
         held = still_written(paths, self.settle_s)
         t0 = time.perf_counter()
         try:
-            report = self.engine.refresh(paths, hold=held)
+            report = self.engine.refresh(paths, hold=held, settle_s=self.settle_s)
         except IndexBusyError as exc:  # another process is writing the index: try again later
             log.info("%s; the watcher tries again in a moment", exc)
             return
@@ -235,7 +235,8 @@ class FolderWatcher:
             log.error("indexing %d changed paths failed: %s", len(paths), exc)
             self._pending = {}
             return
-        self._pending = dict.fromkeys(p for p in paths if p in held)
+        held |= set(report.held)  # found in a changed folder while still being written
+        self._pending = dict.fromkeys(sorted(held))
         self.batches += 1
         batch = WatchBatch(len(paths), len(held), time.perf_counter() - t0, report)
         if report.added or report.updated or report.moved or report.deleted or report.reused or report.failed:
