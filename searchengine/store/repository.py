@@ -255,7 +255,7 @@ class Repository:
         columns = (MediaFile.id, MediaFile.path, MediaFile.modality, MediaFile.content_hash, MediaFile.size,
                    MediaFile.mtime_ns, MediaFile.status, MediaFile.error, MediaFile.device, MediaFile.inode)
         with self.engine.connect() as c:  # plain rows, no ORM objects: a watched folder asks often
-            return {row[1]: FileRecord(*row) for row in c.execute(select(*columns))}
+            return {row[1]: FileRecord(*row) for row in c.execute(select(*columns))}  # type: ignore[call-arg]
 
     def _units(self, *columns: Any) -> Any:
         """``SELECT columns FROM units``, within this repository's shard."""
