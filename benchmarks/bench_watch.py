@@ -115,7 +115,10 @@ def main() -> None:
 
             model = write_tiny_clip(work / "tiny_clip")
         settings = Settings(index_root=work / "indexes", model=model, cache_dir=work / "cache")
-        rows = [run_size(int(n), settings, work, args.repeat) for n in args.sizes.split(",")]
+        rows = []
+        for n in args.sizes.split(","):
+            rows.append(run_size(int(n), settings, work, args.repeat))
+            print(json.dumps(rows[-1]), flush=True)  # each size as it is measured
     print(f"model: {args.model or 'tiny random open_clip'}; added/deleted: median (max) of {args.repeat}")
     print(f"{'files':>7} {'added s':>12} {'deleted s':>12} {'burst in s':>11} {'batches':>8} "
           f"{'burst out s':>12} {'idle CPU':>9}")
