@@ -65,9 +65,8 @@ def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path
         plan.found = [f for f in plan.found if str(f.path) not in plan.held]
     known = repo.files()
     found_paths = {str(f.path) for f in plan.found} | set(hold) | set(plan.held)
-    scope = [str(r) for r in [*roots, *gone]]
-    missing = {p: rec for p, rec in known.items()
-               if p not in found_paths and any(is_under(p, r) for r in scope)}
+    scope = {os.path.normpath(str(r)) for r in [*roots, *gone]}
+    missing = {p: rec for p, rec in known.items() if p not in found_paths and under_any(p, scope)}
     _keep_unavailable(plan, missing)
 
     candidates: list[FoundFile] = []
@@ -110,6 +109,19 @@ def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path
             plan.embed.append(Work(f, digest, rec))
     plan.deletions = list(missing.values())
     return plan
+
+
+def under_any(path: str, folders: set[str]) -> bool:
+    """``path`` is one of ``folders`` (normalised) or inside one: a look-up per ancestor,
+    so that thousands of watched paths cost no more than a few."""
+    path = os.path.normpath(path)
+    while True:
+        if path in folders:
+            return True
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
 
 
 def _keep_unavailable(plan: Plan, missing: dict[str, FileRecord]) -> None:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 from searchengine.errors import IndexBusyError, InvalidInputError, SearchEngineError
 from searchengine.media.kinds import AUDIO_EXTENSIONS, SIDECAR_EXTENSIONS, VIDEO_EXTENSIONS, modality_of
 from searchengine.media.pathnames import display_path, is_under
+from searchengine.pipeline.plan import under_any
 
 if TYPE_CHECKING:
     from searchengine.engine import SearchEngine
@@ -73,10 +74,8 @@ def targets_of(changed: Iterable[str | Path], roots: Sequence[str],
                 walk.update(owners)
                 continue
         (walk if os.path.lexists(path) else gone).add(path)
-    outer: list[str] = []
-    for p in sorted(walk | gone, key=len):
-        if not any(is_under(p, o) for o in outer):
-            outer.append(p)
+    every = walk | gone
+    outer = {p for p in every if not under_any(os.path.dirname(p), every)}
     return [Path(p) for p in sorted(outer) if p in walk], [Path(p) for p in sorted(outer) if p in gone]
 
 
