@@ -58,7 +58,7 @@ ModelOpt = typer.Option(None, "--model", "-m", help="Model spec, e.g. open_clip:
                         "New indexes only; an existing index always uses its own model.")
 PrecisionOpt = typer.Option(None, "--precision", help="Encoder precision for a new index: auto (int8 "
                             "on the CPU where quality holds, fp16 on CUDA), fp32, int8 or fp16 [env SEARCHENGINE_PRECISION].")
-RootOpt = typer.Option(None, "--index-root", help="Folder holding named indexes [env SEARCHENGINE_INDEX_ROOT; default ./indexes].")
+RootOpt = typer.Option(None, "--index-root", help="Folder holding named indexes [env SEARCHENGINE_INDEX_ROOT].")
 DatabaseUrlOpt = typer.Option(None, "--database-url", help="Keep the index's SQL in PostgreSQL "
                               "(postgresql+psycopg://USER@HOST:PORT/DB) instead of the folder's SQLite file; the "
                               "folder keeps this machine's FAISS replica [env SEARCHENGINE_DATABASE_URL].")
@@ -119,8 +119,18 @@ def _settings(index_root: Optional[Path], database_url: Optional[str] = None, **
     return Settings.from_env(index_root=index_root, database_url=database_url, **overrides)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from searchengine import __version__
+
+        typer.echo(f"searchengine {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details.")) -> None:
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+          version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
@@ -139,8 +149,8 @@ def index(
                                              "re-embedding (see `searchengine reindex`)."),
     index_root: Optional[Path] = RootOpt,
     database_url: Optional[str] = DatabaseUrlOpt,
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Items encoded per batch [32]."),
-    asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition: base (default), tiny.en, or a CTranslate2 Whisper folder."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Items encoded per batch."),
+    asr_model: Optional[str] = typer.Option(None, "--asr-model", help="Speech recognition: base, tiny.en, or a CTranslate2 Whisper folder."),
     language: Optional[str] = typer.Option(None, "--language", help="Spoken language code (e.g. en); detected when not set."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Try again files that failed before, even if unchanged."),
     ocr: Optional[str] = typer.Option(None, "--ocr", help="Read text in images (Chinese, English): auto (default: "
@@ -511,6 +521,43 @@ def forget(
 
 
 @app.command()
+def watch(
+    paths: List[Path] = typer.Argument(None, help="Folders to watch (indexed first if new); none watches "
+                                       "every folder the index holds."),
+    index_name: str = IndexOpt,
+    model: Optional[str] = ModelOpt,
+    index_root: Optional[Path] = RootOpt,
+    database_url: Optional[str] = DatabaseUrlOpt,
+) -> None:
+    """Keep an index current: catch up with what changed, then index changes as they happen (Ctrl-C stops)."""
+    from searchengine.engine import SearchEngine
+    from searchengine.pipeline.watch import FolderWatcher, WatchBatch
+
+    def told(batch: WatchBatch) -> None:
+        r = batch.report
+        if r.added or r.updated or r.moved or r.deleted or r.reused or r.failed:
+            typer.echo(f"{time.strftime('%H:%M:%S')}  {r.added} new, {r.updated} changed, {r.moved} moved, "
+                       f"{r.reused} reused, {r.deleted} deleted, {r.failed} failed ({batch.seconds:.1f}s)")
+            for _, reason in r.failures[:5]:
+                typer.echo(f"  failed: {reason}", err=True)
+
+    def work() -> None:
+        with SearchEngine.open(index_name, model=model, settings=_settings(index_root, database_url),
+                               create=bool(paths)) as engine:
+            watcher = FolderWatcher(engine, paths or None, on_batch=told)
+            if not watcher.roots():
+                raise InvalidInputError(f"index {index_name} holds no folders; give folders to watch")
+            typer.echo(f"Watching {', '.join(display_path(r) for r in watcher.roots())} for index "
+                       f"{engine.name} (Ctrl-C stops).", err=True)
+            try:
+                watcher.run()
+            except KeyboardInterrupt:
+                typer.echo("Stopped watching.", err=True)
+
+    _run(work)
+
+
+@app.command()
 def serve(
     index_name: str = IndexOpt,
     index_root: Optional[Path] = RootOpt,
@@ -526,6 +573,8 @@ def serve(
     allowed_host: Optional[List[str]] = typer.Option(None, "--allowed-host", help="Also accept requests "
                                                      "addressed to this host name (repeatable; needs a token); "
                                                      "loopback names always are."),
+    watch_folders: bool = typer.Option(False, "--watch", help="Also keep the index current: index changes in "
+                                       "its folders as they happen (as `searchengine watch`)."),
 ) -> None:
     """Serve the HTTP API and the web page for one index (model loaded once, kept warm)."""
     from searchengine.engine import SearchEngine
@@ -561,12 +610,38 @@ def serve(
         engine.search("warm up", k=1)  # loads the model and the vectors before the first request
         return engine
 
+    watcher = None
     try:
         engine = _run(work)
         _say(f"Serving index {display_path(engine.name)} ({engine.model}) on http://{plan.url_host}:{port}/", err=True)
+        if watch_folders:
+            from searchengine.pipeline.watch import FolderWatcher
+
+            watcher = _run(lambda: FolderWatcher(engine))
+            watcher.start()  # searches go on while it writes (see searchengine.pipeline.watch)
+            _say(f"Watching {', '.join(display_path(r) for r in watcher.roots())}.", err=True)
         _run(lambda: run_server(engine, plan, sock))
     finally:
         sock.close()
+        if watcher is not None:
+            watcher.stop()
+
+
+@app.command()
+def mcp(
+    index_name: str = IndexOpt,
+    index_root: Optional[Path] = RootOpt,
+    database_url: Optional[str] = DatabaseUrlOpt,
+) -> None:
+    """Serve the index to AI assistants over MCP on stdin/stdout (tools: search, search_similar, get_item, status)."""
+    from searchengine.assistant.server import run_stdio
+    from searchengine.engine import SearchEngine
+
+    def work() -> None:
+        with SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False) as engine:
+            run_stdio(engine)
+
+    _run(work)
 
 
 @app.command("eval")
@@ -637,6 +712,36 @@ def _clock(seconds: float) -> str:
     minutes, secs = divmod(seconds, 60)
     hours, minutes = divmod(int(minutes), 60)
     return f"{hours}:{minutes:02d}:{secs:04.1f}" if hours else f"{minutes}:{secs:04.1f}"
+
+
+# What an option left out means, for options whose Python default is None (typer would
+# print "[default: None]"); options not named here show no default.
+REAL_DEFAULTS = {
+    "--model": "auto: ViT-B-32 where its weights can be had, else the offline profile",
+    "--precision": "auto", "--index-type": "auto", "--index-root": "./indexes",
+    "--database-url": "the index folder's SQLite file", "--batch-size": "32", "--asr-model": "base",
+    "--language": "detected per recording", "--ocr": "auto", "--path": "every path",
+    "--modality": "every kind", "--after": "any date", "--before": "any date", "--limit": "no limit",
+    "--token": "none (loopback only)", "--ray": "no cluster: this process",
+}
+
+
+def _show_real_defaults() -> None:
+    import inspect
+
+    from typer.models import ArgumentInfo, OptionInfo
+
+    for command in app.registered_commands:
+        if command.callback is None:
+            continue
+        for parameter in inspect.signature(command.callback).parameters.values():
+            info = parameter.default
+            if isinstance(info, (OptionInfo, ArgumentInfo)) and (info.default is None or info.default is ...):
+                name = info.param_decls[0] if isinstance(info, OptionInfo) and info.param_decls else None
+                info.show_default = REAL_DEFAULTS.get(name or "", False)
+
+
+_show_real_defaults()
 
 
 def main() -> None:

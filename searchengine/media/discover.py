@@ -148,10 +148,12 @@ class _Walker:
         if not stat.S_ISREG(st.st_mode):
             self.skip(root, SPECIAL, f"{kind_of_mode(st.st_mode)}, not a regular file; not read")
             return
-        try:
-            names = {e.name for e in os.scandir(root.parent)}
-        except OSError:
-            names = set()
+        names: set[str] = set()
+        if modality_of(root) in RECORDINGS:  # its transcript may lie beside it
+            try:
+                names = {e.name for e in os.scandir(root.parent)}
+            except OSError:
+                pass
         found = self.file(root, st, _sidecars(names).get(root.name))
         if found:
             yield found

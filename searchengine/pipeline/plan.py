@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,20 +46,30 @@ class Plan:
     unreadable_new: list[tuple[FoundFile, str]] = field(default_factory=list)  # failed rows, retried next run
     kept: list[tuple[str, str]] = field(default_factory=list)  # indexed, unavailable now: kept as is
     deletions: list[FileRecord] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # still being written: left for a later run
 
 
 def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path] = (),
               retry_failed: bool = False, follow_outside: bool = False, workers: int = 2, progress: bool = False,
-              on_progress: Progress = lambda stage, done, total: None, redo: Collection[str] = ()) -> Plan:
+              on_progress: Progress = lambda stage, done, total: None, redo: Collection[str] = (),
+              hold: Collection[str] = (), gone: Sequence[Path] = (), settle_s: float = 0.0) -> Plan:
     """What an indexing run does with each file under ``roots``. ``redo``: paths embedded
-    again even when unchanged (their units are made differently now)."""
+    again even when unchanged (their units are made differently now). ``hold``: paths of
+    files still being written (a watched folder): left as they are this time, neither read
+    nor deleted. ``gone``: paths that no longer exist (a watched folder's deleted files and
+    folders): not walked, their indexed files are missing. ``settle_s``: files modified less
+    than this long ago are held too (``plan.held``)."""
     plan = Plan()
     plan.found = list(walk_media(roots, exclude=exclude, boundary=[Path(r) for r in repo.roots()],
                                  follow_outside=follow_outside, on_skip=plan.skipped.append))
+    if hold or settle_s:
+        newest = time.time_ns() - int(settle_s * 1e9)
+        plan.held = sorted({str(f.path) for f in plan.found if str(f.path) in hold or f.mtime_ns > newest})
+        plan.found = [f for f in plan.found if str(f.path) not in plan.held]
     known = repo.files()
-    found_paths = {str(f.path) for f in plan.found}
-    missing = {p: rec for p, rec in known.items()
-               if p not in found_paths and any(is_under(p, str(r)) for r in roots)}
+    found_paths = {str(f.path) for f in plan.found} | set(hold) | set(plan.held)
+    scope = {os.path.normpath(str(r)) for r in [*roots, *gone]}
+    missing = {p: rec for p, rec in known.items() if p not in found_paths and under_any(p, scope)}
     _keep_unavailable(plan, missing)
 
     candidates: list[FoundFile] = []
@@ -102,6 +113,19 @@ def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path
             plan.embed.append(Work(f, digest, rec))
     plan.deletions = list(missing.values())
     return plan
+
+
+def under_any(path: str, folders: set[str]) -> bool:
+    """``path`` is one of ``folders`` (normalised) or inside one: a look-up per ancestor,
+    so that thousands of watched paths cost no more than a few."""
+    path = os.path.normpath(path)
+    while True:
+        if path in folders:
+            return True
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
 
 
 def _keep_unavailable(plan: Plan, missing: dict[str, FileRecord]) -> None:

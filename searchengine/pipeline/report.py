@@ -63,6 +63,7 @@ class IndexReport:
     skip_counts: dict[str, int] = field(default_factory=dict)  # skipped entries by code
     kept: list[tuple[str, str]] = field(default_factory=list)  # unavailable now; items kept
     missing_roots: list[str] = field(default_factory=list)  # indexed folders gone from disk, kept
+    held: list[str] = field(default_factory=list)  # being written (a watched folder): left for later
 
     @property
     def frames_per_second(self) -> float:

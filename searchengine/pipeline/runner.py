@@ -8,7 +8,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Collection, Iterable, Sequence
 
 from tqdm import tqdm
 
@@ -58,17 +58,22 @@ class IndexRun:
 
     def run(self, roots: Iterable[Path], progress: bool = True,
             on_progress: Callable[[str, int, int], None] | None = None,
-            retry_failed: bool = False) -> IndexReport:
+            retry_failed: bool = False, *, new_roots: bool = True, hold: Collection[str] = (),
+            gone: Sequence[Path] = (), settle_s: float = 0.0) -> IndexReport:
         """``progress`` draws bars on the terminal; ``on_progress(stage, done, total)`` is
         called as work advances (stages: scanning, hashing, indexing, reading text). Every
         file is searchable when "indexing" ends; the text in photos is read after that
-        (pipeline.read_text)."""
+        (pipeline.read_text). ``new_roots=False``: ``roots`` are parts of the indexed folders
+        (a watched folder's changed places), not folders to remember; ``hold``: files still
+        being written, left for a later run; ``gone``: paths deleted since (see
+        :func:`searchengine.pipeline.plan.make_plan`)."""
         report, stages = self.report, self.report.stages
         notify = on_progress or (lambda stage, done, total: None)
         notify("scanning", 0, 0)
         t0 = time.perf_counter()
         roots = [Path(r).expanduser().absolute() for r in roots]
-        self.repo.add_roots(str(r) for r in roots)
+        if new_roots:
+            self.repo.add_roots(str(r) for r in roots)
         # pictures whose text units an older judgement of what is language made: made again
         # (from the OCR cache, nothing read again) - an index built before it sheds its junk
         ocr_on = self._decoder.texts.enabled
@@ -78,7 +83,7 @@ class IndexRun:
         plan = make_plan(self.repo, roots, exclude=self._exclude, retry_failed=retry_failed,
                          follow_outside=self.settings.follow_symlinks_outside,
                          workers=self.settings.decode_workers, progress=progress, on_progress=notify,
-                         redo=redo)
+                         redo=redo, hold=hold, gone=gone, settle_s=settle_s)
         stages.plan = time.perf_counter() - t0
         report.scanned, report.unchanged = len(plan.found), plan.unchanged
         report.skipped = [(str(s.path), s.reason) for s in plan.skipped]
@@ -86,6 +91,7 @@ class IndexRun:
         for s in plan.skipped:
             report.skip_counts[s.code] = report.skip_counts.get(s.code, 0) + 1
         report.kept = list(plan.kept)
+        report.held = list(plan.held)
 
         writer = Writer(self.catalog, report)
         self._apply_decisions(plan, writer)

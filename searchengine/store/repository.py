@@ -279,8 +279,10 @@ class Repository:
             return list(s.scalars(select(Root.path).order_by(Root.id)))
 
     def files(self) -> dict[str, FileRecord]:
-        with Session(self.engine) as s:
-            return {row.path: _record(row) for row in s.scalars(select(MediaFile))}
+        columns = (MediaFile.id, MediaFile.path, MediaFile.modality, MediaFile.content_hash, MediaFile.size,
+                   MediaFile.mtime_ns, MediaFile.status, MediaFile.error, MediaFile.device, MediaFile.inode)
+        with self.engine.connect() as c:  # plain rows, no ORM objects: a watched folder asks often
+            return {row[1]: FileRecord(*row) for row in c.execute(select(*columns))}  # type: ignore[call-arg]
 
     def _units(self, *columns: Any) -> Any:
         """``SELECT columns FROM units``, within this repository's shard."""
@@ -387,6 +389,20 @@ class Repository:
                 ).all()
                 out.update({r[0]: UnitRow(**r._asdict()) for r in rows})
         return out
+
+    def units_of_file(self, file_id: int, limit: int = 10_000) -> list[UnitRow]:
+        """The units of one file, in order (a text's chunks, an image and its text boxes)."""
+        with self.engine.connect() as s:
+            rows = s.execute(
+                select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end,
+                       Unit.text, Unit.kind, Unit.box, MediaFile.mtime_ns, MediaFile.size, MediaFile.content_hash,
+                       MediaFile.device, MediaFile.inode)
+                .join(MediaFile, MediaFile.id == Unit.file_id)
+                .where(Unit.file_id == file_id)
+                .order_by(Unit.start, Unit.id)
+                .limit(limit)
+            ).all()
+        return [UnitRow(**r._asdict()) for r in rows]
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Per modality: indexed files, failed files, embedded units. Read from the copy a

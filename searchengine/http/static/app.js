@@ -46,6 +46,7 @@ function setStatus(text, isError = false) {
   const el = $("#status");
   el.textContent = text;
   el.classList.toggle("error", isError);
+  el.setAttribute("role", isError ? "alert" : "status");
 }
 
 // -- where strong matches end ------------------------------------------------------------
@@ -234,7 +235,7 @@ function renderHit(hit, query) {
   if (hit.modality === "image") {
     const img = document.createElement("img");
     img.src = hit.thumbnail_url;
-    img.alt = hit.name;
+    img.alt = altText(hit);
     img.loading = "lazy";
     media.appendChild(img);
     if (hit.kind === "ocr") showTextInImage(node, media, img, passage, hit, query);
@@ -245,6 +246,8 @@ function renderHit(hit, query) {
     const from = hit.moment != null ? hit.moment : hit.start;
     const audio = document.createElement(hit.modality);
     audio.controls = true;
+    audio.setAttribute("aria-label", (hit.modality === "video" ? "Video " : "Recording ") + hit.name +
+      ", from " + clock(from));
     if (hit.modality === "video") audio.playsInline = true;
     audio.preload = "metadata";
     audio.src = hit.media_url + "#t=" + from.toFixed(2);
@@ -257,6 +260,7 @@ function renderHit(hit, query) {
     play.type = "button";
     play.className = "play";
     play.textContent = "▶ Play from " + clock(from);
+    play.setAttribute("aria-label", "Play " + hit.name + " from " + clock(from));
     play.addEventListener("click", () => { audio.currentTime = from; audio.play(); });
     media.appendChild(play);
     const when = document.createElement("div");
@@ -278,6 +282,7 @@ function renderHit(hit, query) {
     if (hit.page != null) showPage(node, media, hit);
     highlight(passage, hit.text || "", query, hit.highlights);
   }
+  node.querySelector(".similar").setAttribute("aria-label", "More like " + hit.name);
   node.querySelector(".similar").addEventListener("click",
     () => search({ kind: "similar", value: String(hit.id), label: hit.name }));
   return node;
@@ -521,3 +526,11 @@ document.addEventListener("keydown", (event) => {
 });
 window.addEventListener("popstate", (event) => restore(event.state));
 restore(history.state);
+
+// A picture's alternative text from what is known of its content: the text read in it (this
+// hit's, or its file's other matching boxes), else its name.
+function altText(hit) {
+  const words = [hit.text, ...(Array.isArray(hit.evidence) ? hit.evidence.map((e) => e.text) : [])]
+    .filter(Boolean).join(" ").replace(/\s+/g, " ").trim();
+  return words ? "Photo " + hit.name + " showing the text: " + words.slice(0, 160) : "Photo " + hit.name;
+}
