@@ -215,8 +215,8 @@ class SearchEngine:
         """Release the database. An index this engine created that still holds nothing (no
         folder indexed, no model chosen: a first run that failed) is removed with the
         folders made for it, so that nothing is left behind."""
-        empty = bool(self._created_folders) and self._manifest is None and not self.repo.roots() \
-            and self.repo.unit_count() == 0
+        empty = bool(self._created_folders) and self._manifest is None and not self.layout.manifest.is_file() \
+            and not self.repo.roots() and self.repo.unit_count() == 0
         self.repo.engine.dispose()
         if empty:
             shutil.rmtree(self.layout.folder, ignore_errors=True)
