@@ -276,14 +276,18 @@ def test_the_cut_rule_and_keyword_hits(browser, server):
     assert cut([0.58, 0.5, 0.45, 0.41, 0.37, 0.33, 0.29, 0.25, 0.21, 0.17, 0.13, 0.1, 0.08, 0.06, 0.04, 0.02, 0.0]) == 1
     assert cut([0.4 - 0.01 * i for i in range(20)]) == 0  # a steady decline: nothing strong
     assert cut([0.5] * 6) == 0 and cut([0.5, 0.1]) == 2 and cut([]) == 0
-    # a hit the keyword side found is strong whatever its score, and sits above the divider
+    # the page's own cut (for a server that sends no `strong`): a hit the keyword side found
+    # is strong whatever its score, and sits above the divider
     browser.execute_script("""
         const fetch0 = window.fetch;
         window.fetch = async (...args) => {
           const response = await fetch0(...args);
           if (!String(args[0]).includes("/api/search?")) return response;
           const body = await response.json();
-          for (const hit of body.hits) hit.found_by = hit.name === "espresso.md" ? ["keyword"] : ["vector"];
+          for (const hit of body.hits) {  // a server that does not say which hits are strong
+            hit.found_by = hit.name === "espresso.md" ? ["keyword"] : ["vector"];
+            delete hit.strong;
+          }
           return new Response(JSON.stringify(body), {status: 200, headers: {"content-type": "application/json"}});
         };""")
     browser.find_element(By.ID, "q").send_keys("a cat lying on a rug", Keys.ENTER)

@@ -90,7 +90,11 @@ function strongCount(scores) {
   return 0;
 }
 
+// The server says which hits are strong (`strong`: relevance >= 0.5 on its calibrated scale,
+// one scale for every kind of hit: docs/ranking.md); the page's own cut below is read from
+// the scores only for a server that does not say.
 function isStrong(hit, rank, cut) {
+  if (typeof hit.strong === "boolean") return hit.strong;
   return rank < cut || FOUND_BY_KEYWORD(hit);
 }
 
@@ -427,7 +431,8 @@ async function run(query, filters, offset) {
     }
     const words = query.kind === "text" ? query.value : "";
     // the cut is read from the first page; later pages lie below it
-    const cut = offset === 0 ? strongCount(body.hits.map((h) => h.score)) : 0;
+    const cut = offset === 0 ? strongCount(body.hits.map((h) => h.score)) : 0;  // unused when hits say
+
     body.hits.forEach((hit, rank) => {
       const node = renderHit(hit, words);
       const strong = isStrong(hit, rank, cut);
