@@ -163,6 +163,7 @@ def test_whisper_chinese_output_is_tidied():
 
     assert tidy_cjk("我喜欢喝茶。 从前有人喝茶") == "我喜欢喝茶。从前有人喝茶"
     assert tidy_cjk("朋友来了,我们一起喝茶.") == "朋友来了，我们一起喝茶。"
+    assert tidy_cjk("几千年的离去, 瞬间很像") == "几千年的离去，瞬间很像"  # the comma made fullwidth, then no space
     assert tidy_cjk("我喜欢喝茶 中国人喝茶") == "我喜欢喝茶 中国人喝茶"  # maybe a sentence end
     assert tidy_cjk("Hello, world. Pi is 3.14, ok?") == "Hello, world. Pi is 3.14, ok?"
     assert tidy_cjk("版本2.0很好") == "版本2.0很好"

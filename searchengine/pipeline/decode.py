@@ -103,12 +103,16 @@ class Decoder:
                 encoder = self._encoder()
                 lines = self.texts.lookup(work.content_hash)  # None: not read yet
                 later = lines is None and self.read_text_later  # the text phase reads it
-                image = load_image(f.path, min_side=None if lines is None and not later else encoder.input_side)
+                # the vector always comes from the picture decoded at the model's size, so that it
+                # is the same whether its text is read here (Ray workers, a cached reading) or in
+                # the text phase; the reader gets the picture at full size
+                image = load_image(f.path, min_side=encoder.input_side)
                 t1 = time.perf_counter()
                 out.images.append(encoder.prepare_image(image))
                 out.preprocess_seconds = time.perf_counter() - t1
                 if not later:
-                    self.texts.attach(out, work.content_hash, image, lines)
+                    full = load_image(f.path) if lines is None else image
+                    self.texts.attach(out, work.content_hash, full, lines)
                 out.facts, out.place = photo_facts(f.path)
                 if out.place:
                     out.chunks.append((None, None, out.place))

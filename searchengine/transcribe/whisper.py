@@ -177,5 +177,5 @@ def tidy_cjk(text: str) -> str:
     """Chinese and Japanese as they are written: no space after their punctuation
     (``喝茶。 从`` -> ``喝茶。从``), fullwidth punctuation after their characters (``了,我们``
     -> ``了，我们``). Text without CJK characters is returned as it is."""
-    text = _INNER_SPACE.sub("", text)
-    return _HALFWIDTH_AFTER_CJK.sub(lambda m: _FULLWIDTH[m.group()], text)
+    text = _HALFWIDTH_AFTER_CJK.sub(lambda m: _FULLWIDTH[m.group()], text)  # first: "去, 瞬" -> "去， 瞬"
+    return _INNER_SPACE.sub("", text)
