@@ -216,7 +216,7 @@ def test_text_in_images_is_read_on_the_workers_and_cached_by_the_driver(cluster,
     ours, theirs = _units(engine), _units(local)
     assert set(ours) == set(theirs)
     assert all(np.allclose(ours[key], theirs[key], atol=1e-5) for key in ours)
-    assert any(kind == "ocr" and "Coffee" in (text or "") for (_, _, _, text, kind) in ours)
+    assert any(key[4] == "ocr" and "Coffee" in (key[3] or "") for key in ours)
     assert first.ocr_images == 1 and first.ocr_cache_hits == 0
     # the driver kept what the worker read: a copy elsewhere is read from the cache, not again
     copy = tmp_path / "again"
