@@ -40,7 +40,8 @@ from searchengine.store.repository import UnitRow
 log = logging.getLogger(__name__)
 
 GROUPS = ("file", "unit")
-DEPTH = 100  # candidates per kind, at least
+DEPTH = 100  # keyword candidates, at least
+KIND_DEPTH = 40  # vector candidates of each kind, at least (more are asked for when files run short)
 KEYWORD_Z = 3.0  # a keyword match holding all the query's words adds this to its z: strong by itself
 OCR_Z = 4.5  # text read in a photo leads on the vector side alone only from this z up
 # a photo's place names (clean names, never junk) lead on the vector side alone from a strong
@@ -209,8 +210,9 @@ class Ranker:
                     scope = within if scope is None else np.intersect1d(scope, within, assume_unique=True)
                     if len(scope) == 0:
                         continue
-                pairs = self.searcher.candidates(vector, depth, filters=filters, within=scope, exclude_ids=exclude_ids)
-                if len(pairs) >= depth:
+                per_kind = max(KIND_DEPTH, depth * KIND_DEPTH // DEPTH)
+                pairs = self.searcher.candidates(vector, per_kind, filters=filters, within=scope, exclude_ids=exclude_ids)
+                if len(pairs) >= per_kind:
                     exhausted = False
                 for row, similarity in pairs:
                     found[row.id] = _Candidate(row, similarity, z_of(row.kind, similarity), by_vector=True)
@@ -219,10 +221,11 @@ class Ranker:
             if len(ranked) >= depth:
                 exhausted = False
             excluded = set(int(i) for i in exclude_ids)
+            inside = set(within.tolist()) if within is not None else None
             missing: list[int] = []
             rank = 0
             for unit_id, _, row in ranked:
-                if unit_id in excluded or (within is not None and unit_id not in set(within.tolist())):
+                if unit_id in excluded or (inside is not None and unit_id not in inside):
                     continue
                 share = keyword_coverage(row.text, row.path.rsplit("/", 1)[-1], query)
                 if share < MIN_COVERAGE:  # one common word of a question adds nothing
