@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 GROUPS = ("file", "unit")
 DEPTH = 100  # keyword candidates, at least
+ONE_PASS_MAX = 20_000  # an index this small is searched in one exact pass, split by kind
 KIND_DEPTH = 40  # vector candidates of each kind, at least (more are asked for when files run short)
 KEYWORD_Z = 3.0  # a keyword match holding all the query's words adds this to its z: strong by itself
 OCR_Z = 4.5  # text read in a photo leads on the vector side alone only from this z up
@@ -202,7 +203,32 @@ class Ranker:
             z = calibration.kinds[kind].z(similarity, baselines[kind])
             return max(z, Z_IDENTICAL) if similarity >= IDENTICAL_COS else z
 
-        if vector is not None:
+        per_kind = max(KIND_DEPTH, depth * KIND_DEPTH // DEPTH)
+        total = sum(len(ids) for ids in kinds.values())
+        one_pass = (vector is not None and len(kinds) > 1 and not filters and within is None
+                    and total <= ONE_PASS_MAX and not self.catalog.kind.approximate)
+        if vector is not None and one_pass:
+            # a small index: one exact pass over every vector, split by kind here (cheaper
+            # than one selector-restricted FAISS search per kind)
+            assert vector is not None
+            kind_of = {int(i): kind for kind, ids in kinds.items() for i in ids.tolist()}
+            scores, ids = self.catalog.search(np.asarray(vector, dtype=np.float32), total)
+            excluded = set(int(i) for i in exclude_ids)
+            taken: dict[str, int] = {}
+            picked: list[tuple[int, float]] = []
+            for i, score in zip(ids.tolist(), scores.tolist()):
+                kind = kind_of.get(i)
+                if i < 0 or kind is None or i in excluded or taken.get(kind, 0) >= per_kind:
+                    continue
+                taken[kind] = taken.get(kind, 0) + 1
+                picked.append((i, float(score)))
+            exhausted = exhausted and all(n < per_kind for n in taken.values())
+            rows = self.repo.units([i for i, _ in picked])
+            for i, similarity in picked:
+                if i in rows:
+                    row = rows[i]
+                    found[i] = _Candidate(row, similarity, z_of(row.kind, similarity), by_vector=True)
+        elif vector is not None:
             single = len(kinds) == 1
             for kind, ids in kinds.items():
                 scope = None if single else ids
@@ -210,7 +236,6 @@ class Ranker:
                     scope = within if scope is None else np.intersect1d(scope, within, assume_unique=True)
                     if len(scope) == 0:
                         continue
-                per_kind = max(KIND_DEPTH, depth * KIND_DEPTH // DEPTH)
                 pairs = self.searcher.candidates(vector, per_kind, filters=filters, within=scope, exclude_ids=exclude_ids)
                 if len(pairs) >= per_kind:
                     exhausted = False
