@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from test_browser import _serve, browser, wait  # noqa: F401 - the module-scoped browser fixture (skips without Chromium)
+from browser_kit import serve
+from test_browser import wait  # skips without Chromium
 from video_maker import make_video, scene_picture
 from selenium.webdriver.common.by import By  # noqa: E402
 
@@ -17,10 +18,10 @@ def video_server(open_engine, tmp_path):
     make_video(media / "silent.webm", [(3.0, 11), (3.0, 12), (3.0, 13)], codec="libvpx-vp9", size=(320, 192))
     engine = open_engine("browser-videos")
     assert engine.index([media]).failed == 0
-    yield from _serve(engine)
+    yield from serve(engine)
 
 
-def test_an_image_query_plays_the_video_from_the_second_it_is_seen(browser, video_server, tmp_path):  # noqa: F811
+def test_an_image_query_plays_the_video_from_the_second_it_is_seen(browser, video_server, tmp_path):
     still = tmp_path / "still.png"
     scene_picture(12, (320, 192)).save(still)
     browser.get(video_server)
