@@ -274,3 +274,21 @@ def test_a_dense_grid_on_the_desktop_and_two_columns_on_a_phone(browser, site, t
     screenshot_ok(browser, tmp_path / "phone-viewer.png", PHONE[0])
     browser.find_element(By.ID, "viewer-close").click()
     browser.set_window_size(*DESKTOP)
+
+
+def test_the_item_says_where_its_text_is(site):
+    """What the viewer reads: a photo's lines with their boxes, a passage in its text."""
+    hit = api(site, "api/search", q="lighthouse keeper", modality="text", mode="keyword")["hits"][0]
+    context = api(site, f"api/items/{hit['id']}")["context"]
+    assert context["text"][context["start"]:context["end"]] == hit["text"]
+    assert context["cut_before"] and context["cut_after"]  # the note goes on both ways
+    whole = "\n\n".join(NOTE)
+    before, after = context["text"][:context["start"]], context["text"][context["end"]:]
+    assert before and after and before.replace("\n", "") in whole.replace("\n", "")
+    assert after.replace("\n", "") in whole.replace("\n", "") and len(context["text"]) <= len(hit["text"]) + 2500
+    if site["box"] is not None:
+        photo = api(site, "api/search", q=SIGN, modality="image", mode="keyword")["hits"][0]
+        item = api(site, f"api/items/{photo['id']}")
+        assert item["kind"] == "ocr" and item["box"] == photo["box"]
+        assert [line["text"] for line in item["text_in_image"]] == [SIGN]
+        assert item["text_in_image"][0]["box"] == photo["box"]

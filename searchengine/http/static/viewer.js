@@ -326,3 +326,6 @@ viewer.addEventListener("touchend", (event) => {
   touchAt = null;
   if (Math.abs(dx) >= 50 && Math.abs(dx) > 1.5 * Math.abs(dy)) step(dx < 0 ? 1 : -1);
 }, { passive: true });
+
+// Back or forward brings another search: the viewer's results are gone with it.
+window.addEventListener("popstate", closeViewer);
