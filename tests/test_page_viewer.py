@@ -199,6 +199,9 @@ def test_a_note_in_its_text_and_a_pdf_at_its_page(browser, site):
     assert shown.get_attribute("data").endswith("/media#page=2")
     assert browser.find_element(By.ID, "viewer-open").get_attribute("href").endswith("/media#page=2")
     assert "Longjing" in browser.find_element(By.CSS_SELECTOR, "#viewer-text .passage-hit").text
+    # the browser's own PDF viewer may load it (the page's and the file's CSP let it)
+    blocked = [e["message"] for e in browser.get_log("browser") if "Content Security Policy" in e["message"]]
+    assert not blocked, blocked
     browser.find_element(By.ID, "viewer-close").click()
 
 
