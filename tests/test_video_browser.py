@@ -42,3 +42,12 @@ def test_an_image_query_plays_the_video_from_the_second_it_is_seen(browser, vide
     wait(browser).until(lambda b: b.execute_script("return !arguments[0].paused && arguments[0].currentTime > 0", video))
     now = browser.execute_script("return arguments[0].currentTime", video)
     assert start - 0.5 <= now <= start + 5
+    # opened in the viewer, it plays from that second too
+    browser.execute_script("arguments[0].pause()", video)
+    hit.find_element(By.CSS_SELECTOR, ".name").click()
+    big = wait(browser).until(lambda b: b.find_element(By.CSS_SELECTOR, "#viewer-body video"))
+    wait(browser).until(lambda b: b.execute_script("return arguments[0].readyState >= 1 && arguments[0].currentTime > 0", big))
+    at = browser.execute_script("return arguments[0].currentTime", big)
+    assert start - 0.5 <= at <= start + 5
+    assert browser.execute_script("return arguments[0].clientWidth", big) >= 320
+    browser.find_element(By.ID, "viewer-close").click()
