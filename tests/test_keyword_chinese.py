@@ -9,6 +9,7 @@ def test_a_run_is_cut_into_dictionary_words_without_function_words():
     assert q.terms == ("机器", "学习", "方法")
     assert q.whole == ("机器学习的方法",)
     assert parse_query("一段音乐").terms == ("音乐",)  # 一段: a measure phrase, no keyword meaning
+    assert parse_query("一杯咖啡").terms == ("咖啡",) and parse_query("公园里的狗").terms == ("公园", "狗")
 
 
 def test_single_characters_outside_the_dictionary_are_joined_and_a_lone_one_kept():

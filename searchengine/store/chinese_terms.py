@@ -20,12 +20,22 @@ log = logging.getLogger(__name__)
 
 HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
-# Function words: particles, pronouns, prepositions, measure phrases. They carry no keyword
-# meaning (the vector side reads them as language), like the English STOP_WORDS.
+# Function words: particles, pronouns, prepositions, postpositions (里, 上 ...: a single
+# character standing after a word), and a numeral or demonstrative with a measure word
+# (一只, 这段, 几张: see _measure_phrase). They carry no keyword meaning (the vector side reads
+# them as language), like the English STOP_WORDS.
 STOP_WORDS = frozenset("""的 地 得 了 着 过 吗 呢 吧 啊 呀 哦 是 在 和 与 及 或 也 都 就 还 又 把 被 从 到
-对 给 向 于 以 而 之 其 我 你 他 她 它 们 这 那 哪 个 有 没 不 很 太 更 最 一 一个 一些 一段 一种 一下 一次
-一首 一只 一张 一声 这个 那个 这些 那些 什么 怎么 怎样 哪里 哪个 我们 你们 他们 她们 它们 没有 有的 时候
-里面 关于 以及 或者 还是 就是 可以 一起 还有""".split())
+对 给 向 于 以 而 之 其 我 你 他 她 它 们 这 那 哪 个 有 没 不 很 太 更 最 一 里 上 下 前 后 中 内 外 旁 边
+这些 那些 一些 什么 怎么 怎样 哪里 哪个 我们 你们 他们 她们 它们 没有 有的 时候 里面 关于 以及 或者 还是
+就是 可以 一起 还有 一下""".split())
+_NUMERALS = set("一两几这那每某")
+_MEASURES = set("个只杯张段种首声次本条件位块片群部台辆双对份场阵幅座棵朵头匹顿碗瓶包盒根支把")
+
+
+def _measure_phrase(word: str) -> bool:
+    return len(word) == 2 and word[0] in _NUMERALS and word[1] in _MEASURES
+
+
 _LONGEST = 4
 
 
@@ -58,7 +68,7 @@ def cut(run: str, words: frozenset[str] | None = None) -> list[str]:
     out: list[str] = []
     joining = False  # the last word out is single characters joined
     for piece in pieces:
-        if piece in STOP_WORDS:
+        if piece in STOP_WORDS or _measure_phrase(piece):
             joining = False
             continue
         if len(piece) == 1 and joining:
