@@ -9,6 +9,9 @@ separators, and neighbouring single characters that are in no dictionary word ar
 again (揉 + 纸 -> 揉纸: a compound the dictionary lacks stays as written). A single
 character standing alone is a word (狗, 雨). Without the dictionary (jieba not installed)
 a run stays whole, as before.
+
+Cost: the first query holding Chinese in a process loads the word list (0.4 s on an idle
+machine, 1.2 s under load; about 50 MB, shared with the OCR language judge).
 """
 
 from __future__ import annotations
