@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from test_browser import _serve, browser, search_for, wait  # noqa: F401 - the module-scoped browser (skips without Chromium)
+from browser_kit import serve
+from test_browser import search_for, wait  # noqa: F401
 from test_sounds import RATE, _model_or_skip, tone, write_wav
 from selenium.webdriver.common.by import By  # noqa: E402
 
@@ -29,10 +30,10 @@ def sound_server(settings, tmp_path):
     with SearchEngine.open("sound-page", settings=settings.with_(sounds="on")) as engine:
         report = engine.index([folder], progress=False)
         assert report.failed == 0 and report.sound_events == 1
-        yield from _serve(engine)
+        yield from serve(engine)
 
 
-def test_a_sound_hit_plays_the_recording_from_its_moment(browser, sound_server):  # noqa: F811
+def test_a_sound_hit_plays_the_recording_from_its_moment(browser, sound_server):
     search_for(browser, sound_server, "beep", modality="audio")
     hit = browser.find_elements(By.CSS_SELECTOR, "#results .hit")[0]
     assert hit.find_element(By.CSS_SELECTOR, ".name").text == "workshop.wav"
