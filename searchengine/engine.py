@@ -107,15 +107,15 @@ class SearchEngine:
         self._transcriber: WhisperTranscriber | None = None
         self._load_lock = threading.Lock()  # lazy loading of the model and speech recognition
         policy = manifest.index_policy if manifest else settings.index_type
+        # the manifest is on disk (or, SQL in a server, kept in the database): the index
+        # exists. A new index's manifest lives in memory until its first write (see _create)
+        self._manifest_saved = manifest is not None
         lock: Path | WriteLock = layout.write_lock
-        replica_lock = None
         if repo.on_server:  # writers: the database's advisory lock, then this folder's
             from searchengine.store.server_database import AdvisoryWriteLock
 
-            replica_lock = FileWriteLock(layout.write_lock)
-            lock = BothLocks(AdvisoryWriteLock(repo.engine), replica_lock)
-        self.catalog = Catalog(repo, layout.vectors, lock, self._dim, policy, self._kind_built,
-                               replica_lock=replica_lock)
+            lock = BothLocks(AdvisoryWriteLock(repo.engine), FileWriteLock(layout.write_lock))
+        self.catalog = Catalog(repo, layout.vectors, lock, self._dim, policy, self._kind_built)
         self._ranker = Ranker(self.catalog, layout.calibration)
         self._created_folders: list[Path] = []  # made by open() for a new index (see close)
 
@@ -139,6 +139,14 @@ class SearchEngine:
         an already loaded encoder (its ``spec`` must match). ``shard`` = (s, S): a read-only
         replica of the units with ``id % S == s`` of an index in a server database (see
         :mod:`searchengine.catalog.shards`).
+
+        ``create``: a missing index is made (its folder and database; :meth:`close` removes
+        them again if nothing was indexed); else opening it is an error. Reading never
+        writes: searching, :meth:`status` and the :attr:`encoder` and :attr:`vectors`
+        getters leave the folder as they found it. The manifest is written by the first
+        write (an index run), the FAISS file by the writer steps (:meth:`index`,
+        :meth:`reindex`, :meth:`forget`, :meth:`refresh`). With ``create=False`` on an index
+        in a server database, this machine's replica folder is not made until a writer step.
         """
         settings = settings or Settings.from_env()
         layout = resolve_index(name, settings.index_root)
@@ -154,7 +162,7 @@ class SearchEngine:
             exists = layout.manifest.is_file() or has_schema(url)
         else:
             exists = layout.exists()
-        if not exists or not layout.folder.is_dir():
+        if not exists or (not layout.folder.is_dir() and (create or url is None)):
             if not create and not exists:
                 raise IndexUnavailableError(
                     f"no index at {layout.folder}; build one with "
@@ -176,7 +184,8 @@ class SearchEngine:
         repo = Repository(open_database(layout.database) if url is None else _open_server(url), shard)
         if manifest is None and repo.on_server and (stored := repo.stored_manifest()) is not None:
             manifest = Manifest.parse(stored, "the manifest kept in --database-url's database")
-            manifest.save(layout.manifest)  # a new replica of an index on a server
+            if create:
+                manifest.save(layout.manifest)  # a new replica of an index on a server
         if manifest is None and shard is not None:
             repo.engine.dispose()
             raise IndexUnavailableError("a shard replicates an index that exists: index into the database first")
@@ -215,7 +224,7 @@ class SearchEngine:
         """Release the database. An index this engine created that still holds nothing (no
         folder indexed, no model chosen: a first run that failed) is removed with the
         folders made for it, so that nothing is left behind."""
-        empty = bool(self._created_folders) and self._manifest is None and not self.layout.manifest.is_file() \
+        empty = bool(self._created_folders) and not self._manifest_saved and not self.layout.manifest.is_file() \
             and not self.repo.roots() and self.repo.unit_count() == 0
         self.repo.engine.dispose()
         if empty:
@@ -234,11 +243,24 @@ class SearchEngine:
 
     @property
     def vectors(self) -> VectorIndex:
-        """The FAISS index, caught up with SQL (see :mod:`searchengine.catalog.catalog`)."""
+        """The FAISS index, caught up with SQL (see :mod:`searchengine.catalog.catalog`).
+        Writes nothing: a missing or stale file is built in memory."""
         return self.catalog.vectors()
 
     def _dim(self) -> int:
-        return self._manifest.dim if self._manifest else self.encoder.dim  # no model load when known
+        if self._manifest is None:
+            self._load_encoder_locked()  # a new index: the model says (no model load when known)
+        assert self._manifest is not None
+        if not self._manifest_saved and self.catalog.writing:
+            self._create()  # a writer about to store the first vectors of a new index
+        return self._manifest.dim
+
+    def _create(self) -> None:
+        """The step that makes a new index exist: its manifest written (model, dimension,
+        precision), by a writer before its first vectors are stored."""
+        assert self._manifest is not None
+        self._save_manifest()
+        self._manifest_saved = True
 
     def _kind_built(self, kind: IndexKind) -> None:
         if self._manifest is not None and (self._manifest.index != kind.to_json()
@@ -269,7 +291,11 @@ class SearchEngine:
 
     @property
     def encoder(self) -> Encoder:
-        """The model, loaded on first use and kept for the life of the engine."""
+        """The model, loaded on first use and kept for the life of the engine. Writes
+        nothing (a new index's manifest is written by its first write)."""
+        return self._load_encoder_locked()
+
+    def _load_encoder_locked(self) -> Encoder:
         with self._load_lock:
             return self._load_encoder()
 
@@ -293,12 +319,11 @@ class SearchEngine:
                 precision = "fp32"
             self._encoder = load_encoder(self.model, device, precision, self.settings.cache_dir)
         if self._manifest is None:
-            self._manifest = Manifest(
+            self._manifest = Manifest(  # in memory: written by the first write (see _create)
                 model=self.model, dim=self._encoder.dim, metric=METRIC,
                 index_type="flat", schema_revision=head_revision(), precision=self._encoder.precision,
                 index_policy=self.catalog.policy,
             )
-            self._save_manifest()
         elif self._manifest.dim != self._encoder.dim:
             raise IndexIncompatibleError(
                 f"model {self.model} gives {self._encoder.dim}-d vectors but the index at "
@@ -351,10 +376,13 @@ class SearchEngine:
             report.missing_roots = missing_roots
             self._save_skipped(report)
             if self._manifest is not None:
+                if not self._manifest_saved:
+                    self._create()  # the run loaded the model: the index records it
                 from searchengine.pipeline.facts import fill_facts
 
                 if fill_facts(self.catalog, lambda: self.encoder, progress=progress):
                     self.catalog.save(final=True)
+            self.catalog.save_current()  # a FAISS file readers found missing or behind: saved now
             self._ranker.refresh_calibration()  # each kind's score statistics, for the one scale
             return report
 
@@ -435,7 +463,7 @@ class SearchEngine:
         are in the manifest and :meth:`status`."""
         policy = check_policy(index_type) if index_type else None
         self._check_writable()
-        if self._manifest is None:
+        if not self._manifest_saved:
             raise InvalidInputError(f"the index at {self.layout.folder} is empty; index some files first")
         with self.catalog.write_lock():
             kind = self.catalog.rebuild(policy, progress=progress)
@@ -456,9 +484,16 @@ class SearchEngine:
         return removed_files
 
     def _check_writable(self) -> None:
+        """Before a writer step: not a shard, and the folder there (a replica of an index in
+        a server database opened with ``create=False`` has none until its first write)."""
         if self.repo.shard is not None:
             raise InvalidInputError("this engine is a shard (a read-only replica); write with an engine "
                                     "opened without shard= on the same database")
+        if not self.layout.folder.is_dir():
+            try:
+                self.layout.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise IndexUnavailableError(f"cannot create the index folder {self.layout.folder}: {exc}") from exc
 
     def _get_transcriber(self) -> WhisperTranscriber:
         """Speech recognition, loaded once, when the first recording needs it (decode

@@ -144,6 +144,13 @@ def sql_subset(engine: SearchEngine, keep) -> tuple[np.ndarray, np.ndarray]:
     return ids[mask], vecs[mask]
 
 
+def _folder_state(folder: Path) -> dict[str, int]:
+    """Each file of an index folder with its modification time (SQLite's companions left
+    out: a reader's connection may touch them)."""
+    return {p.name: p.stat().st_mtime_ns for p in sorted(folder.iterdir())
+            if p.is_file() and not p.name.startswith("metadata.sqlite")}
+
+
 def save(engine: SearchEngine) -> None:
     with engine.catalog.write_lock():
         engine.catalog.save()
@@ -271,12 +278,18 @@ def test_a_change_log_pruned_past_the_file_forces_a_rebuild(engines):
     pruner = engines.open()
     pruner.repo.prune_change_log(file_generation + 1)  # past the file's generation
 
+    before = _folder_state(engines.path)
     fresh = engines.open()
     assert fresh.vectors.ntotal == fresh.repo.unit_count() == 330
     assert fresh.catalog.last_build is not None  # rebuilt from SQL, not replayed
     assert_consistent(fresh)
     assert fresh.search_vector(more[7], k=1)[0].path == f"{ROOT}/late07.png"
-    # the rebuild was saved: the file is current again
+    # a reader's rebuild stays in memory: the folder is as it was
+    assert _folder_state(engines.path) == before
+    assert read_stamp(fresh.layout.vectors)["generation"] == file_generation
+    # a writer's step saves it: the file is current again
+    with fresh.catalog.write_lock():
+        fresh.catalog.save_current()
     assert read_stamp(fresh.layout.vectors)["generation"] == fresh.repo.generation()
 
     # the engine loaded before: its next change is replayed from the new file or rebuilt

@@ -8,7 +8,13 @@
 - **Opening**: a search process maps the file (no read of it, no read of SQL's vectors) and
   catches up on what SQL changed since the file's generation by replaying the change log:
   removed ids, and the units with ids above the file's highest (ids only grow). A writer
-  reads the file whole and changes it in place. No usable file: built from SQL.
+  reads the file whole and changes it in place. No usable file (missing, unreadable, from
+  another database, or older than the change log): built from SQL.
+- **Reading never writes.** A reader (a search, ``status``, the HTTP service) that has to
+  build the index from SQL keeps it in memory and says so once (INFO); only a writer's
+  explicit steps save the file: an index run (which also saves a file it finds missing or
+  behind, see :meth:`Catalog.save_current`), :meth:`Catalog.rebuild` (``searchengine
+  reindex``), and the saves at the end of every write.
 - **Other processes**: the generation is checked at most once a second before a search;
   a change is caught up the same way.
 - **The write lock** (an ``flock`` on ``write.lock``; a PostgreSQL advisory lock when the
@@ -17,6 +23,8 @@
 - **Replicas**: with the SQL in PostgreSQL, every folder opened on it holds its own FAISS
   file, a read replica kept current by the same catch-up. Its stamp names the database it
   was built from (``source``): a file from another database is rebuilt, never caught up.
+  A replica's file is saved by a writer step in its folder (``searchengine reindex`` there,
+  or an index run), like any other.
 """
 
 from __future__ import annotations
@@ -66,20 +74,15 @@ class Catalog:
     """SQL (:class:`Repository`) and FAISS (:class:`VectorIndex`) of one index folder.
 
     ``dim`` is called when the vector dimension is first needed (it may load the model);
-    ``policy`` is ``auto`` or an index kind; ``on_kind`` is told when the FAISS index is
-    (re)built as another kind, so that the manifest can say so. ``lock``: the write lock
-    (a path: an flock on that file). ``replica_lock`` (SQL in a server): the lock of this
-    folder's FAISS file alone, taken to save a replica's rebuilt file; ``lock`` then holds it
-    too."""
+    ``policy`` is ``auto`` or an index kind; ``on_kind`` is told when a writer saves a
+    FAISS index (re)built from SQL, so that the manifest can say which kind it is. ``lock``:
+    the write lock (a path: an flock on that file)."""
 
     def __init__(self, repo: Repository, vectors_path: Path, lock: Path | WriteLock, dim: Callable[[], int],
-                 policy: str = "auto", on_kind: Callable[[IndexKind], None] | None = None,
-                 replica_lock: WriteLock | None = None):
+                 policy: str = "auto", on_kind: Callable[[IndexKind], None] | None = None):
         self.repo = repo
         self._path = vectors_path
         self._lock: WriteLock = FileWriteLock(lock) if isinstance(lock, Path) else lock
-        # SQL in a server: ``lock`` is the database's; this one guards the folder's FAISS file
-        self._replica_lock = replica_lock
         self._dim = dim
         self.policy = check_policy(policy)
         self._on_kind = on_kind
@@ -89,6 +92,7 @@ class Catalog:
         self._saved_generation: int | None = None  # of the file on disk, when we saved or loaded it
         self.last_build: BuildReport | None = None
         self._lock_owner: int | None = None  # the thread holding the write lock
+        self._told_unsaved = False  # a reader said once that its index was built in memory
 
     # -- the FAISS index --------------------------------------------------------------
 
@@ -133,18 +137,26 @@ class Catalog:
             return self._index
 
     def _open(self, *, writable: bool) -> VectorIndex:
+        """The saved file, caught up; else built from SQL - and saved only by a writer (one
+        opening it to change it, or the thread holding the write lock): reading never writes."""
         dim = self._dim()
         loaded = read_vector_index(self._path, dim, mmap=not writable)
+        why = "missing or unreadable"
         if loaded is not None:
             index, stamp = loaded
             source = self.repo.source_id()
             if source is not None and stamp.get("source") != source:
                 log.info("FAISS file %s was built from another database; rebuilding it from SQL", self._path)
+                why = "built from another database"
             else:
                 self._saved_generation = index.generation
                 if self._catch_up(index):
                     return index
-        return self._rebuild(dim)
+                why = "older than SQL's change log"
+        return self._rebuild(dim, save=writable or self._holds_lock(), why=why)
+
+    def _holds_lock(self) -> bool:
+        return self._lock_owner == threading.get_ident()
 
     def _catch_up(self, index: VectorIndex) -> bool:
         """Replay SQL's changes since ``index.generation``; False when that cannot be done
@@ -170,21 +182,25 @@ class Catalog:
                  len(changes.removed), added, time.perf_counter() - t0)
         return True
 
-    def _rebuild(self, dim: int, kind: IndexKind | None = None, progress: bool = False) -> VectorIndex:
+    def _rebuild(self, dim: int, kind: IndexKind | None = None, progress: bool = False, *,
+                 save: bool, why: str = "rebuilt") -> VectorIndex:
+        """Build the index from SQL's vectors. ``save`` (a writer): write the file and tell
+        ``on_kind``; a reader keeps it in memory (see :meth:`_tell_unsaved`)."""
+        t0 = time.perf_counter()
         generation, count, top = self.repo.snapshot()
         kind = kind or choose_kind(self.policy, count)
         index, report = build_index(kind, dim, _SqlSource(self.repo, dim), progress=progress)
         self.last_build = report
         index.generation = generation
-        if index.ntotal:
-            log.warning("built the vector index from SQL: %s, %d vectors", index.kind.describe(), index.ntotal)
         if not self._catch_up(index):  # a writer committed while we read: replay it
             raise IndexBusyError("the index kept changing while its vectors were read; try again")
+        if not save:
+            self._tell_unsaved(index, why, time.perf_counter() - t0)
+            return index
+        if index.ntotal:
+            log.warning("built the vector index from SQL: %s, %d vectors", index.kind.describe(), index.ntotal)
         if self._on_kind:
             self._on_kind(index.kind)
-        if self._replica_lock is not None and self._lock_owner != threading.get_ident():
-            self._save_replica(index)
-            return index
         try:
             with self.write_lock():
                 if self.repo.snapshot()[0] == index.generation:  # nobody wrote meanwhile
@@ -193,21 +209,15 @@ class Catalog:
             pass  # the writer will save it
         return index
 
-    def _save_replica(self, index: VectorIndex) -> None:
-        """A replica (SQL in a server) saves what it built under its folder's lock alone, not
-        the database's write lock (a search must never make an indexer elsewhere busy), and
-        only over an older file; it leaves the shared change log to the writers."""
-        assert self._replica_lock is not None
-        try:
-            self._replica_lock.acquire()
-        except IndexBusyError:
-            return  # a writer in this folder will save it
-        try:
-            stamp = read_stamp(self._path) or {}
-            if stamp.get("source") != self.repo.source_id() or int(stamp.get("generation", -1)) < index.generation:
-                self._write(index, prune=False)
-        finally:
-            self._replica_lock.release()
+    def _tell_unsaved(self, index: VectorIndex, why: str, seconds: float) -> None:
+        """A reader built the index in memory: said once per catalog, at INFO (every cold
+        process that opens the folder pays this build until a writer saves the file)."""
+        if self._told_unsaved or not index.ntotal:
+            return
+        self._told_unsaved = True
+        log.info("the FAISS file %s is %s: built the vector index in memory from SQL (%s, %d vectors, "
+                 "%.2f s); a search does not save it - the next `searchengine index` (or `searchengine "
+                 "reindex`) on this folder does", self._path, why, index.kind.describe(), index.ntotal, seconds)
 
     def rebuild(self, policy: str | None = None, progress: bool = False) -> IndexKind:
         """Build the FAISS index again from the vectors in SQL (no re-embedding), as
@@ -216,8 +226,23 @@ class Catalog:
             self.policy = check_policy(policy)
         with self._rw.writing():
             self._index = None
-            self._index = self._rebuild(self._dim(), progress=progress)
+            self._index = self._rebuild(self._dim(), progress=progress, save=True)
             return self._index.kind
+
+    def save_current(self) -> None:
+        """A writer's step (caller holds the write lock; an index run ends with it): make
+        the FAISS file on disk current when it is missing, from another database or behind
+        SQL - rebuilt or caught up, then saved - so that the next reader maps it instead of
+        building it again. Costs a look at its stamp when it is current."""
+        stamp = read_stamp(self._path)
+        if stamp is None or not self._path.is_file():
+            if self.repo.unit_count() == 0:
+                return  # nothing indexed yet: no file to write (and no model to load for it)
+        elif (stamp.get("source") == self.repo.source_id()
+              and int(stamp.get("generation", -1)) == self.repo.generation()):
+            return
+        self.vectors(for_writing=True)  # rebuilt and saved when the file cannot be caught up
+        self.save()
 
     def sync(self, force: bool = False) -> None:
         """Catch up when another writer (a process, or another engine on the same folder)
@@ -258,11 +283,11 @@ class Catalog:
         if final:
             self.repo.save_stats()  # what `status` shows, counted once a run
 
-    def _write(self, index: VectorIndex, *, prune: bool = True) -> None:
+    def _write(self, index: VectorIndex) -> None:
         previous = self._saved_generation
         index.write(self._path, index.generation, index.top_id, source=self.repo.source_id())
         self._saved_generation = index.generation
-        if prune and previous is not None and previous < index.generation:
+        if previous is not None and previous < index.generation:
             self.repo.prune_change_log(previous)  # one save of slack for readers behind
 
     @property

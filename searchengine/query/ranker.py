@@ -106,7 +106,7 @@ class Ranker:
 
     def _state(self) -> tuple[dict[str, np.ndarray], Calibration]:
         self.catalog.sync()
-        self.catalog.vectors()  # loaded (a replica builds and saves its FAISS file on first use)
+        self.catalog.vectors()  # loaded (built in memory when no usable file is saved: a reader never writes it)
         with self._lock:
             generation = self.catalog.generation
             if generation != self._generation or self._calibration is None:
