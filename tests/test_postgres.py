@@ -53,6 +53,8 @@ def test_a_replica_on_another_folder_sees_the_writers_changes(pg_settings, tmp_p
         assert (tmp_path / "machine-b" / "manifest.json").is_file()
         assert [h.id for h in replica.search("container", k=4)] == [h.id for h in writer.search("container", k=4)]
         assert_consistent(replica)
+        assert not replica.layout.vectors.exists()  # built in memory: a search writes nothing
+        replica.reindex()  # the explicit step that saves this machine's file
         stamp_b = read_stamp(replica.layout.vectors)
         assert stamp_b and stamp_b["source"] == read_stamp(writer.layout.vectors)["source"]
 
@@ -68,6 +70,23 @@ def test_a_replica_on_another_folder_sees_the_writers_changes(pg_settings, tmp_p
     finally:
         replica.close()
         writer.close()
+
+
+def test_a_replica_opened_to_read_makes_no_folder_until_a_writer_step(pg_settings, tmp_path, media):
+    with _machine(pg_settings, tmp_path, "indexer") as writer:
+        writer.index([media])
+        expected = [h.id for h in writer.search("container", k=4)]
+    folder = tmp_path / "reader-only"
+    with SearchEngine.open(folder, settings=pg_settings, create=False) as reader:  # as `searchengine search`
+        assert [h.id for h in reader.search("container", k=4)] == expected
+        assert reader.status().vectors == reader.repo.unit_count() > 0
+    assert not folder.exists()  # the manifest came from SQL, the vectors were built in memory
+    with SearchEngine.open(folder, settings=pg_settings, create=False) as replica:
+        replica.reindex()  # the explicit step (`searchengine reindex` on this machine) saves its file
+        assert read_stamp(replica.layout.vectors)["generation"] == replica.repo.generation()
+    with SearchEngine.open(folder, settings=pg_settings, create=False) as reader:
+        assert [h.id for h in reader.search("container", k=4)] == expected
+        assert reader.catalog.last_build is None  # mapped, not built again
 
 
 def test_a_faiss_file_from_another_database_is_rebuilt_not_caught_up(pg_settings, pg_server, tmp_path, media):
@@ -131,9 +150,10 @@ def test_the_write_lock_holds_across_processes_and_machines(pg_settings, tmp_pat
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        # a replica builds and saves its FAISS file without the database's write lock
+        # a replica searches while another machine holds the database's write lock, and
+        # writes nothing
         with _machine(pg_settings, tmp_path, "reader") as reader:
-            assert reader.search("x", k=3) == [] and reader.layout.vectors.is_file()
+            assert reader.search("x", k=3) == [] and not reader.layout.vectors.exists()
         with _machine(pg_settings, tmp_path, "other") as other:  # another folder: another machine
             with pytest.raises(IndexBusyError, match="another process"):
                 other.index([media])
