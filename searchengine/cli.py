@@ -442,7 +442,11 @@ def reindex(
                                              "ivf-sq8 or ivf-pq [default: the index's own]."),
     json_out: bool = typer.Option(False, "--json", help="Print the chosen kind as JSON."),
 ) -> None:
-    """Rebuild the FAISS index from the vectors already stored (no re-embedding), e.g. as another index type."""
+    """Rebuild the FAISS index from the vectors already stored (no re-embedding), e.g. as another index type.
+
+    Also saves a FAISS file that searches found missing or out of date (a search builds it in
+    memory and writes nothing); on a machine searching a --database-url index, saves this
+    machine's copy without keeping indexers elsewhere waiting."""
     from searchengine.engine import SearchEngine
 
     def work():

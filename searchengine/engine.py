@@ -111,11 +111,14 @@ class SearchEngine:
         # exists. A new index's manifest lives in memory until its first write (see _create)
         self._manifest_saved = manifest is not None
         lock: Path | WriteLock = layout.write_lock
+        replica_lock = None
         if repo.on_server:  # writers: the database's advisory lock, then this folder's
             from searchengine.store.server_database import AdvisoryWriteLock
 
-            lock = BothLocks(AdvisoryWriteLock(repo.engine), FileWriteLock(layout.write_lock))
-        self.catalog = Catalog(repo, layout.vectors, lock, self._dim, policy, self._kind_built)
+            replica_lock = FileWriteLock(layout.write_lock)
+            lock = BothLocks(AdvisoryWriteLock(repo.engine), replica_lock)
+        self.catalog = Catalog(repo, layout.vectors, lock, self._dim, policy, self._kind_built,
+                               replica_lock=replica_lock)
         self._ranker = Ranker(self.catalog, layout.calibration)
         self._created_folders: list[Path] = []  # made by open() for a new index (see close)
 
@@ -460,13 +463,24 @@ class SearchEngine:
         """Build the FAISS index again from the vectors in SQL - no re-embedding - as
         ``index_type`` (``auto``, ``flat``, ``ivf-flat``, ``ivf-sq8``, ``ivf-pq``; default:
         the index's own policy). The kind, its tuned search parameter and measured recall
-        are in the manifest and :meth:`status`."""
+        are in the manifest and :meth:`status`. The explicit step that saves a FAISS file
+        that searches found missing or stale (they build it in memory and write nothing).
+        SQL in a server, same policy: this machine's replica file alone, under its folder's
+        lock (see :meth:`Catalog.rebuild_replica`; a shard's too); another policy takes the
+        database's write lock, as it changes the index for every machine."""
         policy = check_policy(index_type) if index_type else None
-        self._check_writable()
+        replica = self.repo.on_server and policy in (None, self.catalog.policy)
+        if replica:
+            self._make_folder()
+        else:
+            self._check_writable()
         if not self._manifest_saved:
             raise InvalidInputError(f"the index at {self.layout.folder} is empty; index some files first")
-        with self.catalog.write_lock():
-            kind = self.catalog.rebuild(policy, progress=progress)
+        if replica:
+            kind = self.catalog.rebuild_replica(progress=progress)
+        else:
+            with self.catalog.write_lock():
+                kind = self.catalog.rebuild(policy, progress=progress)
         self._kind_built(kind)
         return kind
 
@@ -489,6 +503,9 @@ class SearchEngine:
         if self.repo.shard is not None:
             raise InvalidInputError("this engine is a shard (a read-only replica); write with an engine "
                                     "opened without shard= on the same database")
+        self._make_folder()
+
+    def _make_folder(self) -> None:
         if not self.layout.folder.is_dir():
             try:
                 self.layout.folder.mkdir(parents=True, exist_ok=True)

@@ -76,14 +76,18 @@ def test_a_replica_opened_to_read_makes_no_folder_until_a_writer_step(pg_setting
     with _machine(pg_settings, tmp_path, "indexer") as writer:
         writer.index([media])
         expected = [h.id for h in writer.search("container", k=4)]
-    folder = tmp_path / "reader-only"
-    with SearchEngine.open(folder, settings=pg_settings, create=False) as reader:  # as `searchengine search`
-        assert [h.id for h in reader.search("container", k=4)] == expected
-        assert reader.status().vectors == reader.repo.unit_count() > 0
-    assert not folder.exists()  # the manifest came from SQL, the vectors were built in memory
-    with SearchEngine.open(folder, settings=pg_settings, create=False) as replica:
-        replica.reindex()  # the explicit step (`searchengine reindex` on this machine) saves its file
-        assert read_stamp(replica.layout.vectors)["generation"] == replica.repo.generation()
+        folder = tmp_path / "reader-only"
+        with SearchEngine.open(folder, settings=pg_settings, create=False) as reader:  # as `searchengine search`
+            assert [h.id for h in reader.search("container", k=4)] == expected
+            assert reader.status().vectors == reader.repo.unit_count() > 0
+        assert not folder.exists()  # the manifest came from SQL, the vectors were built in memory
+        with SearchEngine.open(folder, settings=pg_settings, create=False) as replica, writer.catalog.write_lock():
+            # the explicit step (`searchengine reindex` on this machine) saves its file, under the
+            # folder's lock alone: an indexer holding the database's lock elsewhere does not stop it
+            replica.reindex()
+            assert read_stamp(replica.layout.vectors)["generation"] == replica.repo.generation()
+            with pytest.raises(IndexBusyError):
+                replica.index([media])  # a real write still waits for the database's lock
     with SearchEngine.open(folder, settings=pg_settings, create=False) as reader:
         assert [h.id for h in reader.search("container", k=4)] == expected
         assert reader.catalog.last_build is None  # mapped, not built again
@@ -318,6 +322,12 @@ def test_shards_merge_to_the_unsharded_answer(pg_settings, tmp_path):
         agree()
         with pytest.raises(InvalidInputError, match="shard"):
             shards[0].forget("/data")
+        assert not shards[0].layout.vectors.exists()  # searched from memory: nothing written
+        shards[0].reindex()  # a shard's own file, saved by the explicit step
+        assert read_stamp(shards[0].layout.vectors)["source"].endswith("/shard-0-of-3")
+        assert sorted(shards[0].vectors.ids()) == sorted(i for i in writer.vectors.ids() if i % 3 == 0)
+        with pytest.raises(InvalidInputError, match="shard"):
+            shards[0].reindex("flat")  # another policy changes the index for every machine
         with pytest.raises(InvalidInputError, match="--database-url"):
             SearchEngine.open(tmp_path / "x", settings=pg_settings.with_(database_url=None), shard=(0, 2))
     finally:

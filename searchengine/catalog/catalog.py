@@ -23,8 +23,9 @@
 - **Replicas**: with the SQL in PostgreSQL, every folder opened on it holds its own FAISS
   file, a read replica kept current by the same catch-up. Its stamp names the database it
   was built from (``source``): a file from another database is rebuilt, never caught up.
-  A replica's file is saved by a writer step in its folder (``searchengine reindex`` there,
-  or an index run), like any other.
+  A replica's file is saved by an explicit step on its machine: :meth:`Catalog.rebuild_replica`
+  (``searchengine reindex`` there), under the folder's lock alone - an indexer elsewhere is
+  never kept waiting - or an index run in that folder.
 """
 
 from __future__ import annotations
@@ -76,13 +77,18 @@ class Catalog:
     ``dim`` is called when the vector dimension is first needed (it may load the model);
     ``policy`` is ``auto`` or an index kind; ``on_kind`` is told when a writer saves a
     FAISS index (re)built from SQL, so that the manifest can say which kind it is. ``lock``:
-    the write lock (a path: an flock on that file)."""
+    the write lock (a path: an flock on that file). ``replica_lock`` (SQL in a server): the
+    lock of this folder's FAISS file alone, taken by :meth:`rebuild_replica`; ``lock`` then
+    holds it too."""
 
     def __init__(self, repo: Repository, vectors_path: Path, lock: Path | WriteLock, dim: Callable[[], int],
-                 policy: str = "auto", on_kind: Callable[[IndexKind], None] | None = None):
+                 policy: str = "auto", on_kind: Callable[[IndexKind], None] | None = None,
+                 replica_lock: WriteLock | None = None):
         self.repo = repo
         self._path = vectors_path
         self._lock: WriteLock = FileWriteLock(lock) if isinstance(lock, Path) else lock
+        # SQL in a server: ``lock`` is the database's; this one guards the folder's FAISS file
+        self._replica_lock = replica_lock
         self._dim = dim
         self.policy = check_policy(policy)
         self._on_kind = on_kind
@@ -187,13 +193,7 @@ class Catalog:
         """Build the index from SQL's vectors. ``save`` (a writer): write the file and tell
         ``on_kind``; a reader keeps it in memory (see :meth:`_tell_unsaved`)."""
         t0 = time.perf_counter()
-        generation, count, top = self.repo.snapshot()
-        kind = kind or choose_kind(self.policy, count)
-        index, report = build_index(kind, dim, _SqlSource(self.repo, dim), progress=progress)
-        self.last_build = report
-        index.generation = generation
-        if not self._catch_up(index):  # a writer committed while we read: replay it
-            raise IndexBusyError("the index kept changing while its vectors were read; try again")
+        index = self._build(dim, kind, progress)
         if not save:
             self._tell_unsaved(index, why, time.perf_counter() - t0)
             return index
@@ -207,6 +207,16 @@ class Catalog:
                     self._write(index)
         except IndexBusyError:
             pass  # the writer will save it
+        return index
+
+    def _build(self, dim: int, kind: IndexKind | None, progress: bool) -> VectorIndex:
+        generation, count, top = self.repo.snapshot()
+        kind = kind or choose_kind(self.policy, count)
+        index, report = build_index(kind, dim, _SqlSource(self.repo, dim), progress=progress)
+        self.last_build = report
+        index.generation = generation
+        if not self._catch_up(index):  # a writer committed while we read: replay it
+            raise IndexBusyError("the index kept changing while its vectors were read; try again")
         return index
 
     def _tell_unsaved(self, index: VectorIndex, why: str, seconds: float) -> None:
@@ -228,6 +238,29 @@ class Catalog:
             self._index = None
             self._index = self._rebuild(self._dim(), progress=progress, save=True)
             return self._index.kind
+
+    def rebuild_replica(self, progress: bool = False) -> IndexKind:
+        """SQL in a server: build this folder's FAISS file from SQL and save it, under the
+        folder's lock alone - not the database's write lock, so that an indexer on another
+        machine is never kept waiting - and only over an older file; SQL is left as it is
+        (no change-log pruning: that is the writers'). The explicit step that gives a replica
+        (or a shard) its file. Busy while a writer in this folder runs."""
+        if self._replica_lock is None:
+            raise InvalidInputError("only an index in a server database has replicas; use rebuild()")
+        self._replica_lock.acquire()
+        try:
+            with self._rw.writing():
+                self._index = None
+                index = self._build(self._dim(), None, progress)
+                stamp = read_stamp(self._path) or {}
+                if stamp.get("source") != self.repo.source_id() or int(stamp.get("generation", -1)) <= index.generation:
+                    self._write(index, prune=False)
+                if self._on_kind:
+                    self._on_kind(index.kind)
+                self._index = index
+                return index.kind
+        finally:
+            self._replica_lock.release()
 
     def save_current(self) -> None:
         """A writer's step (caller holds the write lock; an index run ends with it): make
@@ -283,11 +316,11 @@ class Catalog:
         if final:
             self.repo.save_stats()  # what `status` shows, counted once a run
 
-    def _write(self, index: VectorIndex) -> None:
+    def _write(self, index: VectorIndex, *, prune: bool = True) -> None:
         previous = self._saved_generation
         index.write(self._path, index.generation, index.top_id, source=self.repo.source_id())
         self._saved_generation = index.generation
-        if previous is not None and previous < index.generation:
+        if prune and previous is not None and previous < index.generation:
             self.repo.prune_change_log(previous)  # one save of slack for readers behind
 
     @property
