@@ -192,10 +192,13 @@ def test_actors_take_a_gpu_each_where_the_model_runs_on_one(settings):
 def test_a_new_index_for_gpu_workers_is_built_in_fp32(open_engine):
     """``auto`` on a CPU driver is int8 for open_clip, which would leave a cluster's GPUs idle
     (and fp16 cannot load without a GPU here)."""
-    gpu = open_engine("for-gpus")._worker_encoder(True)
-    cpu = open_engine("for-cpus")._worker_encoder(False)
+    for_gpus = open_engine("for-gpus")
+    with for_gpus.catalog.write_lock():  # as an index run asks for it: the new index's manifest
+        gpu = for_gpus._worker_encoder(True)
+    cpu = open_engine("for-cpus")._worker_encoder(False)  # outside a run: nothing written
     assert (gpu.precision, cpu.precision) == ("fp32", "int8")
     assert open_engine("for-gpus").status().precision == "fp32"  # what the manifest records
+    assert not open_engine("for-cpus").layout.manifest.exists()
 
 
 def test_text_in_images_is_read_on_the_workers_and_cached_by_the_driver(cluster, open_engine, tmp_path):
