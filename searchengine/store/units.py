@@ -112,10 +112,27 @@ class UnitStore(Tables):
         with self.engine.connect() as s:
             rows = s.execute(
                 select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end,
-                       Unit.text, Unit.kind, Unit.box, MediaFile.mtime_ns, MediaFile.size, MediaFile.content_hash,
-                       MediaFile.device, MediaFile.inode)
+                       Unit.text, Unit.kind, Unit.box, Unit.page, MediaFile.mtime_ns, MediaFile.size,
+                       MediaFile.content_hash, MediaFile.device, MediaFile.inode)
                 .join(MediaFile, MediaFile.id == Unit.file_id)
                 .where(Unit.file_id == file_id)
+                .order_by(Unit.start, Unit.id)
+                .limit(limit)
+            ).all()
+        return [UnitRow(**r._asdict()) for r in rows]
+
+    def chunks_around(self, file_id: int, page: int | None, lo: float, hi: float,
+                      limit: int = 200) -> list[UnitRow]:
+        """A text's chunks (of one ``page`` of a document, where it has pages) that reach into
+        the character range ``[lo, hi)``, in order: a passage's surroundings."""
+        with self.engine.connect() as s:
+            rows = s.execute(
+                select(Unit.id, Unit.file_id, MediaFile.path, MediaFile.modality, Unit.start, Unit.end,
+                       Unit.text, Unit.kind, Unit.box, Unit.page)
+                .join(MediaFile, MediaFile.id == Unit.file_id)
+                .where(Unit.file_id == file_id, Unit.kind == "chunk",
+                       Unit.page.is_(None) if page is None else Unit.page == page,
+                       Unit.end > lo, Unit.start < hi)
                 .order_by(Unit.start, Unit.id)
                 .limit(limit)
             ).all()
