@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import struct
+import warnings
 from typing import BinaryIO
 
 from PIL import Image
@@ -61,8 +62,10 @@ def read_raw_exif(handle: BinaryIO) -> tuple[Image.Exif, dict, dict]:
     whose header is not one of the RAW layouts (the caller treats that as no facts)."""
     head = handle.read(16)
     handle.seek(0)
-    if head.startswith(b"FUJIFILMCCD-RAW"):
-        return _raf(handle)
-    if head[4:12] == b"ftypcrx ":
-        return _cr3(handle)
-    return _tiff(handle)
+    with warnings.catch_warnings():  # Pillow warns of "corrupt EXIF" in junk; the caller reports none
+        warnings.simplefilter("ignore")
+        if head.startswith(b"FUJIFILMCCD-RAW"):
+            return _raf(handle)
+        if head[4:12] == b"ftypcrx ":
+            return _cr3(handle)
+        return _tiff(handle)

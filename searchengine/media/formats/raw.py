@@ -43,6 +43,12 @@ FORMAT = Format("raw", "image", EXTENSIONS, sniff=sniff, mime="image/x-raw",
                 description="camera RAW photo (rawpy/LibRaw)")
 
 
+def _reason(exc: BaseException) -> str:
+    """LibRaw's message as text (rawpy gives its bytes' repr: ``b'Input/output error'``)."""
+    text = str(exc)
+    return text[2:-1] if len(text) >= 3 and text[:2] in ("b'", 'b"') else text
+
+
 def is_raw(name: str | Path) -> bool:
     return Path(str(name)).suffix.lower() in EXTENSIONS
 
@@ -121,9 +127,10 @@ def load_raw(source: Path | str | BinaryIO, name: str, *, max_side: int, min_sid
             raw = stack.enter_context(rawpy.imread(stream))
             sizes = raw.sizes
         except rawpy.LibRawFileUnsupportedError as exc:
-            raise MediaDecodeError(f"{name}: not a RAW photo LibRaw can read ({exc}); convert it to DNG or JPEG") from exc
+            raise MediaDecodeError(f"{name}: not a RAW photo LibRaw can read ({_reason(exc)}); convert it to DNG "
+                                  "or JPEG") from exc
         except rawpy.LibRawError as exc:
-            raise MediaDecodeError(f"{name}: damaged RAW file: {exc}") from exc
+            raise MediaDecodeError(f"{name}: damaged RAW file: {_reason(exc)}") from exc
         sensor = (sizes.width, sizes.height)
         pixels = sizes.raw_width * sizes.raw_height
         if max_pixels is not None and pixels > max_pixels:
@@ -147,7 +154,7 @@ def load_raw(source: Path | str | BinaryIO, name: str, *, max_side: int, min_sid
             try:
                 rgb = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)  # flip applied
             except rawpy.LibRawError as exc:
-                raise MediaDecodeError(f"{name}: the RAW data cannot be decoded: {exc}") from exc
+                raise MediaDecodeError(f"{name}: the RAW data cannot be decoded: {_reason(exc)}") from exc
             img = Image.fromarray(rgb)
     if max(img.size) > max_side:
         scale = max_side / max(img.size)
