@@ -17,7 +17,8 @@ sensor, each written as a camera JPEG (quality 92), as a DNG with an embedded JP
 (``--preview-side`` px on its long side; cameras embed 1,600 px to full size) and as a DNG
 with the raw mosaic only (tests/raw_maker.py: a 12-bit Bayer mosaic LibRaw demosaicks), and
 decoded as the indexer does (``load_image`` at the offline profile's input side): photos/s
-of each, and the RAW paths against the JPEG.
+of each, and the RAW paths against the JPEG; then each RAW's image vector against its JPEG
+twin's (cosine, ``--raw-model``, offline:e5-effnet by default).
 """
 
 from __future__ import annotations
@@ -78,9 +79,11 @@ def main() -> None:
     ap.add_argument("--raw", type=int, default=4, help="RAW photos (0: skip)")
     ap.add_argument("--raw-mpx", type=float, default=12.0, help="their sensor's megapixels")
     ap.add_argument("--preview-side", type=int, default=1620)
+    ap.add_argument("--raw-model", default="offline:e5-effnet",
+                    help="encoder for the RAWs' cosine with their JPEG twins ('' to skip)")
     args = ap.parse_args()
     if args.raw:
-        raw_photos(args.raw, args.raw_mpx, args.preview_side, args.repeat)
+        raw_photos(args.raw, args.raw_mpx, args.preview_side, args.repeat, args.raw_model or None)
     rng = random.Random(7)
     pages = [prose(rng, 2400) for _ in range(args.pages)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,7 +129,7 @@ def main() -> None:
                   f"{sum(len(p[:600]) for p in pages[:args.scans])})")
 
 
-def raw_photos(n: int, mpx: float, preview_side: int, repeat: int) -> None:
+def raw_photos(n: int, mpx: float, preview_side: int, repeat: int, model: str | None) -> None:
     from PIL import Image
 
     from searchengine.encoders.offline_backend import IMAGE_PREP
@@ -161,6 +164,17 @@ def raw_photos(n: int, mpx: float, preview_side: int, repeat: int) -> None:
             base = base or rate
             mb = sum(p.stat().st_size for p in paths) / len(paths) / 1e6
             print(f"{kind:<16} {mb:8.1f} {best:8.3f} {rate:9.2f} {rate / base:7.2f}x")
+        if model:
+            from searchengine.encoders.base import encode_images
+            from searchengine.encoders.registry import load_encoder
+
+            encoder = load_encoder(model)
+            vectors = {kind: encode_images(encoder, [load_image(p, min_side=side) for p in paths])
+                       for kind, paths in kinds.items()}
+            for kind in ("raw (preview)", "raw (demosaic)"):
+                cos = (vectors[kind] * vectors["jpeg"]).sum(axis=1)
+                print(f"{kind}: cosine with the JPEG twin under {model}: min {cos.min():.4f}, "
+                      f"mean {cos.mean():.4f} ({', '.join(f'{c:.4f}' for c in cos)})")
 
 
 if __name__ == "__main__":
