@@ -14,6 +14,15 @@ function shownHits() {
 
 const isPdf = (hit) => /\.pdf$/i.test(hit.path || "");
 const bare = (url) => String(url || "").split("#")[0];
+// Pictures a browser draws itself; others (camera RAW, HEIC, TIFF) are shown by their
+// largest thumbnail, which the server decodes.
+const DRAWN = /\.(jpe?g|png|gif|webp|bmp|avif)$/i;
+function pictureUrl(hit) {
+  if (DRAWN.test(hit.name || "") || !hit.thumbnail_url) return bare(hit.media_url);
+  const url = new URL(bare(hit.thumbnail_url), location.href);
+  url.searchParams.set("size", "512");
+  return url.href;
+}
 
 function openViewer(node, unit = null) {
   const hit = HITS.get(node);
@@ -70,7 +79,7 @@ function showPhoto(body, hit, unit, serial) {
   const frame = document.createElement("div");
   frame.className = "viewer-picture";
   const img = document.createElement("img");
-  img.src = bare(hit.media_url);
+  img.src = pictureUrl(hit);
   img.alt = altText(hit);
   img.addEventListener("load", () => fitPicture(img));
   frame.appendChild(img);
