@@ -33,7 +33,7 @@ from searchengine.query.filters import SearchFilters
 from searchengine.query.hits import Evidence, Hit
 from searchengine.query.moments import with_moments
 from searchengine.query.searcher import MIN_COVERAGE, SELECTIVE_MAX, Searcher, unit_hit
-from searchengine.store.keywords import KeywordQuery, highlights, parse_query
+from searchengine.store.keywords import KeywordQuery, highlights, parse_query, unquoted
 from searchengine.store.keywords import coverage as keyword_coverage
 from searchengine.store.repository import UnitRow
 
@@ -190,7 +190,15 @@ class Ranker:
             within = np.asarray(sorted(i for i, _, _ in self.searcher.keyword_ranks(phrase_only, SELECTIVE_MAX, filters)),
                                 dtype=np.int64)
             if len(within) == 0:
-                return []
+                if mode != "hybrid" or vector is None:
+                    return []
+                # hybrid: no unit holds the phrase as written (a pasted sentence with quotes
+                # in it, a transcript that spells "lower-case" as "lower case"): the search
+                # goes on by meaning, the phrase's words counting as ordinary words
+                log.warning("nothing indexed holds %s as written; searching by meaning and its words",
+                            " and ".join(f'"{p}"' for p in query.phrases))
+                query = parse_query(unquoted(text or ""))
+                within = None
         while True:
             candidates, exhausted = self._candidates(vector, query, kinds, calibration, depth, filters, within,
                                                      exclude_ids)
