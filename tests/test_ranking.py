@@ -187,3 +187,44 @@ def test_relevance_is_a_probability_like_scale():
     assert relevance(-100) == 0.0 and relevance(100) == pytest.approx(1.0)
     assert relevance(2.0) < relevance(3.5) < relevance(5.0)
     assert OCR_Z > 3.0  # text read in a photo needs more than a strong match to stand alone
+
+
+def test_a_small_kind_borrows_the_spread_of_its_tower_mates():
+    """Eight notes on one topic know nothing of how a query about another topic spreads
+    over text; alone, a note with a trace of that topic looks far above its kind. The windows
+    of the same (text) tower spread along the query's direction and set the scale; the photos
+    (image tower) lend nothing to the notes and take nothing from them."""
+    local = np.random.default_rng(11)
+    axes = np.eye(D)
+
+    def text(direction: np.ndarray) -> np.ndarray:  # every text shares the text tower's offset
+        return unit(0.6 * axes[0] + 0.8 * unit(direction))
+
+    wide = np.zeros(D)
+    wide[1:40] = 1.0
+    windows = np.stack([text(local.normal(size=D) * wide) for _ in range(200)])
+    notes = np.stack([text(axes[41] + 0.02 * local.normal(size=D)) for _ in range(7)]
+                     + [text(axes[41] + 0.3 * axes[10])])  # the last: a trace of the query's topic
+    photos = np.stack([unit(local.normal(size=D)) for _ in range(50)])
+    vectors = {"window": windows, "chunk": notes, "image": photos}
+    ids, table, start = {}, {}, 0
+    for kind, block in vectors.items():
+        ids[kind] = np.arange(start, start + len(block))
+        table.update({start + i: v for i, v in enumerate(block)})
+        start += len(block)
+    calibration = Calibration.measure(ids, lambda wanted: np.stack([table[i] for i in wanted]))
+
+    query = text(axes[10])
+    similarity = float(notes[-1] @ query)
+    alone = KindStats.measure(notes)
+    assert alone.z(similarity, alone.baseline(query)) > 3.0  # strong, for a passing mention
+    chunk = calibration.kinds["chunk"]
+    assert chunk.z(similarity, chunk.baseline(query)) < 3.0
+    # the window most about the query stays strong on its own kind's scale
+    best = int(np.argmax(windows @ query))
+    window = calibration.kinds["window"]
+    assert window.z(float(windows[best] @ query), window.baseline(query)) > 3.0
+    # the image tower is measured on its own
+    image = calibration.kinds["image"]
+    assert np.allclose(image.cov, KindStats.measure(photos).cov, atol=1e-6)
+    assert np.allclose(image.mean, photos.mean(axis=0), atol=1e-6)

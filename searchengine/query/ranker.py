@@ -33,7 +33,7 @@ from searchengine.query.filters import SearchFilters
 from searchengine.query.hits import Evidence, Hit
 from searchengine.query.moments import with_moments
 from searchengine.query.searcher import MIN_COVERAGE, SELECTIVE_MAX, Searcher, unit_hit
-from searchengine.store.keywords import KeywordQuery, highlights, parse_query
+from searchengine.store.keywords import KeywordQuery, highlights, parse_query, unquoted
 from searchengine.store.keywords import coverage as keyword_coverage
 from searchengine.store.repository import UnitRow
 
@@ -101,6 +101,7 @@ class Ranker:
         self._generation = -2
         self._kinds: dict[str, np.ndarray] = {}
         self._calibration: Calibration | None = None
+        self._kind_of: dict[int, str] | None = None  # unit id -> kind, built on first need
 
     # -- per-generation state: unit ids by kind, calibration -------------------------------
 
@@ -121,7 +122,18 @@ class Ranker:
                         log.info("measuring the relevance calibration of %d units in memory", sum(counts.values()))
                         calibration = self._measure(kinds)
                 self._kinds, self._calibration, self._generation = kinds, calibration, generation
+                self._kind_of = None
             return self._kinds, self._calibration
+
+    def _kind_lookup(self, kinds: dict[str, np.ndarray]) -> dict[int, str]:
+        """Unit id -> kind for ``kinds`` (this generation's), built once per generation."""
+        with self._lock:
+            if self._kind_of is None or kinds is not self._kinds:
+                lookup = {int(i): kind for kind, ids in kinds.items() for i in ids.tolist()}
+                if kinds is not self._kinds:
+                    return lookup
+                self._kind_of = lookup
+            return self._kind_of
 
     def _measure(self, kinds: dict[str, np.ndarray]) -> Calibration:
         dim = self.catalog.dim
@@ -178,7 +190,15 @@ class Ranker:
             within = np.asarray(sorted(i for i, _, _ in self.searcher.keyword_ranks(phrase_only, SELECTIVE_MAX, filters)),
                                 dtype=np.int64)
             if len(within) == 0:
-                return []
+                if mode != "hybrid" or vector is None:
+                    return []
+                # hybrid: no unit holds the phrase as written (a pasted sentence with quotes
+                # in it, a transcript that spells "lower-case" as "lower case"): the search
+                # goes on by meaning, the phrase's words counting as ordinary words
+                log.warning("nothing indexed holds %s as written; searching by meaning and its words",
+                            " and ".join(f'"{p}"' for p in query.phrases))
+                query = parse_query(unquoted(text or ""))
+                within = None
         while True:
             candidates, exhausted = self._candidates(vector, query, kinds, calibration, depth, filters, within,
                                                      exclude_ids)
@@ -211,7 +231,7 @@ class Ranker:
             # a small index: one exact pass over every vector, split by kind here (cheaper
             # than one selector-restricted FAISS search per kind)
             assert vector is not None
-            kind_of = {int(i): kind for kind, ids in kinds.items() for i in ids.tolist()}
+            kind_of = self._kind_lookup(kinds)
             scores, ids = self.catalog.search(np.asarray(vector, dtype=np.float32), total)
             excluded = set(int(i) for i in exclude_ids)
             taken: dict[str, int] = {}

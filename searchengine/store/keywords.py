@@ -56,6 +56,11 @@ that the their there this to was were what when where which who with without""".
 _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
+def unquoted(query: str) -> str:
+    """``query`` with its quotation marks taken out (its phrases become plain words)."""
+    return _QUOTED.sub(lambda m: " " + next(g for g in m.groups() if g is not None) + " ", query)
+
+
 def parse_query(query: str) -> KeywordQuery:
     query = _NOT_TEXT.sub("", query)  # control characters, lone surrogates (JSON escapes): not words
     phrases = tuple(p.strip() for m in _QUOTED.finditer(query) for p in m.groups() if p and p.strip())
