@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from searchengine.query.hits import Evidence, Hit
-from searchengine.store.repository import Repository
 from searchengine.transcribe.moment import best_moment
+
+if TYPE_CHECKING:
+    from searchengine.store.repository import Repository
 
 H = TypeVar("H", Hit, Evidence)
 

@@ -1,0 +1,140 @@
+"""The rows the store reads and writes, as plain data (no SQLAlchemy: a search process
+imports this without it; :mod:`searchengine.store.repository` maps them to SQL)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+KIND_OF_MODALITY = {"image": "image", "text": "chunk", "audio": "window", "video": "window"}
+"""The kind of a file's units when not given (and of every unit before 0006); a video's key
+frames are written as "frame", its transcript windows take this default."""
+
+GENERATION_KEY = "generation"
+STATS_KEY = "stats"  # counts per modality, with the generation they are of
+LOG_FLOOR_KEY = "change_log_floor"  # the change log holds every removal after this generation
+SQL_BATCH = 500  # rows per IN (...) list
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    id: int
+    path: str
+    modality: str
+    content_hash: str
+    size: int
+    mtime_ns: int
+    status: str
+    error: str | None
+    device: int | None = None
+    inode: int | None = None
+
+
+@dataclass(frozen=True)
+class NewUnit:
+    start: float | None
+    end: float | None
+    text: str | None
+    vector: np.ndarray
+    kind: str = ""  # one of models.UNIT_KINDS; "" = the file's modality's one kind
+    box: tuple[float, float, float, float] | None = None  # text in an image: x0, y0, x1, y1 (fractions)
+    page: int | None = None  # a document's page, slide or chapter (1-based)
+
+    def kind_in(self, modality: str) -> str:
+        return self.kind or KIND_OF_MODALITY.get(modality, "image")
+
+    def box_json(self) -> str | None:
+        return None if self.box is None else json.dumps([round(float(v), 4) for v in self.box])
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """When, where and with what a photo (or video: when) was taken; see revision 0008."""
+
+    taken_ns: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    place: str | None = None
+    camera: str | None = None
+
+    def columns(self) -> dict[str, Any]:
+        return dict(taken_ns=self.taken_ns, latitude=self.latitude, longitude=self.longitude,
+                    place=self.place, camera=self.camera, facts=True)
+
+
+NO_FACTS: dict[str, Any] = dict(taken_ns=None, latitude=None, longitude=None, place=None, camera=None, facts=False)
+
+
+@dataclass(frozen=True)
+class FileWrite:
+    """One file to store: its units, or its failure."""
+
+    path: str
+    modality: str
+    content_hash: str
+    size: int
+    mtime_ns: int
+    units: Sequence[NewUnit]
+    status: str = "indexed"  # or "failed"
+    error: str | None = None
+    device: int | None = None  # st_dev / st_ino of the file (FoundFile.device / .inode)
+    inode: int | None = None
+    facts: FileFacts | None = None  # photos and videos: when, where, what camera (None: not read)
+
+    def fact_columns(self) -> dict[str, Any]:
+        return self.facts.columns() if self.facts is not None else dict(NO_FACTS)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What :meth:`Repository.store_files` did with one :class:`FileWrite`.
+
+    ``error`` is None when the write was stored as given. Otherwise the write could not be
+    stored (its SQL was rolled back to a savepoint; the rest of the batch is unaffected) and
+    ``error`` says why; ``recorded_failed`` tells whether a "failed" row with that reason
+    could be stored in its place (then ``removed`` holds the old unit ids it replaced)."""
+
+    path: str
+    removed: list[int]
+    new_ids: list[int]
+    error: str | None = None
+    recorded_failed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    id: int
+    file_id: int
+    path: str
+    modality: str
+    start: float | None
+    end: float | None
+    text: str | None
+    kind: str = "image"
+    box: str | None = None  # JSON [x0, y0, x1, y1] in fractions of the picture
+    page: int | None = None  # a document's page, slide or chapter (1-based)
+    mtime_ns: int = 0
+    size: int = 0
+    content_hash: str = ""
+    device: int | None = None
+    inode: int | None = None
+    taken_ns: int | None = None  # the file's date taken (photos, videos), UTC ns
+    place: str | None = None
+    camera: str | None = None
+
+
+@dataclass(frozen=True)
+class Changes:
+    """SQL's changes since a generation (see :meth:`Repository.changes_since`)."""
+
+    generation: int  # the current one
+    count: int  # units now
+    removed: list[int]  # unit ids removed since
+    added: Iterator[tuple[np.ndarray, np.ndarray]]  # (ids, vectors) of the units added since
