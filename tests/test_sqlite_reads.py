@@ -22,8 +22,9 @@ from searchengine.catalog.manifest import Manifest
 from searchengine.query.filters import SearchFilters
 from searchengine.store.database import head_revision
 from searchengine.store.lazy_repository import LazyRepository
-from searchengine.store.repository import Repository
+from searchengine.store.repository import FileWrite, NewUnit, Repository
 from searchengine.store.sqlite_reads import TABLES, SqliteReads
+from searchengine.transcribe.segments import Segment
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ODD = f"{ROOT}/odd-\udcff\udcfe.png"  # a name that is not UTF-8: stored as a BLOB
@@ -50,6 +51,13 @@ def _index(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray]:
                                + [replace(write(ODD, more[39]), content_hash="h-odd")])
     files = engine.repo.files()
     engine.catalog.delete_files([files[f"{ROOT}/f{i:04d}.png"].id for i in range(0, 30)])
+    talk = clustered(2, seed=3)  # a recording: two transcript windows, its transcript
+    engine.catalog.store_files([FileWrite(
+        path=f"{ROOT}/talk.wav", modality="audio", content_hash="h-talk", size=10, mtime_ns=1,
+        units=[NewUnit(0.0, 5.0, "hello there", talk[0]), NewUnit(5.0, 9.0, "general kenobi", talk[1])])])
+    for source in ("asr:tiny.en", "sidecar"):  # two transcripts of one recording: the newest wins
+        engine.repo.save_transcript("h-talk", source, [Segment(0.0, 2.0, "hello"), Segment(2.0, 5.0, f"there {source}"),
+                                                       Segment(5.0, 9.0, "general kenobi")], "en", 9.0)
     engine.close()
     return folder, vecs, more
 
@@ -64,6 +72,9 @@ def _answers(engine: SearchEngine, queries: np.ndarray) -> list:
     hits = engine.search_vector(queries[0], k=3)
     out.append(engine.search(similar_to=hits[0].id, k=8))
     out.append(engine.items([h.id for h in hits] + [10**9]))
+    windows = [int(i) for i in engine.repo.unit_ids_by_kind()["window"]]
+    out.append(engine.repo.segments_of_units(windows + [hits[0].id]))
+    out.append(engine.search("kenobi", mode="keyword"))  # a window: its moment from the transcript
     return out
 
 
@@ -84,8 +95,10 @@ def test_reads_through_sqlite3_answer_as_the_repository_does(tmp_path):
         assert isinstance(repo, LazyRepository)
         assert light.search_vector(more[39], k=1)[0].path == ODD  # caught up through sqlite3
         assert repo._full is None  # nothing so far needed SQLAlchemy
-        assert light.vectors.ntotal == 200 - 30 + 40
-        assert _answers(light, queries) == expected
+        assert light.vectors.ntotal == 200 - 30 + 40 + 2
+        answers = _answers(light, queries)
+        assert answers == expected
+        assert answers[-2] and answers[-1][0].moment == 5.0
         assert repo._full is not None  # the path filters asked the full store
 
 
@@ -98,7 +111,7 @@ def test_a_reads_only_engine_still_writes(tmp_path):
         assert engine.search_vector(extra[2], k=1)[0].path == f"{ROOT}/late2.png"
         engine.catalog.delete_files([engine.items([before.id])[before.id].file_id])
         assert before.id not in {h.id for h in engine.search_vector(more[5], k=5)}
-        assert engine.repo.unit_count() == engine.vectors.ntotal == 200 - 30 + 40 + 3 - 1
+        assert engine.repo.unit_count() == engine.vectors.ntotal == 200 - 30 + 40 + 2 + 3 - 1
 
 
 def test_searches_from_several_threads(tmp_path):

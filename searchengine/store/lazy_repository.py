@@ -24,6 +24,7 @@ from searchengine.store.sqlite_reads import SqliteReads
 if TYPE_CHECKING:
     from searchengine.store import keywords
     from searchengine.store.repository import Repository
+    from searchengine.transcribe.segments import Segment
 
 
 class LazyRepository:
@@ -91,3 +92,6 @@ class LazyRepository:
         if conditions:  # filters: their SQL is SQLAlchemy's
             return self.full.keyword_search(query, limit, conditions)
         return self._reads.keyword_search(query, limit)
+
+    def segments_of_units(self, unit_ids: Sequence[int]) -> dict[int, list["Segment"]]:
+        return self._reads.segments_of_units(unit_ids)

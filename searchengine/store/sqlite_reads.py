@@ -18,18 +18,22 @@ Writes, filters (SQL conditions) and everything else stay with the repository; s
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
 from searchengine.store import keywords
 from searchengine.store.revisions import head_revision
 from searchengine.store.rows import GENERATION_KEY, LOG_FLOOR_KEY, SQL_BATCH, Changes, UnitRow
+
+if TYPE_CHECKING:
+    from searchengine.transcribe.segments import Segment
 
 CACHE_KIB = 32768  # SQLite's page cache per connection (its default, 2 MiB, is 31 such pages)
 BUSY_TIMEOUT_MS = 30000
@@ -190,3 +194,22 @@ class SqliteReads:
         if statement is None:
             return []
         return keywords.relevances(self._conn().execute(*statement).fetchall())
+
+    def segments_of_units(self, unit_ids: Sequence[int]) -> dict[int, list[Segment]]:
+        """:meth:`Repository.segments_of_units`."""
+        from searchengine.transcribe.segments import Segment
+
+        if not unit_ids:
+            return {}
+        ids = list(unit_ids)
+        rows = self._conn().execute(
+            "SELECT units.id, transcripts.id, transcripts.segments FROM units JOIN media_files ON media_files.id = "
+            "units.file_id JOIN transcripts ON transcripts.content_hash = media_files.content_hash "
+            f"WHERE units.id IN ({_marks(len(ids))}) ORDER BY transcripts.id", ids).fetchall()
+        parsed: dict[int, list[Segment]] = {}
+        out: dict[int, list[Segment]] = {}
+        for unit_id, transcript_id, segments in rows:
+            if transcript_id not in parsed:
+                parsed[transcript_id] = [Segment(a, b, t) for a, b, t in json.loads(segments)]
+            out[unit_id] = parsed[transcript_id]
+        return out
