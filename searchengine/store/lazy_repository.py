@@ -53,8 +53,8 @@ class LazyRepository:
             return self._full
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
+        if name in ("_path", "_reads", "_full", "_lock") or name.startswith("__"):
+            raise AttributeError(name)  # not set yet (copy, pickle): never the full store's
         return getattr(self.full, name)
 
     def close(self) -> None:
