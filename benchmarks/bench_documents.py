@@ -11,6 +11,14 @@ handler, then the chunker (400 characters, 80 overlap) - and timed: pages/s for 
 MB/s (of the file) and the characters/s against the .txt's for every format. Scanned pages
 (a page of text rendered as a picture into a PDF) are read by the OCR (PP-OCR on ONNX
 Runtime, models loaded before timing): pages/s.
+
+RAW photos (``--raw N``, 0 to skip): sample photos scaled to a ``--raw-mpx`` megapixel
+sensor, each written as a camera JPEG (quality 92), as a DNG with an embedded JPEG preview
+(``--preview-side`` px on its long side; cameras embed 1,600 px to full size) and as a DNG
+with the raw mosaic only (tests/raw_maker.py: a 12-bit Bayer mosaic LibRaw demosaicks), and
+decoded as the indexer does (``load_image`` at the offline profile's input side): photos/s
+of each, and the RAW paths against the JPEG; then each RAW's image vector against its JPEG
+twin's (cosine, ``--raw-model``, offline:e5-effnet by default).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from raw_maker import write_dng  # noqa: E402
 from document_maker import (make_docx, make_epub, make_html, make_odt, make_pdf, make_pptx,  # noqa: E402
                             make_rtf, text_picture)
 from searchengine.media.formats.base import Budget  # noqa: E402
@@ -67,7 +76,14 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=60)
     ap.add_argument("--scans", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--raw", type=int, default=4, help="RAW photos (0: skip)")
+    ap.add_argument("--raw-mpx", type=float, default=12.0, help="their sensor's megapixels")
+    ap.add_argument("--preview-side", type=int, default=1620)
+    ap.add_argument("--raw-model", default="offline:e5-effnet",
+                    help="encoder for the RAWs' cosine with their JPEG twins ('' to skip)")
     args = ap.parse_args()
+    if args.raw:
+        raw_photos(args.raw, args.raw_mpx, args.preview_side, args.repeat, args.raw_model or None)
     rng = random.Random(7)
     pages = [prose(rng, 2400) for _ in range(args.pages)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,6 +127,54 @@ def main() -> None:
             print(f"scanned PDF: {len(sections)} pages rendered in {render:.2f} s, rendered + OCR {total:.2f} s: "
                   f"{len(sections) / total:.2f} pages/s ({read_chars} characters read of "
                   f"{sum(len(p[:600]) for p in pages[:args.scans])})")
+
+
+def raw_photos(n: int, mpx: float, preview_side: int, repeat: int, model: str | None) -> None:
+    from PIL import Image
+
+    from searchengine.encoders.offline_backend import IMAGE_PREP
+    from searchengine.media.images import load_image
+
+    names = ["rocket.jpg", "chelsea.png", "coffee.png", "astronaut.png", "camera.png", "horse.png"]
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        kinds: dict[str, list[Path]] = {"jpeg": [], "raw (preview)": [], "raw (demosaic)": []}
+        for i in range(n):
+            photo = Image.open(ROOT / "samples" / "images" / names[i % len(names)]).convert("RGB")
+            w = round((mpx * 1e6 * 1.5) ** 0.5) // 2 * 2  # 3:2
+            h = round(w / 1.5) // 2 * 2
+            photo = photo.resize((w, h), Image.Resampling.BILINEAR)
+            photo.save(d / f"{i}.jpg", quality=92)
+            kinds["jpeg"].append(d / f"{i}.jpg")
+            kinds["raw (preview)"].append(write_dng(d / f"{i}p.dng", photo, preview_side=preview_side))
+            kinds["raw (demosaic)"].append(write_dng(d / f"{i}m.dng", photo, preview_side=None))
+        side = IMAGE_PREP.resize
+        print(f"\nRAW photos: {n} of {w}x{h} ({w * h / 1e6:.1f} Mpx); decoded as the indexer does "
+              f"(load_image, min_side={side}); best of {repeat}")
+        print(f"{'kind':<16} {'file MB':>8} {'seconds':>8} {'photos/s':>9} {'vs jpeg':>8}")
+        base = None
+        for kind, paths in kinds.items():
+            best = float("inf")
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                for p in paths:
+                    load_image(p, min_side=side)
+                best = min(best, time.perf_counter() - t0)
+            rate = len(paths) / best
+            base = base or rate
+            mb = sum(p.stat().st_size for p in paths) / len(paths) / 1e6
+            print(f"{kind:<16} {mb:8.1f} {best:8.3f} {rate:9.2f} {rate / base:7.2f}x")
+        if model:
+            from searchengine.encoders.base import encode_images
+            from searchengine.encoders.registry import load_encoder
+
+            encoder = load_encoder(model)
+            vectors = {kind: encode_images(encoder, [load_image(p, min_side=side) for p in paths])
+                       for kind, paths in kinds.items()}
+            for kind in ("raw (preview)", "raw (demosaic)"):
+                cos = (vectors[kind] * vectors["jpeg"]).sum(axis=1)
+                print(f"{kind}: cosine with the JPEG twin under {model}: min {cos.min():.4f}, "
+                      f"mean {cos.mean():.4f} ({', '.join(f'{c:.4f}' for c in cos)})")
 
 
 if __name__ == "__main__":

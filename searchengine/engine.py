@@ -35,7 +35,7 @@ from searchengine.query.filters import SearchFilters
 from searchengine.query.ranker import GROUPS, Ranker
 from searchengine.query.searcher import MODES
 from searchengine.store.revisions import head_revision
-from searchengine.store.rows import FileRecord, UnitRow
+from searchengine.store.records import FileRecord, UnitRow
 
 if TYPE_CHECKING:  # a search imports no SQLAlchemy, speech model or duplicates pass (see open)
     from sqlalchemy import Engine as SqlEngine

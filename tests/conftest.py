@@ -158,3 +158,14 @@ def samples_engine(offline_settings):
     assert report.failed == 0, report.failures
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Headless Chromium (tests/browser_kit.py), 1280 x 900, one per test module."""
+    import browser_kit
+
+    browser_kit.require_browser()
+    driver = browser_kit.start_chromium(tmp_path_factory.mktemp("chromium-profile"))
+    yield driver
+    driver.quit()

@@ -325,6 +325,7 @@ def build(root: Path, outside: Path | None = None) -> list[Entry]:
 
     # -- documents: bombs, locked files, junk with the right name (issue 22) ----------------------------
     _documents(t, root)
+    _raw_photos(t, root)
 
     # -- multiply: many copies of cheap hostile kinds, so that there are well over 300 -------------------
     for i in range(40):
@@ -364,6 +365,29 @@ def _documents(t: "_Tree", root: Path) -> None:
         t.add(f"documents/noise.{ext}", f"document_noise_{ext}", "failed", t.rng.randbytes(3000))
         t.add(f"documents/truncated.{ext}", f"document_truncated_{ext}", "failed",
               (made / ("good.pdf" if ext == "pdf" else "good.docx")).read_bytes()[:300])
+
+
+def _raw_photos(t: "_Tree", root: Path) -> None:
+    """A real DNG, then camera RAW files that are noise, cut short, or claim a 3.6-gigapixel sensor."""
+    import struct
+
+    from raw_maker import write_dng
+
+    made = root / "raw"
+    made.mkdir()
+    good = write_dng(made / "good.dng", Image.open(io.BytesIO(_jpeg(90))).resize((256, 192)), preview_side=None)
+    t.entries.append(Entry(str(good), "good_raw", "indexed"))
+    for ext in ("dng", "cr2", "cr3", "nef", "arw", "orf", "rw2", "raf"):
+        t.add(f"raw/noise.{ext}", f"raw_noise_{ext}", "failed", t.rng.randbytes(3000))
+    data = good.read_bytes()
+    t.add("raw/truncated.dng", "raw_truncated", "failed", data[:-200])
+    liar = bytearray(data)
+    first = struct.unpack("<I", liar[4:8])[0]
+    for k in range(struct.unpack("<H", liar[first:first + 2])[0]):
+        at = first + 2 + 12 * k
+        if struct.unpack("<H", liar[at:at + 2])[0] in (0x100, 0x101):  # ImageWidth, ImageLength
+            liar[at + 8:at + 12] = struct.pack("<I", 60000)
+    t.add("raw/huge_sensor.dng", "raw_sensor_bomb", "failed", bytes(liar))
 
 
 if __name__ == "__main__":

@@ -53,6 +53,12 @@ def test_every_entry_is_indexed_or_listed_with_its_reason(hostile):
     for name in ("empty.md", "pipe.md", "photo.png", "junk4.txt"):
         assert name in status.output, (name, status.output)
     data = json.loads(runner.invoke(app, ["status", "--index", "acc", "--json"]).output)
-    assert {e["path"].rsplit("/", 1)[1] for e in data["skipped"]["entries"]} == {"pipe.md", "photo.png"}
+    skipped = {e["path"].rsplit("/", 1)[1]: e for e in data["skipped"]["entries"]}
+    assert set(skipped) == {"pipe.md", "photo.png", "empty.md"}  # an empty file is skipped, not failed
+    assert "empty" in skipped["empty.md"]["reason"] and "FIFO" in skipped["pipe.md"]["reason"]
+    assert "same file" in skipped["photo.png"]["reason"]
+    assert data["skipped"]["counts"]["empty"] == 1
+    failed = {f["path"].rsplit("/", 1)[1]: f["error"] for f in data["failures"]}
+    assert "empty.md" not in failed and all("binary content" in failed[f"junk{i}.txt"] for i in range(5))
     search = runner.invoke(app, ["search", "gardens", "--index", "acc", "--mode", "keyword", "--json"])
     assert all(not h["path"].endswith(".txt") for h in json.loads(search.output))  # no junk units

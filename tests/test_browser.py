@@ -1,68 +1,20 @@
-"""The web page in a real browser: Debian's headless Chromium driven by Selenium through
-Debian's chromedriver (no browser downloads). `.ci/run` installs both and sets
-SEARCHENGINE_REQUIRE_BROWSER=1, so CI fails rather than skips when they are missing."""
-
-import os
-import socket
-import threading
-import time
+"""The web page in a real browser: Debian's headless Chromium driven by Selenium (the setup
+is tests/browser_kit.py's; the ``browser`` fixture is conftest's)."""
 
 import pytest
 
+from browser_kit import require_browser, serve
 from conftest import SAMPLES
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+require_browser()
 
-if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-    if os.environ.get("SEARCHENGINE_REQUIRE_BROWSER"):
-        raise RuntimeError("browser tests need Debian's chromium and chromium-driver packages")
-    pytest.skip("Debian's chromium / chromium-driver are not installed", allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-
 @pytest.fixture(scope="module")
 def server(samples_engine):
-    yield from _serve(samples_engine)
-
-
-def _serve(engine):
-    import uvicorn
-
-    from searchengine.http.app import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    srv.should_exit = True
-    thread.join(5)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required", "--mute-audio",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_window_size(1280, 900)
-    yield driver
-    driver.quit()
+    yield from serve(samples_engine)
 
 
 def wait(browser, seconds=20):
@@ -322,7 +274,7 @@ def sign_server(tmp_path_factory, tiny_clip):
     background(8, (640, 480)).save(media / "field.jpg", quality=92)
     engine = SearchEngine.open("signs", settings=Settings(index_root=tmp_path_factory.mktemp("idx"), model=tiny_clip))
     engine.index([media])
-    for url in _serve(engine):
+    for url in serve(engine):
         yield url, box
     engine.close()
 
@@ -364,7 +316,7 @@ def trips_server(offline_settings, tmp_path_factory):
     shutil.copy(SAMPLES / "images" / "chelsea.png", folder / "chelsea.png")
     engine = SearchEngine.open("trips-page", settings=offline_settings)
     assert engine.index([folder]).failed == 0
-    yield from _serve(engine)
+    yield from serve(engine)
     engine.close()
 
 

@@ -107,18 +107,20 @@ def test_corrupt_truncated_empty_and_mislabelled_files_are_recorded(open_engine,
     (media / "empty.md").write_text("   \n")
     engine = open_engine()
     report = engine.index([media])
-    assert report.failed == 4 and report.added == 8
+    assert report.failed == 3 and report.added == 8
     reasons = dict(report.failures)
-    assert "empty" in reasons[str(media / "empty.jpg")]
     assert "text.png" in reasons[str(media / "text.png")]
     failed = {f.path for f in engine.repo.failures()}
-    assert failed == {str(media / n) for n in ("empty.jpg", "text.png", "truncated.png", "empty.md")}
+    assert failed == {str(media / n) for n in ("text.png", "truncated.png", "empty.md")}
+    # a file of 0 bytes is not a failure: skipped, with its reason
+    assert "empty (0 bytes)" in dict(report.noted_skips)[str(media / "empty.jpg")]
+    assert report.skip_counts["empty"] == 1
     assert_consistent(engine)
     # failed files are not retried while unchanged, and are retried when fixed
     assert engine.index([media]).failed == 0
     make_image(media / "text.png", seed=42)
     fixed = engine.index([media])
-    assert fixed.updated == 1 and len(engine.repo.failures()) == 3
+    assert fixed.updated == 1 and len(engine.repo.failures()) == 2
 
 
 def test_stale_or_missing_faiss_file_is_rebuilt_on_open(open_engine, settings, media):

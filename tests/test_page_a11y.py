@@ -3,36 +3,24 @@ text from content, labelled players, distinct button names, upload errors styled
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 import wave
 
 import numpy as np
 import pytest
 
+from browser_kit import DESKTOP, PHONE, require_browser, screenshot_ok, serve
 from conftest import make_image
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-    if os.environ.get("SEARCHENGINE_REQUIRE_BROWSER"):
-        raise RuntimeError("browser tests need Debian's chromium and chromium-driver packages")
-    pytest.skip("Debian's chromium / chromium-driver are not installed", allow_module_level=True)
+require_browser()
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory, tiny_clip):
-    import uvicorn
-
     from conftest import CACHE_DIR
     from searchengine import SearchEngine, Settings
-    from searchengine.http.app import create_app
 
     tmp = tmp_path_factory.mktemp("docs")
     for i in range(4):
@@ -45,43 +33,12 @@ def base_url(tmp_path_factory, tiny_clip):
     engine = SearchEngine.open("d", settings=Settings(index_root=tmp / "idx", model=tiny_clip, cache_dir=CACHE_DIR,
                                                       ocr="off"))
     engine.index([tmp / "media"])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", tmp
-    srv.should_exit = True
-    thread.join(10)
+    for url in serve(engine):
+        yield url.rstrip("/"), tmp
     engine.close()
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-                 "--mute-audio", f"--user-data-dir={tmp_path_factory.mktemp('chromium-a11y')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
-
-
-def _screenshot_ok(browser, path, width):
-    from PIL import Image
-
-    browser.save_screenshot(str(path))
-    with Image.open(path) as img:
-        assert img.width >= width * 0.9
-        assert len(set(np.asarray(img.convert("L").resize((64, 64))).ravel().tolist())) > 8  # not blank
-
-
-@pytest.mark.parametrize("size", [(1280, 900), (390, 844)], ids=["desktop", "phone"])
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_page_names_things_and_shows_errors_as_errors(base_url, browser, size, tmp_path):
     url, tmp = base_url
     browser.set_window_size(*size)
@@ -96,11 +53,11 @@ def test_page_names_things_and_shows_errors_as_errors(base_url, browser, size, t
     assert len(names) >= 2 and len(set(names)) == len(names) and all(n.startswith("More like ") for n in names)
     alts = [i.get_attribute("alt") for i in browser.find_elements(By.CSS_SELECTOR, "#results img")]
     assert alts and all(a.startswith("Photo ") for a in alts)
-    _screenshot_ok(browser, tmp_path / "results.png", size[0])
+    screenshot_ok(browser, tmp_path / "results.png", size[0])
 
     browser.find_element(By.ID, "image-file").send_keys(str(tmp / "upload.txt"))
     status = WebDriverWait(browser, 20).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#status.error"))
     assert status.is_displayed() and status.text and status.get_attribute("role") == "alert"
     assert status.value_of_css_property("color") in ("rgba(176, 0, 32, 1)", "rgb(176, 0, 32)")
-    _screenshot_ok(browser, tmp_path / "error.png", size[0])
+    screenshot_ok(browser, tmp_path / "error.png", size[0])

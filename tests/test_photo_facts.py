@@ -56,10 +56,16 @@ def test_exif_time_with_and_without_its_offset():
 
 def test_nearest_place_in_english_and_chinese():
     assert nearest_place(35.0116, 135.7681).text() == "Kyoto, Japan (京都, 日本)"
-    assert nearest_place(30.2590, 120.1300).text() == "Hangzhou, China (杭州, 中国)"
+    assert nearest_place(30.2590, 120.1300).text() == "Hangzhou, Zhejiang, China (杭州, 中国)"
     paris = nearest_place(48.8584, 2.2945)  # the Eiffel tower: in a district, named as the city
     assert (paris.city, paris.city_zh, paris.country, paris.country_zh) == ("Paris", "巴黎", "France", "法国")
     assert nearest_place(30.2672, -97.7431).region == "Texas"
+    # regions outside the US (GeoNames admin1, searchengine/media/data/regions.json)
+    assert paris.region == "Île-de-France" and paris.label() == "Paris, Île-de-France, France"
+    assert nearest_place(48.137, 11.575).label() == "Munich, Bavaria, Germany"
+    assert nearest_place(43.06, 141.35).label() == "Sapporo, Hokkaido, Japan"
+    assert nearest_place(-33.87, 151.21).region == "New South Wales"
+    assert nearest_place(35.0116, 135.7681).region == "Kyoto"  # named once in the label
     assert nearest_place(0.0, -30.0) is None  # mid-Atlantic: nowhere
 
 
@@ -101,7 +107,8 @@ def photos_engine(offline_settings, tmp_path_factory):
 
 
 @pytest.mark.parametrize("query,name", [("Paris", "IMG_1001.jpg"), ("Kyoto", "IMG_1002.jpg"), ("杭州", "IMG_1003.jpg"),
-                                        ("photos from Japan", "IMG_1002.jpg"), ("京都的照片", "IMG_1002.jpg")])
+                                        ("photos from Japan", "IMG_1002.jpg"), ("京都的照片", "IMG_1002.jpg"),
+                                        ("Zhejiang", "IMG_1003.jpg"), ("photos from Île-de-France", "IMG_1001.jpg")])
 def test_gps_tagged_photos_are_found_first_by_their_place(photos_engine, query, name):
     engine, folder = photos_engine
     assert engine.search(query, k=3)[0].path == str(folder / name)
@@ -112,6 +119,7 @@ def test_place_and_camera_filters(photos_engine):
     by_place = {Path(h.path).name for h in engine.search("a photo", k=20, filters=SearchFilters.of(place="japan"))}
     assert by_place == {"IMG_1002.jpg"}
     assert {Path(h.path).name for h in engine.search("a photo", k=20, filters=SearchFilters.of(place="中国"))} == {"IMG_1003.jpg"}
+    assert {Path(h.path).name for h in engine.search("a photo", k=20, filters=SearchFilters.of(place="zhejiang"))} == {"IMG_1003.jpg"}
     by_camera = {Path(h.path).name for h in engine.search("a photo", k=20, filters=SearchFilters.of(camera="nikon z"))}
     assert by_camera == {"IMG_1004.jpg"}
 

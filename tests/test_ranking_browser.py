@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import By, _serve, results, search_for, wait  # noqa: F401  (the browser fixture too)
-from test_browser import browser  # noqa: F401
+from browser_kit import serve
+from test_browser import By, results, search_for, wait  # noqa: F401  (skips without Chromium)
 
 COCO = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco-dev"
 SKIING = "000000030752.jpg"  # "A man and his dog cross country skiing."
@@ -45,11 +45,11 @@ def library_server(tmp_path_factory, offline_settings):
     engine = SearchEngine.open("skiing", settings=settings)
     report = engine.index([media])
     assert report.failed == 0, report.failures
-    yield from _serve(engine)
+    yield from serve(engine)
     engine.close()
 
 
-def test_the_skiing_photo_is_strong_in_the_api_and_on_the_page(browser, library_server):  # noqa: F811
+def test_the_skiing_photo_is_strong_in_the_api_and_on_the_page(browser, library_server):
     query = "a man skiing with his dog"
     with urllib.request.urlopen(library_server + "api/search?q=" + urllib.parse.quote(query)) as response:
         hits = json.loads(response.read())["hits"]

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from test_browser import _serve, browser, wait  # noqa: F401 - the module-scoped browser fixture (skips without Chromium)
+from browser_kit import serve
+from test_browser import wait  # skips without Chromium
 from video_maker import make_video, scene_picture
 from selenium.webdriver.common.by import By  # noqa: E402
 
@@ -17,10 +18,10 @@ def video_server(open_engine, tmp_path):
     make_video(media / "silent.webm", [(3.0, 11), (3.0, 12), (3.0, 13)], codec="libvpx-vp9", size=(320, 192))
     engine = open_engine("browser-videos")
     assert engine.index([media]).failed == 0
-    yield from _serve(engine)
+    yield from serve(engine)
 
 
-def test_an_image_query_plays_the_video_from_the_second_it_is_seen(browser, video_server, tmp_path):  # noqa: F811
+def test_an_image_query_plays_the_video_from_the_second_it_is_seen(browser, video_server, tmp_path):
     still = tmp_path / "still.png"
     scene_picture(12, (320, 192)).save(still)
     browser.get(video_server)
@@ -41,3 +42,12 @@ def test_an_image_query_plays_the_video_from_the_second_it_is_seen(browser, vide
     wait(browser).until(lambda b: b.execute_script("return !arguments[0].paused && arguments[0].currentTime > 0", video))
     now = browser.execute_script("return arguments[0].currentTime", video)
     assert start - 0.5 <= now <= start + 5
+    # opened in the viewer, it plays from that second too
+    browser.execute_script("arguments[0].pause()", video)
+    hit.find_element(By.CSS_SELECTOR, ".name").click()
+    big = wait(browser).until(lambda b: b.find_element(By.CSS_SELECTOR, "#viewer-body video"))
+    wait(browser).until(lambda b: b.execute_script("return arguments[0].readyState >= 1 && arguments[0].currentTime > 0", big))
+    at = browser.execute_script("return arguments[0].currentTime", big)
+    assert start - 0.5 <= at <= start + 5
+    assert browser.execute_script("return arguments[0].clientWidth", big) >= 320
+    browser.find_element(By.ID, "viewer-close").click()

@@ -33,7 +33,7 @@ import numpy as np
 
 from searchengine.errors import IndexBusyError, InvalidInputError
 from searchengine.catalog.rwlock import ReadWriteLock
-from searchengine.store.rows import FileWrite, NewUnit, StoredFile
+from searchengine.store.records import FileWrite, NewUnit, StoredFile
 
 if TYPE_CHECKING:  # a search process never imports SQLAlchemy (see store.lazy_repository)
     from sqlalchemy.orm import Session

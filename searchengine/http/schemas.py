@@ -118,14 +118,38 @@ class SearchRequest(BaseModel):
                                "`evidence`; unit: every matching unit on its own.")
 
 
+class TextBoxOut(BaseModel):
+    id: int = Field(description="Id of the unit (the line of text read in the picture).")
+    text: str
+    box: tuple[float, float, float, float] = Field(
+        description="x0, y0, x1, y1 as fractions of the picture's width and height.")
+
+
+class ContextOut(BaseModel):
+    text: str = Field(description="The passage with the text around it (up to about 1,200 characters "
+                      "each side, from the same page of a document).")
+    start: int = Field(description="Where the passage starts in `text` (characters).")
+    end: int = Field(description="Where the passage ends in `text` (characters, exclusive).")
+    cut_before: bool = Field(description="The file's text goes on before `text`.")
+    cut_after: bool = Field(description="The file's text goes on after `text`.")
+
+
 class ItemOut(BaseModel):
     id: int
     path: str
     name: str
     modality: Modality
+    kind: str = Field("image", description="What the unit is (see the search hits' `kind`).")
     start: Optional[float] = None
     end: Optional[float] = None
     text: Optional[str] = None
+    page: Optional[int] = Field(None, description="Documents: the passage's page, slide or chapter (1-based).")
+    box: Optional[tuple[float, float, float, float]] = Field(
+        None, description="Text read in an image: where, as fractions x0, y0, x1, y1.")
+    text_in_image: Optional[list[TextBoxOut]] = Field(
+        None, description="Images: every line of text read in the picture, with its box.")
+    context: Optional[ContextOut] = Field(
+        None, description="A passage of a note or document: the passage in its surrounding text.")
     size: int
     modified: datetime
     content_hash: str

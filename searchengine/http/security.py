@@ -15,13 +15,15 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MIN_TOKEN_LENGTH = 16
 
-# The page: its own scripts, styles, thumbnails and media only; no inline script, no frames.
+# The page: its own scripts, styles, thumbnails and media only; no inline script; the one
+# thing it embeds is this server's own (a PDF opened at its page in the viewer: the browser's
+# PDF viewer is an <object> that loads in a frame). No other site may frame the page.
 PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
-            "media-src 'self' blob:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
-            "frame-ancestors 'none'")
+            "media-src 'self' blob:; object-src 'self'; frame-src 'self'; connect-src 'self'; "
+            "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 # Media, thumbnails and JSON: nothing in them may run, even if a browser is tricked into
-# rendering one as a document.
-MEDIA_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox; frame-ancestors 'none'"
+# rendering one as a document; only this server's own page may embed them (the viewer's PDF).
+MEDIA_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox; frame-ancestors 'self'"
 # /docs (Swagger UI) loads its script and styles from a CDN and runs one inline script.
 DOCS_CSP = ("default-src 'none'; script-src 'self' 'unsafe-inline'; "  # Swagger UI, shipped (no CDN)
             "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "

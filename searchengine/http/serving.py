@@ -1,6 +1,6 @@
 """Starting the server: settings that would weaken its defences are refused before anything
 is bound, the socket is bound before anything says "Serving", and connections have time
-limits (keep-alive, request bodies)."""
+limits (keep-alive, request headers, request bodies)."""
 
 from __future__ import annotations
 
@@ -100,6 +100,16 @@ def run_server(engine: Any, settings: ServeSettings, sock: socket.socket) -> Non
     app = create_app(engine, api_token=settings.token, max_upload_bytes=settings.max_upload_bytes,
                      allowed_hosts=settings.allowed_hosts,
                      serve_outside_roots=engine.settings.follow_symlinks_outside)
-    config = uvicorn.Config(app, log_level="warning", timeout_keep_alive=KEEP_ALIVE_SECONDS,
-                            h11_max_incomplete_event_size=16 * 1024)
-    uvicorn.Server(config).run(sockets=[sock])
+    uvicorn.Server(server_config(app)).run(sockets=[sock])
+
+
+def server_config(app: Any, **options: Any) -> Any:
+    """uvicorn's settings for ``app``: idle keep-alive connections closed after
+    ``KEEP_ALIVE_SECONDS``, request headers at most 16 KB and complete within
+    ``HEADER_SECONDS`` (:mod:`searchengine.http.header_timeout`)."""
+    import uvicorn
+
+    from searchengine.http.header_timeout import HeaderTimeoutH11Protocol
+
+    return uvicorn.Config(app, log_level="warning", timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                          h11_max_incomplete_event_size=16 * 1024, http=HeaderTimeoutH11Protocol, **options)

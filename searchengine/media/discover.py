@@ -7,6 +7,8 @@ Rules:
 - the folder is the boundary: a symlink (to a file or a folder) is followed only while its
   real target stays inside the real path of an indexed root (``follow_outside`` allows
   more); loops, dangling links and files reached twice are skipped with the reason;
+- empty files (0 bytes) are skipped with the reason "empty" (nothing to index; a file
+  emptied since the last run loses its units);
 - hidden entries, unknown extensions, sidecar transcripts and the index folder itself are
   skipped (reported too, with their own codes, so that every entry is accounted for).
 """
@@ -39,10 +41,11 @@ LOOP = "loop"  # a symlink loop, or a folder reached a second time
 DUPLICATE = "duplicate"  # a file reached a second time (hard link, symlink to an indexed file)
 DANGLING = "dangling"  # a symlink whose target does not exist
 UNREADABLE = "unreadable"  # permission denied, name too long, I/O error
+EMPTY = "empty"  # a regular file of 0 bytes: nothing to index
 UNAVAILABLE = frozenset({DANGLING, UNREADABLE})
 # skipped entries listed one by one with their reason (in the run's summary and `status`);
 # the others (hidden, unknown extensions, sidecars, the index folder) are only counted
-NOTED = frozenset({SPECIAL, OUTSIDE, LOOP, DUPLICATE, DANGLING, UNREADABLE})
+NOTED = frozenset({SPECIAL, OUTSIDE, LOOP, DUPLICATE, DANGLING, UNREADABLE, EMPTY})
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,9 @@ class _Walker:
         modality = modality_of(path)
         if modality is None:
             self.skip(path, UNSUPPORTED, f"the extension {display_path(path.suffix or '(none)')!s} is not indexed")
+            return None
+        if st.st_size == 0:
+            self.skip(path, EMPTY, "empty (0 bytes); nothing to index")
             return None
         key = (st.st_dev, st.st_ino)
         if key in self.seen_files:

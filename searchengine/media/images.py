@@ -1,5 +1,6 @@
 """Decoding images: JPEG, PNG, WebP, GIF, BMP, TIFF and HEIC/HEIF (pillow-heif) only, EXIF
-orientation applied, first frame of animations, RGB out, bounded in pixels and memory."""
+orientation applied, first frame of animations, RGB out, bounded in pixels and memory; camera
+RAW files (by their extension) through :mod:`searchengine.media.formats.raw`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import BinaryIO, Callable, ContextManager, Iterator
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from searchengine.errors import InvalidInputError, MediaDecodeError, MediaTooLargeError
+from searchengine.media.formats.raw import is_raw, load_raw
 from searchengine.media.regular import open_regular
 from searchengine.media.pathnames import display_path
 
@@ -80,7 +82,8 @@ def load_image(path: Path | str | BinaryIO, max_pixels: int | None = DEFAULT_MAX
                byte_gate: Callable[[int], ContextManager[object]] | None = None) -> Image.Image:
     """Decode ``path`` (a file or a binary stream) into an RGB image of at most ``MAX_SIDE``
     pixels a side, or raise :class:`MediaDecodeError` naming the file. Only the formats in
-    ``FORMATS`` are parsed; a path must be a regular file (never a FIFO or device). JPEGs
+    ``FORMATS`` are parsed, and camera RAW files (by the extension of the path, or of the
+    stream's ``name``) through LibRaw; a path must be a regular file (never a FIFO or device). JPEGs
     are decoded at reduced scale and everything is shrunk in place before colour
     conversion, so memory stays near the decoded size. ``max_pixels`` refuses larger images
     from their header, before decoding; ``pixel_gate(pixels)`` (e.g.
@@ -93,6 +96,9 @@ def load_image(path: Path | str | BinaryIO, max_pixels: int | None = DEFAULT_MAX
     _register_heif()
     name = _name(path)
     try:
+        if is_raw(path if isinstance(path, (str, Path)) else str(getattr(path, "name", ""))):
+            return load_raw(path, name, max_side=MAX_SIDE, min_side=min_side, max_pixels=max_pixels,
+                            max_bytes=max_bytes, pixel_gate=pixel_gate, byte_gate=byte_gate)
         with contextlib.ExitStack() as stack:
             stream = stack.enter_context(open_regular(path)) if isinstance(path, (str, Path)) else path
             _check_webp_header(stream, name, max_pixels, max_bytes)

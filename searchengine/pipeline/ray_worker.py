@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -34,13 +34,13 @@ from searchengine.errors import SearchEngineError
 from searchengine.pipeline.decode import Decoded, Decoder
 from searchengine.pipeline.encode import encode_batch
 from searchengine.pipeline.plan import Work
-from searchengine.store.repository import Repository
+from searchengine.store.caches import DecodeCache, TranscriptEntry
 from searchengine.transcribe.segments import Segment
 from searchengine.transcribe.whisper import WhisperTranscriber
 
 log = logging.getLogger(__name__)
 
-Transcript = tuple[list[Segment], "str | None"]
+Transcript = TranscriptEntry
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,11 @@ class WorkerResult:
     worker: dict[str, str] = field(default_factory=dict)  # where it ran (host, pid, package)
 
 
-class _ShippedTranscripts:
-    """What :class:`Decoder` asks of the repository, answered from what the driver shipped:
-    a worker on another machine cannot reach the index's SQLite file. (Transcripts, and the
-    text read in images.)"""
+class _ShippedTranscripts(DecodeCache):
+    """A Ray worker's :class:`~searchengine.store.caches.DecodeCache`: what :class:`Decoder`
+    asks of the caches, answered from what the driver shipped (a worker on another machine
+    cannot reach the index's database), and what it saves kept to travel back with the
+    result. (Transcripts, and the text read in images and scanned pages.)"""
 
     def __init__(self, known: dict[str, Transcript], texts: dict[str, list[dict]]):
         self._known = known
@@ -179,7 +180,7 @@ class DecodeEncodeActor:
             if lines is not None:
                 texts[w.content_hash] = lines
         store = _ShippedTranscripts(known, texts)
-        decoder = Decoder(cast(Repository, store), self.settings, lambda: self.encoder, self._get_transcriber)
+        decoder = Decoder(store, self.settings, lambda: self.encoder, self._get_transcriber)
         decoded = list(self._pool.map(decoder, works))
         with self._encode_lock:
             t0 = time.perf_counter()

@@ -9,8 +9,10 @@ and relevance is BM25's term-frequency part with length normalisation (no IDF), 
 :func:`search_server`.
 
 Query syntax: words are matched anywhere (any of them); a ``"quoted phrase"`` must occur as
-written. Terms of three characters or more use the trigram index; shorter ones (a two-
-character Chinese word) are matched by a scan of the index's rows.
+written. Chinese written without spaces is cut into its words first ("揉纸的声音" -> 揉纸,
+声音: :mod:`searchengine.store.chinese_terms`); the run as written is still highlighted
+whole where it occurs. Terms of three characters or more use the trigram index; shorter
+ones (a two-character Chinese word) are matched by a scan of the index's rows.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ if TYPE_CHECKING:  # SQLAlchemy is imported by the functions that write or ask P
     from sqlalchemy import Select
     from sqlalchemy.engine import Connection
 
+from searchengine.store import chinese_terms
+
 TABLE = "units_fts"
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|「([^」]+)」')
 _SPLIT = re.compile(r"[\s,;:!?。，、；：！？()\[\]{}<>]+")
@@ -33,6 +37,7 @@ _SPLIT = re.compile(r"[\s,;:!?。，、；：！？()\[\]{}<>]+")
 class KeywordQuery:
     phrases: tuple[str, ...]  # must all occur
     terms: tuple[str, ...]  # any may occur
+    whole: tuple[str, ...] = ()  # Chinese runs as written, cut into ``terms``: highlighted whole
 
     def __bool__(self) -> bool:
         return bool(self.phrases or self.terms)
@@ -40,7 +45,7 @@ class KeywordQuery:
     @property
     def needles(self) -> tuple[str, ...]:
         """What to highlight in a hit."""
-        return self.phrases + self.terms
+        return self.phrases + self.terms + self.whole
 
 
 # Words that carry no keyword meaning: left to the vector side (which reads them as language).
@@ -56,11 +61,14 @@ def parse_query(query: str) -> KeywordQuery:
     phrases = tuple(p.strip() for m in _QUOTED.finditer(query) for p in m.groups() if p and p.strip())
     rest = _QUOTED.sub(" ", query)
     terms = [t.strip(".'-_") for t in _SPLIT.split(rest)]
+    whole = [t for t in terms if chinese_terms.HAN_RUN.search(t)]
+    terms = [w for t in terms for w in (chinese_terms.words(t) if t in whole else [t])]
     # CJK words of any length; others of 3 characters or more (one or two Latin letters match
     # nearly every text) and not stop words; digits count ("42" in an order number)
     terms = [t for t in terms if t and (_cjk(t) or (len(t) >= 3 and t.casefold() not in STOP_WORDS)
                                         or (len(t) >= 2 and any(c.isdigit() for c in t)))]
-    return KeywordQuery(phrases, tuple(dict.fromkeys(terms)))
+    terms = list(dict.fromkeys(terms))
+    return KeywordQuery(phrases, tuple(terms), tuple(w for w in dict.fromkeys(whole) if w not in terms))
 
 
 def _cjk(term: str) -> bool:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
-from searchengine.store.rows import Changes, UnitRow
+from searchengine.store.records import Changes, UnitRow
 from searchengine.store.sqlite_reads import SqliteReads
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from searchengine.media.pathnames import display_path, has_undecodable
-from searchengine.store.rows import KIND_OF_MODALITY  # noqa: F401  (the default kind of a modality's units)
+from searchengine.store.records import KIND_OF_MODALITY  # noqa: F401  (the default kind of a modality's units)
 
 
 PG_ESCAPE = "\U0010ffff"  # a noncharacter: no real name holds it (and if one does, it is doubled)

@@ -30,7 +30,7 @@ import numpy as np
 
 from searchengine.store import keywords
 from searchengine.store.revisions import head_revision
-from searchengine.store.rows import GENERATION_KEY, LOG_FLOOR_KEY, SQL_BATCH, Changes, UnitRow
+from searchengine.store.records import GENERATION_KEY, LOG_FLOOR_KEY, SQL_BATCH, Changes, UnitRow
 
 if TYPE_CHECKING:
     from searchengine.transcribe.segments import Segment

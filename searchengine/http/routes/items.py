@@ -16,7 +16,8 @@ from fastapi.responses import FileResponse
 
 from searchengine.errors import MediaDecodeError
 from searchengine.http.errors import ERRORS, ApiError, check_range
-from searchengine.http.schemas import ErrorResponse, ItemOut, Modality
+from searchengine.http.item_view import REACH, passage_in_context, text_boxes
+from searchengine.http.schemas import ContextOut, ErrorResponse, ItemOut, Modality, TextBoxOut
 from searchengine.http.state import AppState, root_of
 from searchengine.http.files import DescriptorResponse
 from searchengine.http.thumbnails import ContentChangedError, thumbnail
@@ -39,11 +40,22 @@ def router(state: AppState) -> APIRouter:
     @api.get("/api/items/{item_id}", response_model=ItemOut, tags=["items"],
              responses={404: ERRORS[404]})
     def item(request: Request, item_id: ItemId) -> ItemOut:
+        """An item's record; for a photo, every line of text read in it with its box; for a
+        passage of a note or document, the passage in its surrounding text."""
         row = state.unit_or_404(item_id)
         root = root_of(request)
+        boxes = context = None
+        if row.modality == "image":
+            boxes = [TextBoxOut(**b) for b in text_boxes(engine.repo.units_of_file(row.file_id, limit=2000))]
+        elif row.kind == "chunk" and row.start is not None and row.end is not None:
+            around = engine.repo.chunks_around(row.file_id, row.page, row.start - REACH, row.end + REACH)
+            found = passage_in_context(row, around)
+            context = ContextOut(**found) if found else None
+        unit_box = text_boxes([row])
         return ItemOut(
             id=row.id, path=display_path(row.path), name=display_path(os.path.basename(row.path)),
-            modality=cast(Modality, row.modality),
+            modality=cast(Modality, row.modality), kind=row.kind, page=row.page,
+            box=tuple(unit_box[0]["box"]) if unit_box else None, text_in_image=boxes, context=context,
             start=row.start, end=row.end, text=row.text, size=row.size,
             modified=datetime.fromtimestamp(row.mtime_ns / 1e9, tz=timezone.utc),
             content_hash=row.content_hash, media_url=f"{root}/api/items/{row.id}/media",

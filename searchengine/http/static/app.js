@@ -21,6 +21,7 @@ const KINDS = $$('#kinds input[name="modality"]').map((el) => el.value);
 let lastQuery = null;
 let generation = 0;  // bumped by every new search; answers to older ones are dropped
 const images = new Map();  // history key -> the File of an image search (uploads can't go in a URL)
+const HITS = new WeakMap();  // a result's <li> -> its hit, as the server sent it (the viewer reads it)
 
 // Media and thumbnails are plain links: with a token, the server is asked once for an
 // HttpOnly same-site cookie, so that no URL the page builds ever carries the token.
@@ -118,6 +119,7 @@ function writeFilters(f) {
   $("#camera").value = f.camera || "";
   $("#after").value = f.after;
   $("#before").value = f.before;
+  updateFiltersToggle();
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -221,6 +223,8 @@ function renderHit(hit, query) {
   if (Array.isArray(hit.found_by)) node.dataset.foundBy = hit.found_by.join(" ");
   node.querySelector(".name").textContent = hit.name;
   node.querySelector(".name").title = hit.path;
+  node.querySelector(".name").setAttribute("aria-label", "Open " + hit.name);
+  HITS.set(node, hit);
   node.querySelector(".score").textContent = hit.score.toFixed(3);
   const media = node.querySelector(".media");
   const passage = node.querySelector(".passage");
@@ -286,10 +290,93 @@ function renderHit(hit, query) {
     if (hit.page != null) showPage(node, media, hit);
     highlight(passage, hit.text || "", query, hit.highlights);
   }
+  showEvidence(node, hit);
   node.querySelector(".similar").setAttribute("aria-label", "More like " + hit.name);
   node.querySelector(".similar").addEventListener("click",
     () => search({ kind: "similar", value: String(hit.id), label: hit.name }));
   return node;
+}
+
+const EVIDENCE_SHOWN = 4;
+
+function shorten(text, n) {
+  const t = String(text || "").replace(/\s+/g, " ").trim();
+  return t.length > n ? t.slice(0, n - 1) + "…" : t;
+}
+
+// Where a unit of a hit's file is, in words: "0:12.0", "p. 3", "text in image", "seen at 0:03.0".
+function unitPlace(hit, u) {
+  if (u.kind === "window" || u.kind === "sound") return clock(u.moment != null ? u.moment : (u.start || 0));
+  if (u.kind === "frame") return "seen at " + clock(u.start || 0);
+  if (u.kind === "ocr") return "text in image";
+  if (u.kind === "place") return "place";
+  if (u.page != null) return (hit.location === "slide" ? "slide " : hit.location === "chapter" ? "chapter " : "p. ") + u.page;
+  if (u.kind === "image") return "the photo";
+  return "passage";
+}
+
+// The file's other matching units (moments, pages, passages, text boxes), each a button
+// opening the viewer there.
+function showEvidence(node, hit) {
+  const list = node.querySelector(".evidence");
+  const units = Array.isArray(hit.evidence) ? hit.evidence : [];
+  if (!units.length) { list.remove(); return; }
+  list.hidden = false;
+  list.setAttribute("aria-label", "Other matches in " + hit.name);
+  units.slice(0, EVIDENCE_SHOWN).forEach((u, i) => {
+    const item = document.createElement("li");
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "unit";
+    open.dataset.unit = String(i);
+    const where = document.createElement("span");
+    where.className = "where";
+    where.textContent = unitPlace(hit, u);
+    open.append(where);
+    if (u.text && u.kind !== "frame") open.append(" " + shorten(u.text, 70));
+    open.setAttribute("aria-label", "Open " + hit.name + " at " + unitPlace(hit, u) + (u.text ? ": " + shorten(u.text, 40) : ""));
+    item.appendChild(open);
+    list.appendChild(item);
+  });
+  if (units.length > EVIDENCE_SHOWN) {
+    const rest = document.createElement("li");
+    rest.className = "rest";
+    rest.textContent = "and " + (units.length - EVIDENCE_SHOWN) + " more in the viewer";
+    list.appendChild(rest);
+  }
+}
+
+// What the results are like: the uploaded picture, or the item "more like this" started from.
+let shownPicture = null;
+async function showQuerySource(query) {
+  const box = $("#query-source"), img = $("#query-picture"), caption = $("#query-caption");
+  if (shownPicture) { URL.revokeObjectURL(shownPicture); shownPicture = null; }
+  if (query.kind === "text") { box.hidden = true; return; }
+  img.hidden = true;
+  img.removeAttribute("src");
+  if (query.kind === "image") {
+    shownPicture = URL.createObjectURL(query.value);
+    img.src = shownPicture;
+    img.alt = "The picture searched with" + (query.value.name ? ": " + query.value.name : "");
+    img.hidden = false;
+    caption.textContent = "Results like this picture" + (query.value.name ? " (" + query.value.name + ")" : "");
+  } else {
+    caption.textContent = "More like " + (query.label || "item " + query.value);
+    const item = await api(`${ROOT}/api/items/${query.value}`).catch(() => null);
+    if (item) {
+      caption.textContent = "More like " + item.name;
+      const path = document.createElement("code");
+      path.textContent = item.path;
+      caption.append(" ", path);
+      if (item.thumbnail_url) {
+        img.src = item.thumbnail_url;
+        img.alt = "Photo " + item.name + ", the item these results are like";
+        img.hidden = false;
+      }
+    }
+  }
+  box.dataset.kind = query.kind;
+  box.hidden = false;
 }
 
 // A passage of a document with pages: where it is ("p. 2", "slide 3", "chapter 4"), the
@@ -425,6 +512,7 @@ async function run(query, filters, offset) {
     if (mine !== generation) return;  // a newer search has started meanwhile
     const list = $("#results");
     if (offset === 0) {
+      showQuerySource(query);
       list.textContent = "";
       list.classList.remove("hide-weak");
       weakHidden = false;
@@ -451,7 +539,10 @@ async function run(query, filters, offset) {
     setStatus(count ? `${count} results for ${describe(query)}${split} (${ms} ms)` : `No matches for ${describe(query)}.`);
     document.title = (query.kind === "text" ? query.value : describe(query)) + " – searchengine";
   } catch (err) {
-    if (mine === generation) setStatus(err.message, true);
+    if (mine === generation) {
+      setStatus(err.message, true);
+      if (offset === 0) $("#query-source").hidden = true;
+    }
   }
 }
 
@@ -483,6 +574,7 @@ function restore(state) {
   generation++;
   lastQuery = null;
   $("#results").textContent = "";
+  $("#query-source").hidden = true;
   $("#more").hidden = true;
   document.title = "searchengine";
   setStatus(state && state.image ? "An image search can't be restored from the address: drop the image again." : "");
@@ -509,6 +601,18 @@ $("#clear-filters").addEventListener("click", () => {
   writeFilters({ modality: [], path: "", place: "", camera: "", after: "", before: "" });
   filtersChanged();
 });
+// On a phone the filters fold away behind a toggle (saying how many are set).
+function updateFiltersToggle() {
+  const f = readFilters();
+  const set = f.modality.length + ["path", "place", "camera", "after", "before"].filter((k) => f[k]).length;
+  $("#filters-toggle").textContent = set ? `Filters (${set})` : "Filters";
+}
+$("#filters-toggle").addEventListener("click", () => {
+  const open = !$("#filters").classList.contains("open");
+  $("#filters").classList.toggle("open", open);
+  $("#filters-toggle").setAttribute("aria-expanded", String(open));
+});
+for (const el of $$("#filters input")) el.addEventListener("change", updateFiltersToggle);
 $("#more").addEventListener("click", () => run(lastQuery, lastQuery.filters, lastQuery.offset + PAGE));
 $("#image-file").addEventListener("change", (event) => {
   const file = event.target.files[0];

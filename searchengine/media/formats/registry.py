@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from searchengine.media.formats import docx, epub, html, media, odt, pdf, plain, pptx, rtf
+from searchengine.media.formats import docx, epub, html, media, odt, pdf, plain, pptx, raw, rtf
 from searchengine.media.formats.base import Format
 
 FORMATS: tuple[Format, ...] = (
     media.IMAGES,
+    raw.FORMAT,
     plain.FORMAT,
     pdf.FORMAT,
     docx.FORMAT,

@@ -1,13 +1,20 @@
-"""The rows the store reads and writes, as plain data (no SQLAlchemy: a search process
-imports this without it; :mod:`searchengine.store.repository` maps them to SQL)."""
+"""The plain records the store reads and writes: files, units, what a write did, and the
+changes since a generation. No SQL here, and no SQLAlchemy (see store.sqlite_reads)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
+
+from searchengine.media.pathnames import display_path
+from searchengine.store import keywords
+
+if TYPE_CHECKING:  # no SQLAlchemy at run time: a search imports these records without it
+    from searchengine.store.models import MediaFile
 
 KIND_OF_MODALITY = {"image": "image", "text": "chunk", "audio": "window", "video": "window"}
 """The kind of a file's units when not given (and of every unit before 0006); a video's key
@@ -63,6 +70,7 @@ class FileFacts:
     def columns(self) -> dict[str, Any]:
         return dict(taken_ns=self.taken_ns, latitude=self.latitude, longitude=self.longitude,
                     place=self.place, camera=self.camera, facts=True)
+
 
 
 NO_FACTS: dict[str, Any] = dict(taken_ns=None, latitude=None, longitude=None, place=None, camera=None, facts=False)
@@ -138,3 +146,24 @@ class Changes:
     count: int  # units now
     removed: list[int]  # unit ids removed since
     added: Iterator[tuple[np.ndarray, np.ndarray]]  # (ids, vectors) of the units added since
+
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def record(row: MediaFile) -> FileRecord:
+    return FileRecord(
+        row.id, row.path, row.modality, row.content_hash, row.size, row.mtime_ns, row.status, row.error,
+        row.device, row.inode,
+    )
+
+
+def keyword_name(path: str) -> str:
+    """A file's name for the keyword index (undecodable bytes escaped, as shown to people)."""
+    return display_path(keywords.file_name(path))
+
+
+def vector_to_bytes(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
