@@ -151,7 +151,7 @@ def build(root: Path, outside: Path | None = None) -> list[Entry]:
     for ext in ("jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff", "heic", "heif", "txt", "md",
                 "wav", "mp3", "flac", "ogg", "m4a", "opus", "mp4", "mkv", "webm", "mov",
                 "pdf", "docx", "pptx", "odt", "epub", "html", "rtf"):
-        t.add(f"empty/zero_{ext}.{ext}", "zero_byte", "failed", b"")  # own stems: no sidecars
+        t.add(f"empty/zero_{ext}.{ext}", "zero_byte", "skipped:empty", b"")  # own stems: no sidecars
     png, jpeg = _png(1, (200, 150)), _jpeg(2)
     for i, cut in enumerate((8, 16, 33, 40, 60, 100, 200, 400, len(png) // 2)):
         t.add(f"truncated/t{i}.png", "truncated_png", "failed", png[:cut])
@@ -329,7 +329,7 @@ def build(root: Path, outside: Path | None = None) -> list[Entry]:
 
     # -- multiply: many copies of cheap hostile kinds, so that there are well over 300 -------------------
     for i in range(40):
-        t.add(f"bulk/zero{i}.png", "zero_byte", "failed", b"")
+        t.add(f"bulk/zero{i}.png", "zero_byte", "skipped:empty", b"")
         t.add(f"bulk/noise{i}.jpg", "magic_noise_jpg", "failed", b"\xff\xd8\xff\xe0" + rnd(64))
     for i in range(30):
         path = t.add(f"bulk/pipe{i}.txt", "fifo", "skipped:special")
