@@ -271,7 +271,8 @@ def search(
         raise typer.Exit(EXIT_USAGE)
 
     def work():
-        with SearchEngine.open(index_name, model=model, settings=_settings(index_root, database_url), create=False) as engine:
+        with SearchEngine.open(index_name, model=model, settings=_settings(index_root, database_url), create=False,
+                               reads_only=True) as engine:
             found = engine.search(query, image=image, similar_to=similar_to, k=k, offset=offset, mode=mode,
                                   group=group, filters=SearchFilters.of(modality or None, path_glob, after, before,
                                                                         place, camera))

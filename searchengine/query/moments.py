@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from searchengine.query.hits import Evidence, Hit
-from searchengine.store.repository import Repository
-from searchengine.transcribe.moment import best_moment
+
+if TYPE_CHECKING:
+    from searchengine.store.repository import Repository
 
 H = TypeVar("H", Hit, Evidence)
 
@@ -22,6 +23,8 @@ def with_moments(repo: Repository, hits: list[Hit], text: str) -> list[Hit]:
     wanted = [i for h in hits for i in _timed_windows([h, *h.evidence])]
     if not wanted:
         return hits
+    from searchengine.transcribe.moment import best_moment  # recordings only: not on every query's path
+
     segments = repo.segments_of_units(wanted)
 
     def timed(unit: H) -> H:

@@ -35,7 +35,7 @@ from searchengine.query.moments import with_moments
 from searchengine.query.searcher import MIN_COVERAGE, SELECTIVE_MAX, Searcher, unit_hit
 from searchengine.store.keywords import KeywordQuery, highlights, parse_query, unquoted
 from searchengine.store.keywords import coverage as keyword_coverage
-from searchengine.store.repository import UnitRow
+from searchengine.store.records import UnitRow
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from searchengine.query.hits import Hit
 from searchengine.query.filters import SearchFilters
 from searchengine.store.keywords import KeywordQuery
 from searchengine.store.keywords import matches as keyword_matches
-from searchengine.store.repository import UnitRow
+from searchengine.store.records import UnitRow
 from searchengine.vectors.index_kind import candidates_for
 
 SELECTIVE_FRACTION = 0.05  # a filter matching at most this share of the units goes to SQL first

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import functools
 import logging
 import os
 import tempfile
@@ -30,25 +29,18 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 
 from searchengine.errors import IndexBusyError, IndexDamagedError, IndexIncompatibleError, IndexUnavailableError
+from searchengine.store.revisions import MIGRATIONS_DIR, head_revision  # noqa: F401  (re-exported)
+from searchengine.store.revisions import migrations_dir as _migrations_dir
+from searchengine.store.sqlite_reads import CACHE_KIB
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
 WRITE_OPTION = "searchengine_write"  # execution option: transactions start with BEGIN IMMEDIATE
 LOCK_TIMEOUT_S = 120.0
 # New databases use 64 KiB pages: a unit row (a 2 KiB float32 vector at 512-d) fits 31 to a
 # page instead of 1 to a 4 KiB page, which halves the file (benchmarks/bench_scale.py).
 PAGE_SIZE = 65536
-CACHE_KIB = 32768  # SQLite's page cache per connection (its default, 2 MiB, is 31 such pages)
 _CREATING = ".creating"
-
-
-def _migrations_dir() -> Path:
-    if (MIGRATIONS_DIR / "env.py").is_file():
-        return MIGRATIONS_DIR
-    from importlib.resources import files  # installed (non-editable): packaged copy
-
-    return Path(str(files("searchengine._migrations")))
 
 
 def _alembic_config(connection: Any = None) -> Any:
@@ -59,18 +51,6 @@ def _alembic_config(connection: Any = None) -> Any:
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg
-
-
-@functools.lru_cache(maxsize=1)
-def head_revision() -> str:
-    """The newest schema revision, read from the migration files' names (``NNNN_*.py``, one
-    linear chain) without importing Alembic: opening an index at head costs no Alembic
-    import. tests/test_migrations.py checks it against Alembic's own answer."""
-    versions = _migrations_dir() / "versions"
-    numbers = [p.name[:4] for p in versions.glob("[0-9][0-9][0-9][0-9]_*.py")]
-    if numbers:
-        return max(numbers)
-    return alembic_head_revision()  # pragma: no cover - migrations named otherwise
 
 
 def alembic_head_revision() -> str:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from sqlalchemy import Float, Select, and_, cast, column, false, func, literal, or_, select, table
-from sqlalchemy import text as sql_text
-from sqlalchemy.engine import Connection
-from sqlalchemy.sql.expression import ColumnElement
+if TYPE_CHECKING:  # SQLAlchemy is imported by the functions that write or ask PostgreSQL:
+    # a search on the folder's SQLite file runs :func:`fts_query` through the sqlite3 module
+    from sqlalchemy import Select
+    from sqlalchemy.engine import Connection
 
 from searchengine.store import chinese_terms
 
@@ -86,12 +86,16 @@ def file_name(path: str) -> str:
 
 def add(conn: Connection, rows: Sequence[tuple[int, str | None, str]]) -> None:
     """Index units: (unit id, its text or None, its file's name)."""
+    from sqlalchemy import text as sql_text
+
     if rows:
         conn.execute(sql_text(f"INSERT INTO {TABLE} (rowid, text, name) VALUES (:id, :text, :name)"),
                      [{"id": i, "text": t or "", "name": n} for i, t, n in rows])
 
 
 def remove(conn: Connection, unit_ids: Sequence[int]) -> None:
+    from sqlalchemy import text as sql_text
+
     ids = list(unit_ids)
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
@@ -99,6 +103,8 @@ def remove(conn: Connection, unit_ids: Sequence[int]) -> None:
 
 
 def rename(conn: Connection, unit_ids: Sequence[int], name: str) -> None:
+    from sqlalchemy import text as sql_text
+
     ids = [int(u) for u in unit_ids]
     if ids:
         conn.execute(sql_text(f"UPDATE {TABLE} SET name = :name WHERE rowid IN ({','.join(map(str, ids))})"),
@@ -113,8 +119,24 @@ def search(conn: Connection, query: KeywordQuery, limit: int, allowed_sql: str =
     """(unit id, relevance) best first: BM25 over the trigram index (higher is better).
     With phrases, every phrase must occur; else any term. ``allowed_sql``: an extra SQL
     condition on ``rowid`` (e.g. ``rowid IN (SELECT ...)``)."""
-    if not query:
+    statement = fts_query(query, limit, allowed_sql)
+    if statement is None:
         return []
+    # straight to sqlite3 (its :name parameters): a condition compiled with literal values may
+    # hold a colon inside a string, which SQLAlchemy's text() would take for a parameter
+    return relevances(conn.exec_driver_sql(*statement).fetchall())
+
+
+def relevances(rows: Sequence[Any]) -> list[tuple[int, float]]:
+    """(unit id, relevance) of the rows of :func:`fts_query`'s statement."""
+    return [(int(r[0]), -float(r[1])) for r in rows]
+
+
+def fts_query(query: KeywordQuery, limit: int, allowed_sql: str = "") -> tuple[str, dict[str, Any]] | None:
+    """The SQLite statement of :func:`search` and its named parameters (None: nothing to
+    look for), run as it is by SQLAlchemy or by the sqlite3 module."""
+    if not query:
+        return None
     needles = list(query.phrases) if query.phrases else list(query.terms)
     required = bool(query.phrases)
     long = [n for n in needles if len(n) >= 3]
@@ -135,12 +157,8 @@ def search(conn: Connection, query: KeywordQuery, limit: int, allowed_sql: str =
     if allowed_sql:
         where.append(allowed_sql)
     relevance = f"bm25({TABLE})" if long else "0"
-    # straight to sqlite3 (its :name parameters): a condition compiled with literal values may
-    # hold a colon inside a string, which SQLAlchemy's text() would take for a parameter
-    rows = conn.exec_driver_sql(
-        f"SELECT rowid, {relevance} AS r FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY r, rowid LIMIT :limit",
-        binds).fetchall()
-    return [(int(r[0]), -float(r[1])) for r in rows]
+    return (f"SELECT rowid, {relevance} AS r FROM {TABLE} WHERE {' AND '.join(where)} ORDER BY r, rowid LIMIT :limit",
+            binds)
 
 
 def _escape_like(value: str) -> str:
@@ -201,6 +219,9 @@ def search_server(conn: Connection, query: KeywordQuery, limit: int, allowed: Se
     BM25's saturated term frequency, ``tf / (tf + k1 * (1 - b + b * len / avg))``, where tf
     counts the needle's occurrences in the text and name (case-folded). ``allowed``: a
     subquery of the unit ids the filters allow."""
+    from sqlalchemy import Float, and_, cast, column, false, func, literal, or_, select, table
+    from sqlalchemy.sql.expression import ColumnElement
+
     if not query:
         return []
     needles = list(query.phrases) if query.phrases else list(query.terms)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from searchengine.media.pathnames import display_path, has_undecodable
+from searchengine.store.records import KIND_OF_MODALITY  # noqa: F401  (the default kind of a modality's units)
 
 
 PG_ESCAPE = "\U0010ffff"  # a noncharacter: no real name holds it (and if one does, it is doubled)
@@ -165,9 +166,6 @@ a key frame of a video (at ``start`` seconds), a sound event of a recording or a
 track (from ``start`` to ``end`` seconds; ``text``: its labels, "Bark 狗叫; Dog 狗"), the names
 of the place a photo was taken (its ``text``, embedded with the text encoder)."""
 
-KIND_OF_MODALITY = {"image": "image", "text": "chunk", "audio": "window", "video": "window"}
-"""The kind of a file's units when not given (and of every unit before 0006); a video's key
-frames are written as "frame", its transcript windows take this default."""
 
 
 class Unit(Base):

@@ -1,18 +1,24 @@
 """The plain records the store reads and writes: files, units, what a write did, and the
-changes since a generation. No SQL here."""
+changes since a generation. No SQL here, and no SQLAlchemy (see store.sqlite_reads)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
 from searchengine.media.pathnames import display_path
 from searchengine.store import keywords
-from searchengine.store.models import KIND_OF_MODALITY, MediaFile
+
+if TYPE_CHECKING:  # no SQLAlchemy at run time: a search imports these records without it
+    from searchengine.store.models import MediaFile
+
+KIND_OF_MODALITY = {"image": "image", "text": "chunk", "audio": "window", "video": "window"}
+"""The kind of a file's units when not given (and of every unit before 0006); a video's key
+frames are written as "frame", its transcript windows take this default."""
 
 GENERATION_KEY = "generation"
 STATS_KEY = "stats"  # counts per modality, with the generation they are of

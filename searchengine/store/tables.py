@@ -30,6 +30,10 @@ class Tables:
         self._snapshot = engine.execution_options(isolation_level="REPEATABLE READ") if self.on_server else engine
         self._source_id: str | None = None
 
+    def close(self) -> None:
+        """Release the database's connections."""
+        self.engine.dispose()
+
     @property
     def has_keywords(self) -> bool:
         """The keyword index exists: SQLite's FTS5, or PostgreSQL's trigram table (see

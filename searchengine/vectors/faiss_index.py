@@ -23,6 +23,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from searchengine.catalog.atomic_files import atomic_write_bytes
+from searchengine.encoders.openmp import sleeping_idle_threads
 from searchengine.errors import IndexDamagedError
 from searchengine.vectors.index_kind import FLAT, IndexKind
 
@@ -34,6 +35,7 @@ GPU_RECOPY_S = 30.0  # while the index keeps changing, refresh the GPU copy at m
 
 
 def _faiss() -> Any:
+    sleeping_idle_threads()  # before FAISS's OpenMP runtime loads
     import faiss
 
     return faiss

@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Protocol
 import numpy as np
 from tqdm import tqdm
 
-from searchengine.vectors.faiss_index import VectorIndex, new_faiss_index
+from searchengine.vectors.faiss_index import VectorIndex, _faiss, new_faiss_index
 from searchengine.vectors.index_kind import TARGET_RECALL, IndexKind, candidates_for
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def build_index(kind: IndexKind, dim: int, source: VectorSource, *, progress: bo
         for ids, vecs in _progress(source.batches(), n, progress, "building exact index"):
             index.add(ids, vecs)
         return index, BuildReport(kind, time.perf_counter() - t0)
-    import faiss
+    faiss = _faiss()  # its OpenMP threads sleep when idle (see encoders.openmp)
 
     raw = new_faiss_index(kind, dim)
     ivf = faiss.extract_index_ivf(raw)
