@@ -7,6 +7,10 @@ import pytest
 
 schemathesis = pytest.importorskip("schemathesis")  # in the project's `test` extra
 from hypothesis import HealthCheck, settings  # noqa: E402
+# imported here, at a shallow stack: schemathesis imports it lazily deep inside hypothesis's
+# generation, where compiling it tripped CPython 3.11's AST recursion check in the full suite
+# ("SystemError: AST constructor recursion depth mismatch")
+import schemathesis.generation.dictionaries  # noqa: E402,F401
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import (  # noqa: E402
     content_type_conformance,
