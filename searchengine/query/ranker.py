@@ -167,9 +167,11 @@ class Ranker:
 
     def search(self, vector: np.ndarray | None, text: str | None = None, *, k: int = 10, offset: int = 0,
                filters: SearchFilters = SearchFilters(), mode: str = "hybrid", group: str = "file",
-               exclude_ids: Sequence[int] = ()) -> list[Hit]:
+               exclude_ids: Sequence[int] = (), picture: bool = False) -> list[Hit]:
         """Ranked hits for a query vector (text, image or an indexed unit's), with the
-        query's text for the keyword side (``mode`` hybrid or keyword; vector ignores it)."""
+        query's text for the keyword side (``mode`` hybrid or keyword; vector ignores it).
+        ``picture``: the vector comes from the image tower (a photo, a video frame); it is
+        ranked centred on the index's pictures (see :func:`centred_query`)."""
         if k < 1:
             raise InvalidInputError(f"k must be at least 1, got {k}")
         if offset < 0:
@@ -199,20 +201,25 @@ class Ranker:
                             " and ".join(f'"{p}"' for p in query.phrases))
                 query = parse_query(unquoted(text or ""))
                 within = None
+        ranked_by, lift = centred_query(vector, calibration) if picture and vector is not None else (vector, 0.0)
         while True:
-            candidates, exhausted = self._candidates(vector, query, kinds, calibration, depth, filters, within,
-                                                     exclude_ids)
+            candidates, exhausted = self._candidates(ranked_by, query, kinds, calibration, depth, filters, within,
+                                                     exclude_ids, lift)
             ranked = self._rank(candidates, group)
             if len(ranked) >= wanted or exhausted:
                 break
             depth *= 4
         page = ranked[offset:wanted]
         hits = [self._finish(lead, rest, query) for lead, rest in page]
+        if ranked_by is not vector and vector is not None:
+            hits = self._raw_similarities(hits, vector)
         return with_moments(self.repo, hits, text) if text is not None else hits
 
     def _candidates(self, vector: np.ndarray | None, query: KeywordQuery, kinds: dict[str, np.ndarray],
                     calibration: Calibration, depth: int, filters: SearchFilters, within: np.ndarray | None,
-                    exclude_ids: Sequence[int]) -> tuple[dict[int, _Candidate], bool]:
+                    exclude_ids: Sequence[int], lift: float = 0.0) -> tuple[dict[int, _Candidate], bool]:
+        """``lift``: what turns a (centred) query's score back into a cosine for a unit
+        that is the query itself (the identical-content rule)."""
         found: dict[int, _Candidate] = {}
         exhausted = True
         baselines = calibration.baselines(vector) if vector is not None else {}
@@ -221,7 +228,7 @@ class Ranker:
             if kind not in baselines:
                 return None
             z = calibration.kinds[kind].z(similarity, baselines[kind])
-            return max(z, Z_IDENTICAL) if similarity >= IDENTICAL_COS else z
+            return max(z, Z_IDENTICAL) if similarity + lift >= IDENTICAL_COS else z
 
         per_kind = max(KIND_DEPTH, depth * KIND_DEPTH // DEPTH)
         total = sum(len(ids) for ids in kinds.values())
@@ -290,6 +297,18 @@ class Ranker:
                         entry.vector_z = z_of(entry.row.kind, entry.similarity)
         return found, exhausted
 
+    def _raw_similarities(self, hits: list[Hit], vector: np.ndarray) -> list[Hit]:
+        """Hits ranked by a centred query, with ``similarity`` the raw cosine again."""
+        ids = [h.id for h in hits] + [e.id for h in hits for e in h.evidence]
+        vectors = self.repo.vectors_of(ids, len(vector)) if ids else {}
+
+        def raw(unit_id: int, fallback: float | None) -> float | None:
+            return float(vectors[unit_id] @ vector) if unit_id in vectors else fallback
+
+        return [replace(h, similarity=raw(h.id, h.similarity),
+                        evidence=tuple(replace(e, similarity=raw(e.id, e.similarity)) for e in h.evidence))
+                for h in hits]
+
     @staticmethod
     def _order(c: _Candidate) -> tuple[float, int, float]:
         return (-c.z, c.keyword_rank if c.keyword_rank is not None else 1 << 30,
@@ -322,6 +341,22 @@ class Ranker:
                        found_by=lead.found_by or None if query else None,
                        highlights=tuple(highlights(lead.row.text, query)) or None if query else None,
                        evidence=evidence)
+
+
+def centred_query(vector: np.ndarray, calibration: Calibration) -> tuple[np.ndarray, float]:
+    """A picture query minus the mean of the index's pictures, and the query's cosine with
+    that mean (what turns a centred score back into a cosine near the query itself).
+
+    Ranked as is, a photo's nearest texts are the "hubs" every picture is close to (long
+    notes, transcripts), not its own caption: the offset all pictures share points at them.
+    Taking the pictures' mean out of the query ranks each text by how much closer it is to
+    *this* picture than to pictures in general: photo -> its caption R@1 0.64 -> 0.95 in a
+    mixed library (docs/ranking.md). Text queries are not centred (it changed nothing for
+    them)."""
+    mean = calibration.picture_mean()
+    if mean is None:
+        return vector, 0.0
+    return (np.asarray(vector, dtype=np.float32) - mean).astype(np.float32), float(np.asarray(vector) @ mean)
 
 
 def base_box(row: UnitRow) -> tuple[float, float, float, float] | None:
