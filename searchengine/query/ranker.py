@@ -28,7 +28,7 @@ import numpy as np
 
 from searchengine.catalog import Catalog
 from searchengine.errors import InvalidInputError
-from searchengine.query.calibration import Z_STRONG, Calibration, relevance
+from searchengine.query.calibration import PICTURE_KINDS, Z_STRONG, Calibration, relevance
 from searchengine.query.filters import SearchFilters
 from searchengine.query.hits import Evidence, Hit
 from searchengine.query.moments import with_moments
@@ -204,7 +204,7 @@ class Ranker:
         ranked_by, lift = centred_query(vector, calibration) if picture and vector is not None else (vector, 0.0)
         while True:
             candidates, exhausted = self._candidates(ranked_by, query, kinds, calibration, depth, filters, within,
-                                                     exclude_ids, lift)
+                                                     exclude_ids, vector if ranked_by is not vector else None, lift)
             ranked = self._rank(candidates, group)
             if len(ranked) >= wanted or exhausted:
                 break
@@ -217,18 +217,31 @@ class Ranker:
 
     def _candidates(self, vector: np.ndarray | None, query: KeywordQuery, kinds: dict[str, np.ndarray],
                     calibration: Calibration, depth: int, filters: SearchFilters, within: np.ndarray | None,
-                    exclude_ids: Sequence[int], lift: float = 0.0) -> tuple[dict[int, _Candidate], bool]:
-        """``lift``: what turns a (centred) query's score back into a cosine for a unit
-        that is the query itself (the identical-content rule)."""
+                    exclude_ids: Sequence[int], raw: np.ndarray | None = None,
+                    lift: float = 0.0) -> tuple[dict[int, _Candidate], bool]:
+        """``raw``, ``lift``: for a centred picture query, the query as given and its cosine
+        with the pictures' mean (the identical-content rule checks the raw cosine)."""
         found: dict[int, _Candidate] = {}
         exhausted = True
         baselines = calibration.baselines(vector) if vector is not None else {}
 
-        def z_of(kind: str, similarity: float) -> float | None:
+        raw_query = raw
+
+        def z_of(kind: str, similarity: float, unit_id: int) -> float | None:
             if kind not in baselines:
                 return None
             z = calibration.kinds[kind].z(similarity, baselines[kind])
-            return max(z, Z_IDENTICAL) if similarity + lift >= IDENTICAL_COS else z
+            return max(z, Z_IDENTICAL) if identical(kind, similarity, unit_id) else z
+
+        def identical(kind: str, similarity: float, unit_id: int) -> bool:
+            if raw_query is None:
+                return similarity >= IDENTICAL_COS
+            # a picture query (ranked centred) is the same content only as a picture; its
+            # centred score plus ``lift`` is near the cosine for units near the query
+            if kind not in PICTURE_KINDS or similarity + lift < IDENTICAL_COS - 0.05:
+                return False
+            found = self.repo.vectors_of([unit_id], len(raw_query))
+            return unit_id in found and float(found[unit_id] @ raw_query) >= IDENTICAL_COS
 
         per_kind = max(KIND_DEPTH, depth * KIND_DEPTH // DEPTH)
         total = sum(len(ids) for ids in kinds.values())
@@ -254,7 +267,7 @@ class Ranker:
             for i, similarity in picked:
                 if i in rows:
                     row = rows[i]
-                    found[i] = _Candidate(row, similarity, z_of(row.kind, similarity), by_vector=True)
+                    found[i] = _Candidate(row, similarity, z_of(row.kind, similarity, row.id), by_vector=True)
         elif vector is not None:
             single = len(kinds) == 1
             for kind, ids in kinds.items():
@@ -267,7 +280,7 @@ class Ranker:
                 if len(pairs) >= per_kind:
                     exhausted = False
                 for row, similarity in pairs:
-                    found[row.id] = _Candidate(row, similarity, z_of(row.kind, similarity), by_vector=True)
+                    found[row.id] = _Candidate(row, similarity, z_of(row.kind, similarity, row.id), by_vector=True)
         if query and (query.terms or query.phrases):
             ranked = self.searcher.keyword_ranks(query, depth, filters)
             if len(ranked) >= depth:
@@ -294,7 +307,7 @@ class Ranker:
                     if unit_id in vectors:
                         entry = found[unit_id]
                         entry.similarity = float(vectors[unit_id] @ vector)
-                        entry.vector_z = z_of(entry.row.kind, entry.similarity)
+                        entry.vector_z = z_of(entry.row.kind, entry.similarity, unit_id)
         return found, exhausted
 
     def _raw_similarities(self, hits: list[Hit], vector: np.ndarray) -> list[Hit]:
