@@ -33,6 +33,7 @@ from searchengine.media.formats.registry import described
 from searchengine.media.kinds import RECORDINGS, modality_of
 from searchengine.query.filters import SearchFilters
 from searchengine.query.ranker import GROUPS, Ranker
+from searchengine.query.calibration import PICTURE_KINDS
 from searchengine.query.searcher import MODES
 from searchengine.store.revisions import head_revision
 from searchengine.store.records import FileRecord, UnitRow
@@ -591,6 +592,7 @@ class SearchEngine:
         self._check_k(k, offset)
         exclude: list[int] = []
         vector: np.ndarray | None = None
+        picture = image is not None  # a query from the image tower (see query.ranker.centred_query)
         if text is not None:
             if not text.strip():
                 raise InvalidInputError("the query text is empty")
@@ -608,8 +610,11 @@ class SearchEngine:
             if similar_to not in found:
                 raise InvalidInputError(f"no indexed item has id {similar_to}")
             vector, exclude = found[similar_to], [similar_to]
+            source = self.repo.units([similar_to]).get(similar_to)
+            picture = source is not None and source.kind in PICTURE_KINDS
         return self._ranker.search(vector, text, k=k, offset=offset, filters=filters,
-                                   mode=mode if text is not None else "vector", group=group, exclude_ids=exclude)
+                                   mode=mode if text is not None else "vector", group=group, exclude_ids=exclude,
+                                   picture=picture)
 
     @staticmethod
     def _check_k(k: int, offset: int) -> None:

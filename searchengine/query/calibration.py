@@ -132,6 +132,15 @@ class Calibration:
     def baselines(self, query: np.ndarray) -> dict[str, tuple[float, float]]:
         return {kind: stats.baseline(query) for kind, stats in self.kinds.items()}
 
+    def picture_mean(self) -> np.ndarray | None:
+        """The mean vector of the image tower's units (photos and video frames), or None
+        when the index holds none."""
+        parts = [(stats.count, stats.mean) for kind, stats in self.kinds.items() if kind in PICTURE_KINDS]
+        total = sum(n for n, _ in parts)
+        if not total:
+            return None
+        return (np.sum([n * m.astype(np.float64) for n, m in parts], axis=0) / total).astype(np.float32)
+
     def fresh_for(self, counts: Mapping[str, int]) -> bool:
         """Whether these statistics still describe an index with ``counts`` units per kind."""
         if set(k for k, n in counts.items() if n) != set(self.kinds):
