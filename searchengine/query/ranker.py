@@ -225,8 +225,6 @@ class Ranker:
         exhausted = True
         baselines = calibration.baselines(vector) if vector is not None else {}
 
-        raw_query = raw
-
         def z_of(kind: str, similarity: float, unit_id: int) -> float | None:
             if kind not in baselines:
                 return None
@@ -234,14 +232,14 @@ class Ranker:
             return max(z, Z_IDENTICAL) if identical(kind, similarity, unit_id) else z
 
         def identical(kind: str, similarity: float, unit_id: int) -> bool:
-            if raw_query is None:
+            if raw is None:
                 return similarity >= IDENTICAL_COS
             # a picture query (ranked centred) is the same content only as a picture; its
             # centred score plus ``lift`` is near the cosine for units near the query
             if kind not in PICTURE_KINDS or similarity + lift < IDENTICAL_COS - 0.05:
                 return False
-            found = self.repo.vectors_of([unit_id], len(raw_query))
-            return unit_id in found and float(found[unit_id] @ raw_query) >= IDENTICAL_COS
+            found = self.repo.vectors_of([unit_id], len(raw))
+            return unit_id in found and float(found[unit_id] @ raw) >= IDENTICAL_COS
 
         per_kind = max(KIND_DEPTH, depth * KIND_DEPTH // DEPTH)
         total = sum(len(ids) for ids in kinds.values())
