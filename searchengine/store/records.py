@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -15,6 +15,7 @@ from searchengine.store import keywords
 
 if TYPE_CHECKING:  # no SQLAlchemy at run time: a search imports these records without it
     from searchengine.store.models import MediaFile
+    from searchengine.transcribe.segments import Segment
 
 KIND_OF_MODALITY = {"image": "image", "text": "chunk", "audio": "window", "video": "window"}
 """The kind of a file's units when not given (and of every unit before 0006); a video's key
@@ -167,3 +168,18 @@ def keyword_name(path: str) -> str:
 
 def vector_to_bytes(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def segments_by_unit(rows: Iterable[tuple[int, int, str]]) -> "dict[int, list[Segment]]":
+    """``unit id -> transcript segments`` from rows of (unit id, transcript id, segments as
+    JSON) ordered by transcript id: the newest transcript of a recording wins, and each
+    transcript is parsed once however many of its units are asked for."""
+    from searchengine.transcribe.segments import Segment
+
+    parsed: dict[int, list[Segment]] = {}
+    out: dict[int, list[Segment]] = {}
+    for unit_id, transcript_id, segments in rows:
+        if transcript_id not in parsed:
+            parsed[transcript_id] = [Segment(a, b, t) for a, b, t in json.loads(segments)]
+        out[unit_id] = parsed[transcript_id]
+    return out

@@ -18,7 +18,6 @@ Writes, filters (SQL conditions) and everything else stay with the repository; s
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -30,7 +29,7 @@ import numpy as np
 
 from searchengine.store import keywords
 from searchengine.store.revisions import head_revision
-from searchengine.store.records import GENERATION_KEY, LOG_FLOOR_KEY, SQL_BATCH, Changes, UnitRow
+from searchengine.store.records import GENERATION_KEY, LOG_FLOOR_KEY, SQL_BATCH, Changes, UnitRow, segments_by_unit
 
 if TYPE_CHECKING:
     from searchengine.transcribe.segments import Segment
@@ -197,8 +196,6 @@ class SqliteReads:
 
     def segments_of_units(self, unit_ids: Sequence[int]) -> dict[int, list[Segment]]:
         """:meth:`Repository.segments_of_units`."""
-        from searchengine.transcribe.segments import Segment
-
         if not unit_ids:
             return {}
         ids = list(unit_ids)
@@ -206,10 +203,4 @@ class SqliteReads:
             "SELECT units.id, transcripts.id, transcripts.segments FROM units JOIN media_files ON media_files.id = "
             "units.file_id JOIN transcripts ON transcripts.content_hash = media_files.content_hash "
             f"WHERE units.id IN ({_marks(len(ids))}) ORDER BY transcripts.id", ids).fetchall()
-        parsed: dict[int, list[Segment]] = {}
-        out: dict[int, list[Segment]] = {}
-        for unit_id, transcript_id, segments in rows:
-            if transcript_id not in parsed:
-                parsed[transcript_id] = [Segment(a, b, t) for a, b, t in json.loads(segments)]
-            out[unit_id] = parsed[transcript_id]
-        return out
+        return segments_by_unit(rows)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from searchengine.store import keywords
 from searchengine.store.models import IndexState, MediaFile, Transcript, Unit
 from searchengine.store.records import (GENERATION_KEY, SQL_BATCH, STATS_KEY, NewUnit, UnitRow, keyword_name,
-                                        vector_to_bytes)
+                                        segments_by_unit, vector_to_bytes)
 from searchengine.store.tables import Tables
 from searchengine.transcribe.segments import Segment
 
@@ -198,13 +198,7 @@ class UnitStore(Tables):
                 .where(Unit.id.in_(list(unit_ids)))
                 .order_by(Transcript.id)  # the newest transcript of a recording wins below
             ).all()
-        parsed: dict[int, list[Segment]] = {}
-        out: dict[int, list[Segment]] = {}
-        for unit_id, transcript_id, segments in rows:
-            if transcript_id not in parsed:
-                parsed[transcript_id] = [Segment(a, b, t) for a, b, t in json.loads(segments)]
-            out[unit_id] = parsed[transcript_id]
-        return out
+        return segments_by_unit(rows)
 
     def ocr_texts(self) -> dict[tuple[str, str], list[str]]:
         """``(path, content hash) -> [text, ...]`` of the text units read in pictures, in unit
