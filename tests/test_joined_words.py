@@ -71,3 +71,21 @@ def test_a_fragment_of_a_joined_token_or_a_word_is_still_not_a_word():
     for query in ("van", "cara", "rout", "ear", "beat", '"caravan rou"'):
         assert not matches(text, "x.png", parse_query(query)), query
     assert coverage(text, "x.png", parse_query("caravan van")) == 0.5
+
+
+def test_a_note_with_words_run_together_is_found_by_the_phrase_apart(open_engine, tmp_path):
+    """Through the engine (SQLite FTS5 trigram index): the quoted phrase finds the joined
+    token, a plain query finds both notes, a fragment finds neither."""
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "joined.txt").write_text("Day four: the desert caravanroute crosses the dunes.")
+    (root / "apart.txt").write_text("A caravan park by the route to the sea.")
+    engine = open_engine("joined")
+    engine.index([root])
+    hits = engine.search('"caravan route"', k=5, mode="keyword")
+    assert [h.path.rsplit("/", 1)[-1] for h in hits] == ["joined.txt"]
+    text = hits[0].text
+    assert [text[a:b] for a, b in hits[0].highlights] == ["caravanroute"]
+    assert {h.path.rsplit("/", 1)[-1] for h in engine.search("caravan route", k=5, mode="keyword")} \
+        == {"joined.txt", "apart.txt"}
+    assert engine.search("van", k=5, mode="keyword") == []

@@ -13,6 +13,12 @@ written. Chinese written without spaces is cut into its words first ("揉纸的�
 声音: :mod:`searchengine.store.chinese_terms`); the run as written is still highlighted
 whole where it occurs. Terms of three characters or more use the trigram index; shorter
 ones (a two-character Chinese word) are matched by a scan of the index's rows.
+
+Words of letters match whole words ("out" is not in "about"), and also as one of the words of
+a longer token they were run together in ("caravan" and "route" in "caravanroute", as a text
+reader often reads a line: :mod:`searchengine.store.joined_words`); a quoted phrase of such
+words is also looked for with its spaces left out (:func:`forms`). The stored text is never
+changed: highlights are spans of it.
 """
 
 from __future__ import annotations
