@@ -36,10 +36,14 @@ MAX_PIECE = 24  # letters in one dictionary word looked for
 # fragments ("cara van" needs none of them, "bankof" needs "of")
 SHORT_WORDS = frozenset("of in to on at by an or is it as be up no we my us go do so if".split())
 
-_TOKEN = re.compile(r"[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]+")  # Latin-script letters
+_LETTER = "A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f"  # Latin-script letters
+_TOKEN = re.compile(f"[{_LETTER}]+")
+_SPACE = re.compile(r"\s+")
+
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
+@lru_cache(maxsize=8192)
 def fold(word: str) -> str:
     """Lower case without accents, as the dictionary is written."""
     return "".join(ch for ch in unicodedata.normalize("NFD", word.lower()) if not unicodedata.combining(ch))
@@ -161,3 +165,36 @@ def spelled_apart(text: str, prefer: frozenset[str] = frozenset()) -> tuple[str,
     out.append(text[last:])
     offsets.extend(range(last, len(text)))
     return "".join(out), offsets
+
+
+def find(needle: str, text: str, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
+    """Spans of ``text`` where ``needle`` (a word or a phrase of Latin-script words, which
+    ``pattern`` matches as written) occurs as words of joined tokens: a word as one piece of
+    the :func:`split` of a token holding it, a phrase in :func:`spelled_apart` (mapped back
+    to ``text``). Cheap where nothing is joined: a word looks only at the tokens that hold it,
+    a phrase first checks that its letters, spaces left out, occur in the text's."""
+    words = needle.split()
+    if not words:
+        return []
+    prefer = frozenset(fold(w) for w in words)
+    if len(words) == 1:
+        spans = []
+        target = fold(words[0])
+        for m in _TOKEN.finditer(text):  # the tokens holding the word, and not the word
+            token = m.group()
+            if len(token) < MIN_TOKEN or target not in fold(token):
+                continue
+            pieces = _split_cached(token, prefer)
+            at = m.start()
+            for piece in pieces or ():
+                if fold(piece) == target:
+                    spans.append((at, at + len(piece)))
+                at += len(piece)
+        return spans
+    if _SPACE.sub("", needle).casefold() not in _SPACE.sub("", text).casefold():
+        return []
+    apart = spelled_apart(text, prefer=prefer)
+    if apart is None:
+        return []
+    spelled, offsets = apart
+    return [(offsets[a], offsets[b - 1] + 1) for a, b in (m.span() for m in pattern.finditer(spelled))]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:  # SQLAlchemy is imported by the functions that write or ask PostgreSQL:
@@ -198,6 +199,7 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+@lru_cache(maxsize=256)
 def _pattern(needle: str) -> re.Pattern[str]:
     """How a needle matches text: a word of letters (Latin, Cyrillic ...) only as a whole
     word - "out" is not in "about" -, codes, numbers and CJK text anywhere."""
@@ -209,25 +211,20 @@ def _pattern(needle: str) -> re.Pattern[str]:
     return re.compile(body, re.IGNORECASE)
 
 
-_SPACE = re.compile(r"\s+")
-
-
 def _spans(needle: str, text: str) -> list[tuple[int, int]]:
     """Where ``needle`` occurs in ``text`` (:func:`_pattern`); where it does not, where it
     occurs once the text's joined words are written apart ("caravan" and "caravan route" in
-    "caravanroute": :mod:`searchengine.store.joined_words`), as spans of ``text``."""
+    "caravanroute": :func:`searchengine.store.joined_words.find`), as spans of ``text``."""
     pattern = _pattern(needle)
     spans = [m.span() for m in pattern.finditer(text)]
     if spans or _cjk(needle) or not any(ch.isalpha() for ch in needle):
         return spans
-    # cheap test first: the needle's letters, spaces left out, are in the text's
-    if _SPACE.sub("", needle).casefold() not in _SPACE.sub("", text).casefold():
-        return spans
-    apart = joined_words.spelled_apart(text, prefer=frozenset(joined_words.fold(w) for w in needle.split()))
-    if apart is None:
-        return spans
-    spelled, offsets = apart
-    return [(offsets[a], offsets[b - 1] + 1) for a, b in (m.span() for m in pattern.finditer(spelled))]
+    return list(_joined_spans(needle, text))
+
+
+@lru_cache(maxsize=2048)  # a candidate's text is tested for a needle up to three times a query
+def _joined_spans(needle: str, text: str) -> tuple[tuple[int, int], ...]:
+    return tuple(joined_words.find(needle, text, _pattern(needle)))
 
 
 def _occurs(needle: str, hay: str) -> bool:
