@@ -214,3 +214,15 @@ def test_words_run_together_on_a_sign_are_found_by_the_words_apart(open_engine, 
         assert hits[0].text[a:b].casefold().replace(" ", "").startswith("caravan")
     assert engine.search("van", k=3, mode="keyword") == []
     assert engine.search("caravan route", k=1)[0].path.endswith("sign.jpg")  # the default (hybrid) too
+
+
+@needs_ocr
+def test_a_640_px_photo_is_read_in_full_without_the_small_first_pass():
+    """Under 672 px a side (GATE_SIDE * GATE_MIN_GAIN) the small pass would look at over half
+    the pixels of the full one and turns away text the full read finds: such a picture goes
+    straight to the full read; an 800 px one still gets the pass."""
+    reader = ocr_reader.TextReader()
+    assert reader.read(background(3, size=(640, 480))) == []
+    assert (reader.gated, reader.full_reads) == (0, 1)
+    assert reader.read(background(3, size=(800, 600))) == []
+    assert (reader.gated, reader.full_reads) == (1, 1)
