@@ -189,3 +189,40 @@ def test_a_text_free_photo_never_reaches_the_recogniser_and_small_text_still_doe
     lines = reader.read(sign)
     assert (reader.gated, reader.full_reads) == (1, 1)
     assert char_accuracy("Fresh Coffee Daily", " ".join(line.text for line in lines)) >= 0.9
+
+
+@needs_ocr
+def test_words_run_together_on_a_sign_are_found_by_the_words_apart(open_engine, tmp_path):
+    """A sign printed without the space ("Desert caravanroute": the reader reads it so, as it
+    read a screenshot's "caravan route") is found by "caravan route" on the keyword side - the
+    joined token is cut into dictionary words when matching - and the hit highlights it; a
+    fragment that is not one of its words ("van") still finds nothing."""
+    media = tmp_path / "media"
+    media.mkdir()
+    sign, _ = render(background(6), "Desert caravanroute", LATIN[0], 44, at=(0.1, 0.3))
+    sign.save(media / "sign.jpg", quality=92)
+    background(7).save(media / "plain.jpg", quality=92)
+    engine = open_engine("joined")
+    engine.index([media])
+    (text, _), = _ocr_units(engine)["sign.jpg"]
+    assert "caravanroute" in text.casefold().replace(" ", "")  # the reading holds the joined token
+    for query in ("caravan route", '"caravan route"'):
+        hits = engine.search(query, k=3, mode="keyword")
+        assert [h.path.rsplit("/", 1)[-1] for h in hits] == ["sign.jpg"], query
+        assert hits[0].kind == "ocr" and hits[0].highlights
+        a, b = hits[0].highlights[0]
+        assert hits[0].text[a:b].casefold().replace(" ", "").startswith("caravan")
+    assert engine.search("van", k=3, mode="keyword") == []
+    assert engine.search("caravan route", k=1)[0].path.endswith("sign.jpg")  # the default (hybrid) too
+
+
+@needs_ocr
+def test_a_640_px_photo_is_read_in_full_without_the_small_first_pass():
+    """Under 672 px a side (GATE_SIDE * GATE_MIN_GAIN) the small pass would look at over half
+    the pixels of the full one and turns away text the full read finds: such a picture goes
+    straight to the full read; an 800 px one still gets the pass."""
+    reader = ocr_reader.TextReader()
+    assert reader.read(background(3, size=(640, 480))) == []
+    assert (reader.gated, reader.full_reads) == (0, 1)
+    assert reader.read(background(3, size=(800, 600))) == []
+    assert (reader.gated, reader.full_reads) == (1, 1)

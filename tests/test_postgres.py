@@ -335,3 +335,19 @@ def test_shards_merge_to_the_unsharded_answer(pg_settings, tmp_path):
         for e in shards:
             e.close()
         writer.close()
+
+
+def test_a_phrase_finds_its_words_run_together_on_postgresql(pg_settings, tmp_path):
+    """The quoted phrase is also looked for with its spaces left out (ILIKE on the trigram
+    indexes), and the exact test cuts the joined token into words."""
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "joined.txt").write_text("Day four: the desert caravanroute crosses the dunes.")
+    (root / "apart.txt").write_text("A caravan park by the route to the sea.")
+    with SearchEngine.open(tmp_path / "idx", settings=pg_settings) as engine:
+        engine.index([root])
+        hits = engine.search('"caravan route"', k=5, mode="keyword")
+        assert [h.path.rsplit("/", 1)[-1] for h in hits] == ["joined.txt"]
+        assert {h.path.rsplit("/", 1)[-1] for h in engine.search("caravan route", k=5, mode="keyword")} \
+            == {"joined.txt", "apart.txt"}
+        assert engine.search("van", k=5, mode="keyword") == []

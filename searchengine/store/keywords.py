@@ -13,12 +13,19 @@ written. Chinese written without spaces is cut into its words first ("揉纸的�
 声音: :mod:`searchengine.store.chinese_terms`); the run as written is still highlighted
 whole where it occurs. Terms of three characters or more use the trigram index; shorter
 ones (a two-character Chinese word) are matched by a scan of the index's rows.
+
+Words of letters match whole words ("out" is not in "about"), and also as one of the words of
+a longer token they were run together in ("caravan" and "route" in "caravanroute", as a text
+reader often reads a line: :mod:`searchengine.store.joined_words`); a quoted phrase of such
+words is also looked for with its spaces left out (:func:`forms`). The stored text is never
+changed: highlights are spans of it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:  # SQLAlchemy is imported by the functions that write or ask PostgreSQL:
@@ -26,7 +33,7 @@ if TYPE_CHECKING:  # SQLAlchemy is imported by the functions that write or ask P
     from sqlalchemy import Select
     from sqlalchemy.engine import Connection
 
-from searchengine.store import chinese_terms
+from searchengine.store import chinese_terms, joined_words
 
 TABLE = "units_fts"
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”|「([^」]+)」')
@@ -115,6 +122,33 @@ def _fts_string(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+_GAP = re.compile(r"(?<=[A-Za-z\u00c0-\u024f]) (?=[A-Za-z\u00c0-\u024f])")  # one space between Latin letters
+MAX_JOINS = 4  # spaces of a phrase that may be missing in the text (2^4 forms looked for at most)
+
+
+def forms(needle: str) -> list[str]:
+    """``needle`` as written and, for a phrase of Latin-script words, with the spaces between
+    its words left out in every combination ("caravan route", "caravanroute"), so that the
+    trigram index finds text whose words were run together; the exact test
+    (:func:`matches`) then decides."""
+    gaps = [m.start() for m in _GAP.finditer(needle)]
+    if not gaps or len(gaps) > MAX_JOINS:
+        return [needle]
+    out = []
+    for mask in range(1 << len(gaps)):
+        chars = list(needle)
+        for bit, at in enumerate(gaps):
+            if mask >> bit & 1:
+                chars[at] = ""
+        out.append("".join(chars))
+    return out
+
+
+def _fts_needle(needle: str) -> str:
+    variants = [_fts_string(f) for f in forms(needle) if len(f) >= 3]  # the trigram index holds no shorter
+    return variants[0] if len(variants) == 1 else "(" + " OR ".join(variants) + ")"
+
+
 def search(conn: Connection, query: KeywordQuery, limit: int, allowed_sql: str = "") -> list[tuple[int, float]]:
     """(unit id, relevance) best first: BM25 over the trigram index (higher is better).
     With phrases, every phrase must occur; else any term. ``allowed_sql``: an extra SQL
@@ -146,7 +180,7 @@ def fts_query(query: KeywordQuery, limit: int, allowed_sql: str = "") -> tuple[s
     binds: dict[str, Any] = {"limit": int(limit)}
     where = []
     if long:
-        binds["match"] = (" AND " if required else " OR ").join(_fts_string(n) for n in long)
+        binds["match"] = (" AND " if required else " OR ").join(_fts_needle(n) for n in long)
         where.append(f"{TABLE} MATCH :match")
     likes = []
     for j, needle in enumerate(short):  # the trigram index cannot hold these: a scan
@@ -165,6 +199,7 @@ def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+@lru_cache(maxsize=256)
 def _pattern(needle: str) -> re.Pattern[str]:
     """How a needle matches text: a word of letters (Latin, Cyrillic ...) only as a whole
     word - "out" is not in "about" -, codes, numbers and CJK text anywhere."""
@@ -176,13 +211,34 @@ def _pattern(needle: str) -> re.Pattern[str]:
     return re.compile(body, re.IGNORECASE)
 
 
+def _spans(needle: str, text: str) -> list[tuple[int, int]]:
+    """Where ``needle`` occurs in ``text`` (:func:`_pattern`); where it does not, where it
+    occurs once the text's joined words are written apart ("caravan" and "caravan route" in
+    "caravanroute": :func:`searchengine.store.joined_words.find`), as spans of ``text``."""
+    pattern = _pattern(needle)
+    spans = [m.span() for m in pattern.finditer(text)]
+    if spans or _cjk(needle) or not any(ch.isalpha() for ch in needle):
+        return spans
+    return list(_joined_spans(needle, text))
+
+
+@lru_cache(maxsize=2048)  # a candidate's text is tested for a needle up to three times a query
+def _joined_spans(needle: str, text: str) -> tuple[tuple[int, int], ...]:
+    return tuple(joined_words.find(needle, text, _pattern(needle)))
+
+
+def _occurs(needle: str, hay: str) -> bool:
+    return bool(_spans(needle, hay))
+
+
 def matches(text: str | None, name: str, query: KeywordQuery) -> bool:
     """The exact test of a keyword candidate (the trigram index finds substrings): every
-    phrase occurs, or (no phrases) any term does, in the text or the file name."""
+    phrase occurs, or (no phrases) any term does, in the text or the file name (a word also
+    as one of the words of a longer token they were run together in: :func:`_spans`)."""
     hay = f"{text or ''}\n{name}"
     if query.phrases:
-        return all(_pattern(p).search(hay) for p in query.phrases)
-    return any(_pattern(t).search(hay) for t in query.terms)
+        return all(_occurs(p, hay) for p in query.phrases)
+    return any(_occurs(t, hay) for t in query.terms)
 
 
 def coverage(text: str | None, name: str, query: KeywordQuery) -> float:
@@ -191,7 +247,7 @@ def coverage(text: str | None, name: str, query: KeywordQuery) -> float:
     if not query.terms:
         return 1.0
     hay = f"{text or ''}\n{name}"
-    return sum(1 for t in query.terms if _pattern(t).search(hay)) / len(query.terms)
+    return sum(1 for t in query.terms if _occurs(t, hay)) / len(query.terms)
 
 
 def highlights(text: str | None, query: KeywordQuery) -> list[tuple[int, int]]:
@@ -199,7 +255,7 @@ def highlights(text: str | None, query: KeywordQuery) -> list[tuple[int, int]]:
     the original text), merged where they overlap."""
     if not text or not query:
         return []
-    spans = sorted(m.span() for needle in query.needles for m in _pattern(needle).finditer(text))
+    spans = sorted(span for needle in query.needles for span in _spans(needle, text))
     merged: list[tuple[int, int]] = []
     for a, b in spans:
         if merged and a <= merged[-1][1]:
@@ -227,15 +283,17 @@ def search_server(conn: Connection, query: KeywordQuery, limit: int, allowed: Se
     needles = list(query.phrases) if query.phrases else list(query.terms)
     required = bool(query.phrases)
     t = table(TABLE, column("rowid"), column("text"), column("name"))
-    found = [or_(t.c.text.ilike(f"%{_escape_like(n)}%", escape="\\"),
-                 t.c.name.ilike(f"%{_escape_like(n)}%", escape="\\")) for n in needles]
+    found = [or_(*(c.ilike(f"%{_escape_like(f)}%", escape="\\") for f in forms(n) for c in (t.c.text, t.c.name)))
+             for n in needles]
     hay = func.lower(t.c.text + literal(" ") + t.c.name)
     length = cast(func.length(hay), Float)
     norm = literal(BM25_K1) * (literal(1 - BM25_B) + literal(BM25_B) * length / literal(AVG_CHARS))
     score: ColumnElement[float] = literal(0.0)
     for n in needles:
-        folded = n.casefold()
-        tf = (length - cast(func.length(func.replace(hay, folded, "")), Float)) / literal(float(max(len(folded), 1)))
+        tf: ColumnElement[float] = literal(0.0)
+        for form in forms(n):  # the phrase as written, or its words run together
+            folded = form.casefold()
+            tf = tf + (length - cast(func.length(func.replace(hay, folded, "")), Float)) / literal(float(max(len(folded), 1)))
         score = score + tf / (tf + norm)
     where = and_(*found) if required else or_(*found) if found else false()
     stmt = select(t.c.rowid, score.label("r")).where(where)
