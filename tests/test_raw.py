@@ -201,3 +201,27 @@ def test_raw_photos_are_indexed_found_and_placed(offline_settings, encoder, tmp_
         assert kyoto == {"DSC_0001.dng"}
         canon = {Path(h.path).name for h in engine.search("a photo", k=10, filters=SearchFilters.of(camera="EOS R5"))}
         assert canon == {"DSC_0001.dng", "DSC_0002.dng"}
+
+
+def test_a_raw_photo_uploaded_as_the_query_is_read_by_libraw(offline_settings, encoder, tmp_path):
+    """An upload is named by its file name: a .dng goes to LibRaw, as it does when indexed (Pillow
+    would open the DNG's TIFF structure and see only the small thumbnail in its first IFD)."""
+    from fastapi.testclient import TestClient
+
+    from searchengine import SearchEngine
+    from searchengine.http.app import create_app
+
+    folder = tmp_path / "card"
+    folder.mkdir()
+    write_dng(folder / "rocket.dng", _photo("rocket.jpg"), preview_side=None)
+    shutil.copy(SAMPLES / "images" / "chelsea.png", folder / "cat.png")
+    shutil.copy(SAMPLES / "images" / "coffee.png", folder / "coffee.png")
+    settings = offline_settings.with_(index_root=tmp_path / "indexes", model="offline:e5-effnet")
+    with SearchEngine.open("raw-upload", settings=settings) as engine:
+        assert engine.index([folder]).failed == 0
+        client = TestClient(create_app(engine), base_url="http://127.0.0.1")
+        data = (folder / "rocket.dng").read_bytes()
+        response = client.post("/api/search/image", files={"file": ("DSC_0001.DNG", data)}, data={"k": "3"})
+        assert response.status_code == 200, response.text
+        top = response.json()["hits"][0]
+        assert top["name"] == "rocket.dng" and top["score"] == pytest.approx(1.0, abs=1e-3)

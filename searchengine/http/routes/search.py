@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from pathlib import PurePath
 from typing import Annotated, Optional
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -74,13 +75,16 @@ def router(state: AppState) -> APIRouter:
             raise ApiError(413, f"the upload is larger than the limit of {limit} bytes")
         if not data:
             raise ApiError(400, "the uploaded file is empty")
+        upload = io.BytesIO(data)
+        # the extension picks the decoder, as for an indexed file: a camera RAW goes to LibRaw
+        upload.name = PurePath(file.filename or "upload").name
         try:
-            query = load_image(io.BytesIO(data), max_pixels=UPLOAD_MAX_PIXELS, pixel_gate=state.pixel_budget.reserve,
+            query = load_image(upload, max_pixels=UPLOAD_MAX_PIXELS, pixel_gate=state.pixel_budget.reserve,
                                max_bytes=UPLOAD_MAX_DECODE_BYTES, byte_gate=state.byte_budget.reserve)
         except MediaDecodeError as exc:
             raise ApiError(400, f"the upload {display_path(file.filename or '')!r} cannot be used: {exc}") from None
         finally:
-            del data
+            del data, upload
         hits = engine.search(image=query, k=k, offset=offset, group=group,
                              filters=filters_of(modality, path, after, before, place, camera))
         return page_of(request, hits, k, offset, engine)
