@@ -611,7 +611,11 @@ def serve(
         raise typer.Exit(EXIT_PORT) from None
 
     def work():
-        engine = SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False)
+        # a search's reads (unit rows, stored vectors, keywords) through sqlite3, as `search`
+        # does: SQLAlchemy's statement building was most of a warm query's SQL time (a third
+        # of an image query's ranking); writes (index jobs, --watch) open the full store
+        engine = SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False,
+                                   reads_only=True)
         engine.search("warm up", k=1)  # loads the model and the vectors before the first request
         return engine
 

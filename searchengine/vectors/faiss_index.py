@@ -17,8 +17,9 @@ import json
 import logging
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -147,8 +148,14 @@ class VectorIndex:
         selector. An IVF kind then probes more lists, in inverse proportion to the share of
         the index allowed (:func:`filtered_nprobe`), so as to see about as many allowed
         candidates as an unfiltered search sees."""
-        faiss = _faiss()
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        if len(queries) == 1 and not self.kind.is_ivf:
+            with _one_omp_thread():
+                return self._search(queries, k, allowed)
+        return self._search(queries, k, allowed)
+
+    def _search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        faiss = _faiss()
         k = max(1, min(k, max(self.ntotal, 1)))
         keep: list[Any] = []  # selectors (and their bitmaps) must outlive the search call
         selector = None
@@ -293,6 +300,30 @@ def _bitmap_selector(ids: np.ndarray) -> tuple[Any, np.ndarray]:
     bits[ids] = True
     packed = np.packbits(bits, bitorder="little")
     return faiss.IDSelectorBitmap(len(packed), faiss.swig_ptr(packed)), packed  # n: bytes
+
+
+@contextmanager
+def _one_omp_thread() -> Iterator[None]:
+    """FAISS runs with one OpenMP thread in the calling thread while this is held: for one
+    query on an exact (flat) index, whose scoring FAISS never splits for a single query
+    (it spreads a search over its queries). What OpenMP would still split are small loops
+    such as IndexIDMap's id translation, whose parallel region costs more than the loop: the
+    team's idle threads sleep (:mod:`searchengine.encoders.openmp`), and waking them on a
+    busy machine is a wait for a core. Measured on the shared 2-core machine (a 115-unit
+    index, 384-d, one query, k=115): 4.7-7.1 ms wall with two threads, 0.1-0.2 ms with
+    one. The same results: the same arithmetic in the same order. OpenMP's thread count is
+    per thread, so batch searches (the duplicate finder, evaluation) and other threads keep
+    theirs; IVF kinds keep spreading one query's lists over the cores (``parallel_mode`` 1)."""
+    faiss = _faiss()
+    before = faiss.omp_get_max_threads()
+    if before == 1:
+        yield
+        return
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _merge(s1: np.ndarray, i1: np.ndarray, s2: np.ndarray, i2: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
