@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-import searchengine.catalog  # noqa: F401  (faiss_index imported first is an import circle with catalog)
 from searchengine.vectors.faiss_index import VectorIndex, _faiss
 
 

@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from searchengine.catalog import Catalog
+from searchengine.catalog.catalog import Catalog
 from searchengine.errors import InvalidInputError
 from searchengine.query.calibration import PICTURE_KINDS, Z_STRONG, Calibration, relevance
 from searchengine.query.filters import SearchFilters
