@@ -230,7 +230,8 @@ def quality(settings, name: str, truth: dict[str, dict]) -> dict:
                     rows.append({"kind": kind, "language": language, "query": query, "right": right,
                                  "right_rank": ranks[0] if ranks else None,
                                  "v1": kind in V1_KINDS and phrasing == 0, "held_out": phrasing == HELD_OUT,
-                                 "top": Path(top.path).name if top else None, "top_kind": top.kind if top else None,
+                                 "top": Path(top.path).name if top else None, "top_is": got.get("kind"),
+                                 "top_kind": top.kind if top else None,
                                  "top_text": top.text if top else None, "moment": moment, "moment_error": error})
     out: dict = {"queries": rows}
     for language in ("en", "zh"):
@@ -317,7 +318,7 @@ def main() -> None:
                 continue
             mark = "ok " if row["right"] else "MISS"
             err = f"  moment {row['moment']:.2f} (off by {row['moment_error']:.2f} s)" if row["moment_error"] is not None else ""
-            print(f"  {mark} [{row['language']}] {row['query']!r} -> {row['top']} ({row['top_kind']}: "
+            print(f"  {mark} [{row['language']}] {row['query']!r} -> {row['top']} = {row['top_is']} ({row['top_kind']}: "
                   f"{(row['top_text'] or '')[:50]!r}){err}" + ("" if row["right"] else f"  right at {row['right_rank']}"))
         print(f"R@1 English {result['r_at_1_en']:.3f} ({result['queries_en']} queries), Chinese "
               f"{result['r_at_1_zh']:.3f} ({result['queries_zh']}) (target >= 0.8)")
