@@ -16,6 +16,8 @@ silence: 32 recordings, plus 4 of speech alone, named ``rec-NN.wav`` in a shuffl
 name that said "phone" answered the keyword side of a phone query by itself). Every kind
 has three queries in English and three in Chinese, written as a person would ask (not the
 model's label); a query is right at 1 when the first hit is a recording of its kind.
+sox runs with -R (repeatable): its noises are the same samples every run, so two runs of
+the same code give the same figures.
 
 The first published set (2026-12-02) was the first nine kinds, with their first query in
 each language, and kind-named files; its figures are reported apart ("v1"), now among the
@@ -135,10 +137,10 @@ def make_event(kind: str, tmp: Path) -> np.ndarray:
     out = tmp / f"event-{kind}.wav"
     if recipe[0] == "theme":
         name, times = recipe[1], int(recipe[2])
-        run(["sox", str(THEME / f"{name}.oga"), "-r", str(RATE), "-c", "1", str(out)] + (["repeat", str(times - 1)]
+        run(["sox", "-R", str(THEME / f"{name}.oga"), "-r", str(RATE), "-c", "1", str(out)] + (["repeat", str(times - 1)]
                                                                                       if times > 1 else []))
     else:
-        run(["sox", "-n", "-r", str(RATE), "-c", "1", str(out)] + recipe[1:])
+        run(["sox", "-R", "-n", "-r", str(RATE), "-c", "1", str(out)] + recipe[1:])
     return load(out)
 
 
