@@ -278,10 +278,10 @@ class Ranker:
             taken: dict[str, int] = {}
             picked: list[tuple[int, float]] = []
             for i, score in zip(ids.tolist(), scores.tolist()):
-                kind = kind_of.get(i)
-                if i < 0 or kind is None or kind in own or i in excluded or taken.get(kind, 0) >= per_kind:
+                of = kind_of.get(i)
+                if i < 0 or of is None or of in own or i in excluded or taken.get(of, 0) >= per_kind:
                     continue
-                taken[kind] = taken.get(kind, 0) + 1
+                taken[of] = taken.get(of, 0) + 1
                 picked.append((i, float(score)))
             exhausted = exhausted and all(n < per_kind for n in taken.values())
             rows = self.repo.units([i for i, _ in picked])
