@@ -592,6 +592,7 @@ class SearchEngine:
         self._check_k(k, offset)
         exclude: list[int] = []
         vector: np.ndarray | None = None
+        kind_vectors: dict[str, np.ndarray] = {}
         picture = image is not None  # a query from the image tower (see query.ranker.centred_query)
         if text is not None:
             if not text.strip():
@@ -599,6 +600,7 @@ class SearchEngine:
             text = text.strip()
             if mode != "keyword":
                 vector = np.asarray(encode_queries(self.encoder, [text])[0], dtype=np.float32)
+                kind_vectors = self._sound_query(text)
         elif image is not None:
             img = image if isinstance(image, Image.Image) else load_query_image(Path(image))
             vector = np.asarray(encode_images(self.encoder, [img.convert("RGB")])[0], dtype=np.float32)
@@ -614,7 +616,18 @@ class SearchEngine:
             picture = source is not None and source.kind in PICTURE_KINDS
         return self._ranker.search(vector, text, k=k, offset=offset, filters=filters,
                                    mode=mode if text is not None else "vector", group=group, exclude_ids=exclude,
-                                   picture=picture)
+                                   picture=picture, kind_vectors=kind_vectors)
+
+    def _sound_query(self, text: str) -> dict[str, np.ndarray]:
+        """Sound units read a text query less its "the sound of" / "的声音" frame (it tells
+        one sound from another no better than nothing: :mod:`searchengine.sounds.query`);
+        one more text to encode, only where the query has the frame and the index sounds."""
+        from searchengine.sounds.query import without_frame
+
+        bare = without_frame(text)
+        if bare is None or not self._ranker.has_kind("sound"):
+            return {}
+        return {"sound": np.asarray(encode_queries(self.encoder, [bare])[0], dtype=np.float32)}
 
     @staticmethod
     def _check_k(k: int, offset: int) -> None:

@@ -37,3 +37,17 @@ def test_a_unit_holding_some_of_the_words_matches_and_the_run_is_highlighted_who
 def test_quoted_chinese_stays_a_phrase():
     q = parse_query('"揉纸的声音"')
     assert q.phrases == ("揉纸的声音",) and q.terms == ()
+
+
+def test_a_character_written_against_a_word_is_bound_and_counts_for_half_a_word():
+    from searchengine.store.chinese_terms import cut_marked
+
+    assert cut_marked("闹钟响了") == [("闹钟", False), ("响", True)]  # 响 after 闹钟: bound
+    assert cut_marked("相机快门声")[-1] == ("声", True) and cut_marked("白噪音")[0] == ("白", True)
+    assert cut_marked("狗的声音") == [("狗", False), ("声音", False)]  # 狗 stands alone: a word
+    q = parse_query("闹钟响了")
+    assert q.terms == ("闹钟", "响") and q.weak == ("响",)
+    assert coverage("Thump, thud 砰的闷响", "a.wav", q) == 1 / 3  # 响 inside 闷响: below MIN_COVERAGE
+    assert coverage("Alarm clock 闹钟", "a.wav", q) == 2 / 3
+    assert parse_query("哔的一声").weak == ()  # a lone term is never weak
+    assert coverage("Bark 狗叫", "a.wav", parse_query("狗的声音")) == 0.5  # as before

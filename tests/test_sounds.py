@@ -101,7 +101,7 @@ def test_music_is_an_event_with_its_instrument_and_a_long_stretch_is_cut():
     scores[:, piano] = 0.5
     events = find_events(scores, duration=70.0)
     assert len(events) == 3 and all(e.end - e.start <= MAX_SECONDS for e in events)
-    assert events[0].text == "Music 音乐; Piano 钢琴" and events[1].start == pytest.approx(events[0].end - 0.48, abs=0.5)
+    assert events[0].text == "Music 音乐、乐曲; Piano 钢琴" and events[1].start == pytest.approx(events[0].end - 0.48, abs=0.5)
     assert events[-1].end == pytest.approx(70.0, abs=0.01)
 
 
@@ -171,6 +171,7 @@ def test_a_beep_is_a_sound_unit_with_its_moment(settings, recordings, tmp_path):
         assert hit.start == pytest.approx(3.1, abs=0.1) and hit.moment == hit.start
         assert 5.1 <= hit.end <= 5.1 + 0.96 and "Beep, bleep" in (hit.text or "")  # ends with its last patch
         assert engine.search("beep", mode="keyword")[0].id == hit.id
+        assert engine.search("嘀嘀声", mode="keyword")[0].id == hit.id  # a synonym of its Chinese name
         vector_hits = engine.search("beep", mode="vector", k=5)
         assert any(h.kind == "sound" and h.moment == h.start for h in vector_hits)
 
@@ -275,3 +276,55 @@ def test_sound_settings_are_checked_and_read_from_the_environment(monkeypatch):
     monkeypatch.setenv("SEARCHENGINE_SOUND_MODEL", "/models/YamNet_w8a8.onnx.zip")
     s = Settings.from_env()
     assert s.sounds == "on" and s.sound_model == "/models/YamNet_w8a8.onnx.zip"
+
+
+# -- names and the query's frame ---------------------------------------------------------
+
+def test_chinese_names_hold_synonyms_and_the_first_makes_the_vector():
+    from searchengine.sounds.classes import SYNONYMS
+
+    table = sound_classes()
+    for i, name in enumerate(table.chinese):
+        names = name.split(SYNONYMS)
+        assert all(n.strip() == n and n for n in names) and len(set(names)) == len(names), (i, name)
+        assert table.chinese_first[i] == names[0] and SYNONYMS not in table.chinese_first[i]
+        assert "声音" not in name, (i, name)  # "...的声音" is a query's frame, not a class's name
+    english = {e: i for i, e in enumerate(table.english)}
+    alarm_clock, dial_tone, dialing = english["Alarm clock"], english["Dial tone"], english["Telephone dialing, DTMF"]
+    assert table.label(alarm_clock) == "Alarm clock 闹钟、闹铃"  # every name goes into the keyword index
+    assert table.chinese_first[dial_tone] == "拨号音" and "拨号音" not in table.chinese[dialing]  # 拨号音 is the dial tone
+    assert "警笛" in table.chinese[english["Siren"]].split(SYNONYMS)
+
+
+@pytest.mark.parametrize("query, bare", [
+    ("the sound of rain", "rain"), ("Sounds of a dog barking.", "dog barking"), ("a doorbell sound", "a doorbell"),
+    ("the noise of traffic", "traffic"), ("下雨的声音", "下雨"), ("关门声音", "关门"), ("揉纸的声响。", "揉纸"),
+    ("a sound", None), ("声音", None), ("the sound of", None), ("white noise", None), ("掌声", None),
+    ("sound effects", None), ("dog", None),
+])
+def test_a_query_less_its_sound_frame(query, bare):
+    from searchengine.sounds.query import without_frame
+
+    assert without_frame(query) == bare
+
+
+def test_sound_units_are_ranked_by_the_query_less_its_frame(settings, recordings):
+    _model_or_skip()
+    from searchengine import SearchEngine
+    from searchengine.encoders.base import encode_queries
+
+    with SearchEngine.open("frame", settings=settings.with_(sounds="on")) as engine:
+        engine.index([recordings], progress=False)
+        dim = engine.encoder.dim
+        full, bare = (encode_queries(engine.encoder, [text])[0] for text in ("the sound of a beep", "beep"))
+        hits = engine.search("the sound of a beep", mode="vector", group="unit", k=10)
+        kinds = {h.kind for h in hits}
+        assert {"sound", "window"} <= kinds, kinds  # the beep, and the sidecar's line
+        for h in hits:
+            unit = engine.repo.vectors_of([h.id], dim)[h.id]
+            # sound units: their cosine with "beep"; every other kind: with the query as written
+            expected = float(unit @ (bare if h.kind == "sound" else full))
+            assert h.similarity == pytest.approx(expected, abs=1e-5), h.kind
+        sound = next(h for h in hits if h.kind == "sound")
+        plain = next(h for h in engine.search("beep", mode="vector", group="unit", k=10) if h.kind == "sound")
+        assert sound.id == plain.id and sound.similarity == pytest.approx(plain.similarity, abs=1e-5)

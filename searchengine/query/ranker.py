@@ -22,7 +22,7 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -165,13 +165,24 @@ class Ranker:
 
     # -- searching ------------------------------------------------------------------------
 
+    def has_kind(self, kind: str) -> bool:
+        """Whether the index holds units of ``kind`` now."""
+        kinds, _ = self._state()
+        return kind in kinds and len(kinds[kind]) > 0
+
+
     def search(self, vector: np.ndarray | None, text: str | None = None, *, k: int = 10, offset: int = 0,
                filters: SearchFilters = SearchFilters(), mode: str = "hybrid", group: str = "file",
-               exclude_ids: Sequence[int] = (), picture: bool = False) -> list[Hit]:
+               exclude_ids: Sequence[int] = (), picture: bool = False,
+               kind_vectors: Mapping[str, np.ndarray] | None = None) -> list[Hit]:
         """Ranked hits for a query vector (text, image or an indexed unit's), with the
         query's text for the keyword side (``mode`` hybrid or keyword; vector ignores it).
         ``picture``: the vector comes from the image tower (a photo, a video frame); it is
-        ranked centred on the index's pictures (see :func:`centred_query`)."""
+        ranked centred on the index's pictures (see :func:`centred_query`).
+        ``kind_vectors``: the query as a kind of unit should read it, where that differs
+        from ``vector`` (sound units: the text less its "the sound of" frame, see
+        :mod:`searchengine.sounds.query`); that kind is searched, and scored on the one
+        scale, with its own vector."""
         if k < 1:
             raise InvalidInputError(f"k must be at least 1, got {k}")
         if offset < 0:
@@ -204,7 +215,8 @@ class Ranker:
         ranked_by, lift = centred_query(vector, calibration) if picture and vector is not None else (vector, 0.0)
         while True:
             candidates, exhausted = self._candidates(ranked_by, query, kinds, calibration, depth, filters, within,
-                                                     exclude_ids, vector if ranked_by is not vector else None, lift)
+                                                     exclude_ids, vector if ranked_by is not vector else None, lift,
+                                                     kind_vectors if ranked_by is vector else None)
             ranked = self._rank(candidates, group)
             if len(ranked) >= wanted or exhausted:
                 break
@@ -218,12 +230,23 @@ class Ranker:
     def _candidates(self, vector: np.ndarray | None, query: KeywordQuery, kinds: dict[str, np.ndarray],
                     calibration: Calibration, depth: int, filters: SearchFilters, within: np.ndarray | None,
                     exclude_ids: Sequence[int], raw: np.ndarray | None = None,
-                    lift: float = 0.0) -> tuple[dict[int, _Candidate], bool]:
+                    lift: float = 0.0, kind_vectors: Mapping[str, np.ndarray] | None = None
+                    ) -> tuple[dict[int, _Candidate], bool]:
         """``raw``, ``lift``: for a centred picture query, the query as given and its cosine
-        with the pictures' mean (the identical-content rule checks the raw cosine)."""
+        with the pictures' mean (the identical-content rule checks the raw cosine).
+        ``kind_vectors``: kinds read with a vector of their own (see :meth:`search`)."""
         found: dict[int, _Candidate] = {}
         exhausted = True
         baselines = calibration.baselines(vector) if vector is not None else {}
+        own = {kind: np.asarray(v, dtype=np.float32) for kind, v in (kind_vectors or {}).items()
+               if kind in kinds and vector is not None}
+        for kind, v in own.items():
+            if kind in calibration.kinds:
+                baselines[kind] = calibration.kinds[kind].baseline(v)
+
+        def query_of(kind: str) -> np.ndarray:
+            assert vector is not None
+            return own.get(kind, vector)
 
         def z_of(kind: str, similarity: float, unit_id: int) -> float | None:
             if kind not in baselines:
@@ -255,10 +278,10 @@ class Ranker:
             taken: dict[str, int] = {}
             picked: list[tuple[int, float]] = []
             for i, score in zip(ids.tolist(), scores.tolist()):
-                kind = kind_of.get(i)
-                if i < 0 or kind is None or i in excluded or taken.get(kind, 0) >= per_kind:
+                of = kind_of.get(i)
+                if i < 0 or of is None or of in own or i in excluded or taken.get(of, 0) >= per_kind:
                     continue
-                taken[kind] = taken.get(kind, 0) + 1
+                taken[of] = taken.get(of, 0) + 1
                 picked.append((i, float(score)))
             exhausted = exhausted and all(n < per_kind for n in taken.values())
             rows = self.repo.units([i for i, _ in picked])
@@ -266,15 +289,18 @@ class Ranker:
                 if i in rows:
                     row = rows[i]
                     found[i] = _Candidate(row, similarity, z_of(row.kind, similarity, row.id), by_vector=True)
-        elif vector is not None:
+        if vector is not None:
             single = len(kinds) == 1
             for kind, ids in kinds.items():
+                if one_pass and kind not in own:
+                    continue  # found in the one pass
                 scope = None if single else ids
                 if within is not None:
                     scope = within if scope is None else np.intersect1d(scope, within, assume_unique=True)
                     if len(scope) == 0:
                         continue
-                pairs = self.searcher.candidates(vector, per_kind, filters=filters, within=scope, exclude_ids=exclude_ids)
+                pairs = self.searcher.candidates(query_of(kind), per_kind, filters=filters, within=scope,
+                                                 exclude_ids=exclude_ids)
                 if len(pairs) >= per_kind:
                     exhausted = False
                 for row, similarity in pairs:
@@ -304,7 +330,7 @@ class Ranker:
                 for unit_id in missing:
                     if unit_id in vectors:
                         entry = found[unit_id]
-                        entry.similarity = float(vectors[unit_id] @ vector)
+                        entry.similarity = float(vectors[unit_id] @ query_of(entry.row.kind))
                         entry.vector_z = z_of(entry.row.kind, entry.similarity, unit_id)
         return found, exhausted
 

@@ -27,15 +27,25 @@ MUSIC = 132
 NOT_EVENTS = SPEECH | ROOM | {SILENCE}
 
 
+SYNONYMS = "、"  # separates a class's Chinese names: "闹钟、闹铃", as commas do its English ones
+
+
 @dataclass(frozen=True)
 class SoundClasses:
     english: tuple[str, ...]
-    chinese: tuple[str, ...]
+    chinese: tuple[str, ...]  # the usual word first, then common synonyms: "警笛、警报器、警报声"
     events: np.ndarray  # bool (521,): the classes that make a sound unit
 
     def label(self, i: int) -> str:
-        """"Bark 狗叫": what goes into the keyword index and the hit's text."""
+        """"Bark 狗叫、犬吠": what goes into the keyword index and the hit's text (every
+        Chinese name: a query finds the class by any of them)."""
         return f"{self.english[i]} {self.chinese[i]}" if self.chinese[i] else self.english[i]
+
+    @property
+    def chinese_first(self) -> tuple[str, ...]:
+        """Each class's usual Chinese name alone: what its vector is made from (a list of
+        near-synonyms would pull the class towards the words they share, such as 声)."""
+        return tuple(name.split(SYNONYMS, 1)[0] for name in self.chinese)
 
 
 def _data(name: str) -> str:

@@ -2,7 +2,7 @@
 its classes' name vectors (ConSE, as the offline profiles map ImageNet classes), made by
 the index's own text tower - offline profiles and open_clip alike.
 
-A class's vector is its English name's, averaged with its Chinese name's when the text tower
+A class's vector is its English name's, averaged with its (first) Chinese name's when the text tower
 reads Chinese (a Chinese name finds its own English name among the 521 for at least
 ``READS_CHINESE`` of the classes: e5 does, an English-only CLIP or MiniLM does not, and
 there the Chinese names would only blur the English ones). The 521 vectors are computed once
@@ -49,7 +49,7 @@ def compute_class_vectors(encoder: Encoder) -> tuple[np.ndarray, bool]:
     """(521, dim) class vectors, and whether the Chinese names went into them."""
     table = sound_classes()
     english = encode_queries(encoder, list(table.english))
-    chinese = encode_queries(encoder, list(table.chinese))
+    chinese = encode_queries(encoder, list(table.chinese_first))
     found = np.argmax(chinese @ english.T, axis=1) == np.arange(len(english))
     reads_chinese = float(found.mean()) >= READS_CHINESE
     log.info("sound classes for %s: Chinese names find their English ones %.0f%% of the time%s",

@@ -54,9 +54,18 @@ def _dictionary() -> frozenset[str] | None:
 
 def cut(run: str, words: frozenset[str] | None = None) -> list[str]:
     """The words of a run of Han characters, function words dropped (see the module)."""
+    return [word for word, _ in cut_marked(run, words)]
+
+
+def cut_marked(run: str, words: frozenset[str] | None = None) -> list[tuple[str, bool]]:
+    """:func:`cut`, each word with whether it is a *bound* character: a single character
+    written against a word of the dictionary, with no function word between them (响 in
+    闹钟响了, 声 in 快门声, 白 in 白噪音), rather than standing as a word of its own (狗 in
+    狗的声音). A bound character is a weak keyword: it is part of many longer words (闷响,
+    哔哔声), so a unit holding it alone has not matched much of the query."""
     dictionary = _dictionary() if words is None else words
     if dictionary is None:
-        return [run]
+        return [(run, False)]
     pieces: list[str] = []
     i = 0
     while i < len(run):
@@ -69,17 +78,31 @@ def cut(run: str, words: frozenset[str] | None = None) -> list[str]:
             pieces.append(run[i])
             i += 1
     out: list[str] = []
+    bound: list[bool] = []
     joining = False  # the last word out is single characters joined
+    after_word = False  # the last piece kept was a dictionary word, with no function word since
+    after_single = False  # the last piece kept was a single character, with no function word since
     for piece in pieces:
         if piece in STOP_WORDS or _measure_phrase(piece):
-            joining = False
+            joining = after_word = after_single = False
             continue
         if len(piece) == 1 and joining:
             out[-1] += piece
+            bound[-1] = False  # joined characters make a word of their own (揉纸)
         else:
             out.append(piece)
+            bound.append(len(piece) == 1 and after_word)
+            if len(piece) > 1 and len(out) > 1 and len(out[-2]) == 1 and after_single:
+                bound[-2] = True  # a character written just before this word (白 in 白噪音)
             joining = len(piece) == 1
-    return out
+        after_single = len(piece) == 1
+        after_word = len(piece) > 1
+    return list(zip(out, bound))
+
+
+def bound_characters(term: str) -> set[str]:
+    """The bound characters (see :func:`cut_marked`) of ``term``'s runs of Han characters."""
+    return {word for m in HAN_RUN.finditer(term) for word, bound in cut_marked(m.group()) if bound}
 
 
 def words(term: str) -> list[str]:

@@ -45,6 +45,7 @@ class KeywordQuery:
     phrases: tuple[str, ...]  # must all occur
     terms: tuple[str, ...]  # any may occur
     whole: tuple[str, ...] = ()  # Chinese runs as written, cut into ``terms``: highlighted whole
+    weak: tuple[str, ...] = ()  # terms that are bound characters (响 in 闹钟响了): half a word in coverage
 
     def __bool__(self) -> bool:
         return bool(self.phrases or self.terms)
@@ -80,7 +81,10 @@ def parse_query(query: str) -> KeywordQuery:
     terms = [t for t in terms if t and (_cjk(t) or (len(t) >= 3 and t.casefold() not in STOP_WORDS)
                                         or (len(t) >= 2 and any(c.isdigit() for c in t)))]
     terms = list(dict.fromkeys(terms))
-    return KeywordQuery(phrases, tuple(terms), tuple(w for w in dict.fromkeys(whole) if w not in terms))
+    bound = set().union(*(chinese_terms.bound_characters(t) for t in whole)) if whole else set()
+    free = {w for t in whole for w in chinese_terms.words(t)} - bound if bound else set()
+    weak = tuple(t for t in terms if t in bound and t not in free and len(terms) > 1)
+    return KeywordQuery(phrases, tuple(terms), tuple(w for w in dict.fromkeys(whole) if w not in terms), weak)
 
 
 def _cjk(term: str) -> bool:
@@ -241,13 +245,22 @@ def matches(text: str | None, name: str, query: KeywordQuery) -> bool:
     return any(_occurs(t, hay) for t in query.terms)
 
 
+WEAK_WEIGHT = 0.5  # a bound character counts for half a word
+
+
 def coverage(text: str | None, name: str, query: KeywordQuery) -> float:
     """The share of the query's words (terms) that occur in the text or the file name; 1.0
-    for a query of phrases alone (a candidate holds them all)."""
+    for a query of phrases alone (a candidate holds them all). A bound Chinese character
+    (响 in 闹钟响了, 声 in 快门声: :func:`chinese_terms.cut_marked`) counts for half a word:
+    it is part of many longer words (闷响, 哔哔声), so a unit holding it alone holds a third
+    of 闹钟响了, not half, and gets no keyword credit for it (MIN_COVERAGE)."""
     if not query.terms:
         return 1.0
     hay = f"{text or ''}\n{name}"
-    return sum(1 for t in query.terms if _occurs(t, hay)) / len(query.terms)
+    weak = set(query.weak)
+    weights = [WEAK_WEIGHT if t in weak else 1.0 for t in query.terms]
+    found = sum(w for t, w in zip(query.terms, weights) if _occurs(t, hay))
+    return found / sum(weights)
 
 
 def highlights(text: str | None, query: KeywordQuery) -> list[tuple[int, int]]:
