@@ -647,7 +647,9 @@ def mcp(
     from searchengine.engine import SearchEngine
 
     def work() -> None:
-        with SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False) as engine:
+        # its tools only read: a search imports no SQLAlchemy (anything else opens the full store)
+        with SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False,
+                               reads_only=True) as engine:
             run_stdio(engine)
 
     _run(work)
