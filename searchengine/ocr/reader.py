@@ -112,7 +112,7 @@ def _text_pixels(engine: Any, bgr: np.ndarray) -> bool:
     """Whether the detector, on ``bgr`` shrunk to ``GATE_SIDE`` a side, marks any pixel as
     text (its probability over the detector's own threshold, the one its boxes start from)."""
     det = engine.text_det
-    small = _LutDetPreProcess(GATE_SIDE, "max", det.mean, det.std)(bgr)
+    small = _lut_preprocess(GATE_SIDE, "max", det.mean, det.std)(bgr)
     if small is None:
         return True  # let the full read decide
     probability = det.infer(small)[0]
@@ -194,13 +194,18 @@ def _fast_detector_input(engine: Any) -> None:
 
     def get_preprocess(max_wh: int) -> Any:
         base = original(max_wh)
-        key = (base.limit_side_len, base.limit_type, tuple(det.mean), tuple(det.std))
-        cached = _LUT_CACHE.get(key)
-        if cached is None:
-            cached = _LUT_CACHE[key] = _LutDetPreProcess(base.limit_side_len, base.limit_type, det.mean, det.std)
-        return cached
+        return _lut_preprocess(base.limit_side_len, base.limit_type, det.mean, det.std)
 
     det.get_preprocess = get_preprocess
 
 
 _LUT_CACHE: dict[tuple[Any, ...], _LutDetPreProcess] = {}
+
+
+def _lut_preprocess(limit_side_len: int, limit_type: str, mean: Any, std: Any) -> _LutDetPreProcess:
+    """One :class:`_LutDetPreProcess` per side, kind and normalisation (its table made once)."""
+    key = (limit_side_len, limit_type, tuple(mean), tuple(std))
+    cached = _LUT_CACHE.get(key)
+    if cached is None:
+        cached = _LUT_CACHE[key] = _LutDetPreProcess(limit_side_len, limit_type, mean, std)
+    return cached
