@@ -226,3 +226,45 @@ def test_a_640_px_photo_is_read_in_full_without_the_small_first_pass():
     assert (reader.gated, reader.full_reads) == (0, 1)
     assert reader.read(background(3, size=(800, 600))) == []
     assert (reader.gated, reader.full_reads) == (1, 1)
+
+
+def test_the_detector_gets_rapidocrs_own_input_and_its_sessions_open_once_without_spinning(monkeypatch):
+    """The table-driven normalisation gives the detector the float32 values rapidocr's own
+    pre-processing gives (bit for bit, at the full read's and the first pass's sides and for
+    another mean/std); the three sessions are opened once each, with sleeping idle threads."""
+    import numpy as np
+    import onnxruntime as ort
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+    rng = np.random.default_rng(3)
+    pictures = [np.asarray(background(n).convert("RGB"))[:, :, ::-1].copy() for n in (1, 2)]
+    pictures.append(rng.integers(0, 256, (333, 517, 3), dtype=np.uint8))  # every grey level, odd sides
+    for side, kind, mean, std in ((960, "max", [0.5] * 3, [0.5] * 3), (ocr_reader.GATE_SIDE, "max", [0.5] * 3, [0.5] * 3),
+                                  (736, "min", [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])):
+        ours, theirs = ocr_reader._LutDetPreProcess(side, kind, mean, std), DetPreProcess(side, kind, mean, std)
+        for bgr in pictures:
+            a, b = ours(bgr), theirs(bgr)
+            assert a.dtype == b.dtype == np.float32 and a.shape == b.shape and a.flags.c_contiguous
+            assert np.array_equal(a, b)
+
+    opened = []
+    real = ort.InferenceSession
+
+    def counting(*args, **kwargs):
+        opened.append(kwargs.get("sess_options"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", counting)
+    import rapidocr_onnxruntime.utils.infer_engine as infer_engine
+    monkeypatch.setattr(infer_engine, "InferenceSession", counting)
+    reader = ocr_reader.TextReader(threads=1)
+    engine = reader._load()
+    assert len(opened) == 3  # detector, angle classifier, recogniser: once each
+    for options in opened:
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        assert options.intra_op_num_threads == 1
+    assert isinstance(engine.text_det.get_preprocess(500), ocr_reader._LutDetPreProcess)
+    # rapidocr's own session options are as they were for anyone else
+    assert infer_engine.OrtInferSession._init_sess_opts({}).intra_op_num_threads == 0
+    sign, _ = render(background(4), "Harbour Street Bakery", LATIN[0], 40, at=(0.1, 0.4))
+    assert char_accuracy("Harbour Street Bakery", " ".join(line.text for line in reader.read(sign))) >= 0.9
