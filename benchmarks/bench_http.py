@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import httpx
 import numpy as np
@@ -40,6 +41,57 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+
+Request = Callable[[httpx.Client, int], None]
+
+
+def query_requests(probes: list[bytes]) -> tuple[Request, Request]:
+    """bench_http's two requests: a text search (a random word and the request number, so
+    no two are alike) and an image search with one of ``probes``."""
+    def text_request(client: httpx.Client, i: int) -> None:
+        client.get("/api/search", params={"q": f"{random.choice(WORDS)} {i}", "k": 20}).raise_for_status()
+
+    def image_request(client: httpx.Client, i: int) -> None:
+        client.post("/api/search/image", files={"file": ("q.jpg", probes[i % len(probes)])},
+                    data={"k": "20"}).raise_for_status()
+
+    return text_request, image_request
+
+
+def run_load(base: str, request: Request, clients: int, requests: int, seconds: float,
+             on_start: Callable[[], None] | None = None) -> tuple[list[float], float]:
+    """Warm with 5 requests, then (``on_start()`` called) ``clients`` concurrent clients send
+    ``request`` until ``requests`` have been sent or ``seconds`` have passed: the latencies in
+    ms and the load's wall seconds."""
+    with httpx.Client(base_url=base) as warm:
+        for i in range(5):
+            request(warm, i)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(requests))
+    stop_at = time.time() + seconds
+
+    def client_loop() -> None:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            while time.time() < stop_at:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                t0 = time.perf_counter()
+                request(client, i)
+                with lock:
+                    latencies.append((time.perf_counter() - t0) * 1000)
+
+    if on_start is not None:
+        on_start()
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, time.perf_counter() - t0
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -78,44 +130,12 @@ def main() -> None:
         items = httpx.get(base + "/api/status").json()["vectors"]
         probes = [p.read_bytes() for p in sorted(media.glob("*.*"))[:50]]
 
-        def text_request(client: httpx.Client, i: int) -> None:
-            r = client.get("/api/search", params={"q": f"{random.choice(WORDS)} {i}", "k": 20})
-            r.raise_for_status()
-
-        def image_request(client: httpx.Client, i: int) -> None:
-            r = client.post("/api/search/image", files={"file": ("q.jpg", probes[i % len(probes)])}, data={"k": "20"})
-            r.raise_for_status()
+        text_request, image_request = query_requests(probes)
 
         print(f"index: {items} vectors ({len(images)} photos + sample notes and recordings), model {args.model}")
         print(f"load: {args.clients} concurrent clients, up to {args.requests} requests or {args.seconds:.0f} s per kind")
         for name, fn in (("text", text_request), ("image", image_request)):
-            with httpx.Client(base_url=base) as warm:
-                for i in range(5):
-                    fn(warm, i)
-            latencies: list[float] = []
-            lock = threading.Lock()
-            counter = iter(range(args.requests))
-            stop_at = time.time() + args.seconds
-
-            def client_loop() -> None:
-                with httpx.Client(base_url=base, timeout=60) as client:
-                    while time.time() < stop_at:
-                        with lock:
-                            i = next(counter, None)
-                        if i is None:
-                            return
-                        t0 = time.perf_counter()
-                        fn(client, i)
-                        with lock:
-                            latencies.append((time.perf_counter() - t0) * 1000)
-
-            t0 = time.perf_counter()
-            threads = [threading.Thread(target=client_loop) for _ in range(args.clients)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.perf_counter() - t0
+            latencies, wall = run_load(base, fn, args.clients, args.requests, args.seconds)
             print(f"{name:5} queries: n={len(latencies)}  p50 {statistics.median(latencies):.1f} ms  "
                   f"p95 {np.percentile(latencies, 95):.1f} ms  ({len(latencies) / wall:.1f} req/s)")
     finally:

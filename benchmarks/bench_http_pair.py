@@ -17,28 +17,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
-import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Callable
 
 import httpx
 import numpy as np
 
-WORDS = ["dog", "cat", "a red car", "bird on a branch", "fish", "a wooden house", "tree", "boat on water",
-         "a person smiling", "flowers", "printing press", "coffee", "mountain", "a bowl of fruit"]
+from bench_http import free_port, query_requests, run_load  # this folder: the same requests and load
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -69,43 +59,15 @@ def run(tree: Path, root: Path, args: argparse.Namespace, probes: list[bytes]) -
     server, base = start(tree, root, args.index)
     out = {}
     try:
-        def text(client: httpx.Client, i: int) -> None:
-            client.get("/api/search", params={"q": f"{random.choice(WORDS)} {i}", "k": 20}).raise_for_status()
+        for kind, request in zip(("text", "image"), query_requests(probes)):
+            cpu0 = [0.0]  # the server's CPU seconds once warm
 
-        def image(client: httpx.Client, i: int) -> None:
-            client.post("/api/search/image", files={"file": ("q.jpg", probes[i % len(probes)])},
-                        data={"k": "20"}).raise_for_status()
+            def warm(pid: int = server.pid, at: list[float] = cpu0) -> None:
+                at[0] = cpu_seconds(pid)
 
-        kinds: tuple[tuple[str, Callable[[httpx.Client, int], None]], ...] = (("text", text), ("image", image))
-        for kind, request in kinds:
-            with httpx.Client(base_url=base, timeout=60) as warm:
-                for i in range(5):
-                    request(warm, i)
-            latencies: list[float] = []
-            lock = threading.Lock()
-            counter = iter(range(args.requests))
-            stop_at = time.time() + args.seconds
-
-            def client_loop() -> None:
-                with httpx.Client(base_url=base, timeout=60) as client:
-                    while time.time() < stop_at:
-                        with lock:
-                            i = next(counter, None)
-                        if i is None:
-                            return
-                        t0 = time.perf_counter()
-                        request(client, i)
-                        with lock:
-                            latencies.append((time.perf_counter() - t0) * 1000)
-
-            cpu0 = cpu_seconds(server.pid)
-            threads = [threading.Thread(target=client_loop) for _ in range(args.clients)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            latencies, _ = run_load(base, request, args.clients, args.requests, args.seconds, on_start=warm)
             out[kind] = (statistics.median(latencies), float(np.percentile(latencies, 95)), len(latencies),
-                         (cpu_seconds(server.pid) - cpu0) * 1000 / len(latencies))
+                         (cpu_seconds(server.pid) - cpu0[0]) * 1000 / len(latencies))
     finally:
         server.terminate()
         server.wait(10)
