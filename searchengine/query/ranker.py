@@ -170,7 +170,6 @@ class Ranker:
         kinds, _ = self._state()
         return kind in kinds and len(kinds[kind]) > 0
 
-
     def search(self, vector: np.ndarray | None, text: str | None = None, *, k: int = 10, offset: int = 0,
                filters: SearchFilters = SearchFilters(), mode: str = "hybrid", group: str = "file",
                exclude_ids: Sequence[int] = (), picture: bool = False,
