@@ -237,10 +237,30 @@ def test_class_vectors_are_made_once_per_model_and_blend_by_score(settings, tmp_
     assert len(list((cache / "sound_classes").glob("*.npy"))) == 1
     space._memory.clear()
     assert np.array_equal(space.class_vectors(encoder, cache), first)  # from the file
-    event = SoundEvent(1.0, 2.0, (3, 7), (0.75, 0.25), "x")
+    sure = SoundEvent(1.0, 2.0, (3, 7), (1.0, 1 / 3), "x")  # best score 1: no doubt, the plain blend
     expected = 0.75 * first[3] + 0.25 * first[7]
-    got = space.event_vectors(encoder, [event], cache)[0]
+    got = space.event_vectors(encoder, [sure], cache)[0]
     assert np.allclose(got, expected / np.linalg.norm(expected), atol=1e-5)
+
+
+def test_a_weak_event_is_less_its_class_than_a_confident_one(settings, tmp_path):
+    """The blend's weights are shares (a 0.32 "Music" and a 0.95 one would be the same
+    vector); the doubt (1 - the best score) goes to the generic direction."""
+    from searchengine.encoders.registry import load_encoder
+    from searchengine.sounds import space
+    from searchengine.sounds.events import SoundEvent
+
+    encoder = load_encoder(settings.model, device="cpu")
+    cache = tmp_path / "cache"
+    vectors = space.class_vectors(encoder, cache)
+    generic = space.generic_vector(vectors)
+    assert np.isclose(np.linalg.norm(generic), 1, atol=1e-5)
+    strong, weak = space.event_vectors(encoder, [SoundEvent(0, 1, (MUSIC, 7), (0.95, 0.05), "a"),
+                                                 SoundEvent(0, 1, (MUSIC, 7), (0.32, 0.32 * 0.05 / 0.95), "b")], cache)
+    assert float(strong @ vectors[MUSIC]) > float(weak @ vectors[MUSIC])
+    blend = (0.95 * vectors[MUSIC] + 0.05 * vectors[7])
+    expected = blend + space.DOUBT * 0.68 * generic
+    assert np.allclose(weak, expected / np.linalg.norm(expected), atol=1e-5)
 
 
 def test_a_videos_sound_event_plays_the_video_from_its_second(settings, tmp_path):

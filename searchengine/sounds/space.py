@@ -2,6 +2,13 @@
 its classes' name vectors (ConSE, as the offline profiles map ImageNet classes), made by
 the index's own text tower - offline profiles and open_clip alike.
 
+The blend's weights are shares of their sum, so they say which classes an event is, not how
+sure the model was: an event whose best class scored 0.32 ("Music", a synthetic bell) would
+point at "music" as squarely as one that scored 0.95 (a melody). The doubt, one less the best
+score, is therefore added as a share of a *generic* direction (the mean of the event classes'
+vectors: "a sound"), ``DOUBT`` times it: a weak event is less specifically its classes, and a
+confident one of the same class ranks above it (docs/sounds.md).
+
 A class's vector is its English name's, averaged with its (first) Chinese name's when the text tower
 reads Chinese (a Chinese name finds its own English name among the 521 for at least
 ``READS_CHINESE`` of the classes: e5 does, an English-only CLIP or MiniLM does not, and
@@ -29,6 +36,7 @@ from searchengine.sounds.events import SoundEvent
 log = logging.getLogger(__name__)
 
 READS_CHINESE = 0.2
+DOUBT = 1.0  # the generic direction's share of an event's vector, per unit of doubt (1 - best score)
 FINGERPRINT_TEXT = "a dog barking in the rain"
 _memory: dict[int, tuple[Encoder, np.ndarray]] = {}
 _lock = threading.Lock()
@@ -87,13 +95,21 @@ def _save(path: Path, vectors: np.ndarray) -> None:
 
 
 def event_vectors(encoder: Encoder, events: Sequence[SoundEvent], cache_dir: Path) -> np.ndarray:
-    """One L2-normalised vector an event: its classes' vectors weighted by their scores."""
+    """One L2-normalised vector an event: its classes' vectors weighted by their shares of
+    its scores, plus the generic direction weighted by its doubt (see the module's doc)."""
     if not events:
         return np.zeros((0, encoder.dim), dtype=np.float32)
     vectors = class_vectors(encoder, cache_dir)
+    generic = generic_vector(vectors)
     out = np.zeros((len(events), vectors.shape[1]), dtype=np.float32)
     for row, event in enumerate(events):
         if event.classes:
             weights = np.asarray(event.weights, dtype=np.float32)
-            out[row] = (weights / weights.sum()) @ vectors[list(event.classes)]
+            doubt = max(0.0, 1.0 - float(weights.max()))
+            out[row] = (weights / weights.sum()) @ vectors[list(event.classes)] + DOUBT * doubt * generic
     return l2_normalise(out)
+
+
+def generic_vector(vectors: np.ndarray) -> np.ndarray:
+    """"A sound": the L2-normalised mean of the event classes' vectors (``vectors``: all 521)."""
+    return l2_normalise(vectors[sound_classes().events].mean(axis=0, keepdims=True))[0]
