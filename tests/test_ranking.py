@@ -146,6 +146,34 @@ def test_one_hit_per_file_with_its_other_units_as_evidence(library):
     assert all(not h.evidence for h in by_unit)
 
 
+def test_a_picture_query_checks_its_near_copies_in_one_read(library):
+    """A photo used as the query leads its near copies (the same content), and finding out
+    which candidates are the query itself reads their stored vectors once, not once a
+    candidate (each read a round trip to SQLite that lets another request's thread in)."""
+    engine, photos, _ = library
+    ranker: Ranker = engine._ranker
+    base = image_vec(photos[11])
+    for c in range(8):  # near copies (re-saved, resized): cosine 0.99x with the original
+        write(engine, f"copy{c}.jpg", "image", [NewUnit(None, None, None, unit(base + 0.1 * noise()), kind="image")])
+    ranker.search(base, None, k=1, mode="vector", picture=True)  # the calibration is measured (its reads)
+    reads = []
+    repo = ranker.repo
+    real = repo.vectors_of
+
+    def counted(ids, dim):
+        reads.append(list(ids))
+        return real(ids, dim)
+
+    repo.vectors_of = counted  # type: ignore[method-assign]
+    try:
+        hits = ranker.search(base, None, k=10, mode="vector", picture=True)
+    finally:
+        del repo.vectors_of
+    assert hits[0].path == f"{ROOT}/photo11.jpg" and hits[0].similarity == pytest.approx(1.0, abs=1e-5)
+    checked = [ids for ids in reads if len(ids) > 1]
+    assert len(reads) <= 2 and checked, reads  # one read to check the candidates, one for the raw cosines
+
+
 def test_pages_of_files_do_not_overlap(library):
     engine, photos, _ = library
     q = text_query(photos[1])

@@ -22,7 +22,7 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -253,15 +253,30 @@ class Ranker:
             z = calibration.kinds[kind].z(similarity, baselines[kind])
             return max(z, Z_IDENTICAL) if identical(kind, similarity, unit_id) else z
 
+        def maybe_identical(kind: str, similarity: float) -> bool:
+            # a picture query (ranked centred) is the same content only as a picture; its
+            # centred score plus ``lift`` is near the cosine for units near the query
+            return kind in PICTURE_KINDS and similarity + lift >= IDENTICAL_COS - 0.05
+
+        raw_vectors: dict[int, np.ndarray] = {}  # stored vectors of units that may be the query itself
+
+        def prefetch(units: Iterable[tuple[str, float, int]]) -> None:
+            """The stored vectors :func:`identical` will compare, in one read (not one a unit)."""
+            if raw is None:
+                return
+            wanted = [unit_id for kind, similarity, unit_id in units
+                      if maybe_identical(kind, similarity) and unit_id not in raw_vectors]
+            if wanted:
+                raw_vectors.update(self.repo.vectors_of(wanted, len(raw)))
+
         def identical(kind: str, similarity: float, unit_id: int) -> bool:
             if raw is None:
                 return similarity >= IDENTICAL_COS
-            # a picture query (ranked centred) is the same content only as a picture; its
-            # centred score plus ``lift`` is near the cosine for units near the query
-            if kind not in PICTURE_KINDS or similarity + lift < IDENTICAL_COS - 0.05:
+            if not maybe_identical(kind, similarity):
                 return False
-            found = self.repo.vectors_of([unit_id], len(raw))
-            return unit_id in found and float(found[unit_id] @ raw) >= IDENTICAL_COS
+            if unit_id not in raw_vectors:
+                prefetch([(kind, similarity, unit_id)])
+            return unit_id in raw_vectors and float(raw_vectors[unit_id] @ raw) >= IDENTICAL_COS
 
         per_kind = max(KIND_DEPTH, depth * KIND_DEPTH // DEPTH)
         total = sum(len(ids) for ids in kinds.values())
@@ -284,6 +299,7 @@ class Ranker:
                 picked.append((i, float(score)))
             exhausted = exhausted and all(n < per_kind for n in taken.values())
             rows = self.repo.units([i for i, _ in picked])
+            prefetch((rows[i].kind, similarity, i) for i, similarity in picked if i in rows)
             for i, similarity in picked:
                 if i in rows:
                     row = rows[i]
@@ -302,6 +318,7 @@ class Ranker:
                                                  exclude_ids=exclude_ids)
                 if len(pairs) >= per_kind:
                     exhausted = False
+                prefetch((row.kind, similarity, row.id) for row, similarity in pairs)
                 for row, similarity in pairs:
                     found[row.id] = _Candidate(row, similarity, z_of(row.kind, similarity, row.id), by_vector=True)
         if query and (query.terms or query.phrases):
@@ -326,6 +343,8 @@ class Ranker:
                 entry.coverage, entry.keyword_rank = share, rank
             if vector is not None and missing:  # their cosine, for the one scale
                 vectors = self.repo.vectors_of(missing, len(vector))
+                if raw is not None:
+                    raw_vectors.update(vectors)  # the same stored vectors: identical() reads none again
                 for unit_id in missing:
                     if unit_id in vectors:
                         entry = found[unit_id]
