@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from conftest import CACHE_DIR, assert_consistent, make_image, run_sql
+from searchengine.media.hashing import content_hash
 from searchengine.store.database import head_revision
 from searchengine import (
     IndexDamagedError,
@@ -97,6 +98,33 @@ def test_modify_move_copy_delete(open_engine, media):
     engine.index([media])
     assert engine.search("dog", k=10, modality="text") == []
     assert_consistent(engine)
+
+
+def test_files_renamed_in_a_chain_or_a_rotation_keep_their_own_content(open_engine, media):
+    """Each path takes the content another path had (photo0 -> photo1 -> ... -> photo5 -> new,
+    then photo0 <-> photo1 swapped): every file must end up with its own content's vectors,
+    not with the first one's copied down the chain."""
+    engine = open_engine()
+    engine.index([media])
+    contents = {i: (media / f"photo{i}.png").read_bytes() for i in range(6)}
+    (media / "photo6.png").write_bytes(contents[5])  # a new path, the content photo5 had
+    for i in range(5, 0, -1):  # the chain: photo{i} now holds what photo{i-1} held
+        (media / f"photo{i}.png").write_bytes(contents[i - 1])
+    make_image(media / "photo0.png", seed=50)
+    engine.index([media])
+    a, b = (media / "photo0.png").read_bytes(), (media / "photo1.png").read_bytes()
+    (media / "photo0.png").write_bytes(b)  # a rotation: two files swap their contents
+    (media / "photo1.png").write_bytes(a)
+    engine.index([media])
+    assert_consistent(engine)
+    records = engine.repo.files()
+    for i in range(7):
+        path = media / f"photo{i}.png"
+        assert records[str(path)].content_hash == content_hash(path), path.name
+        hits = engine.search(image=path, k=20, modality="image", group="unit")
+        own = [h.similarity for h in hits if h.path == str(path)]
+        assert own and own[0] == max(h.similarity for h in hits) and own[0] > 0.999, \
+            f"{path.name} holds another file's vectors"
 
 
 def test_corrupt_truncated_empty_and_mislabelled_files_are_recorded(open_engine, media):

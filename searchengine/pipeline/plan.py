@@ -82,14 +82,22 @@ def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path
             candidates.append(f)
 
     missing_by_hash: dict[str, FileRecord] = {}
-    indexed_by_hash: dict[str, FileRecord] = {}
+    indexed_by_hash: dict[str, list[FileRecord]] = {}
     for rec in known.values():
         if rec.status == "indexed":
-            indexed_by_hash.setdefault(rec.content_hash, rec)
+            indexed_by_hash.setdefault(rec.content_hash, []).append(rec)
             if rec.path in missing:
                 missing_by_hash.setdefault(rec.content_hash, rec)
 
-    for f, digest in _hash_all(candidates, workers, progress, on_progress):
+    hashed = _hash_all(candidates, workers, progress, on_progress)
+    # paths whose record this run rewrites from another record (a copy): such a record is no
+    # source for a copy, since copies are written one after another and it may already hold
+    # other content when its turn comes (files renamed in a rotation, a -> b -> c: b's record,
+    # once a copy of a's, would hand a's content to c)
+    rewritten = {str(f.path) for f, digest in hashed
+                 if isinstance(digest, str) and digest in indexed_by_hash
+                 and not any(r.path == str(f.path) for r in indexed_by_hash[digest])}
+    for f, digest in hashed:
         path = str(f.path)
         rec = known.get(path)
         if isinstance(digest, OSError):
@@ -106,13 +114,19 @@ def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path
             old = missing_by_hash.pop(digest)
             missing.pop(old.path, None)
             plan.moves.append((old, f))
-        elif ((source := indexed_by_hash.get(digest)) is not None and source.path != path
-              and source.modality == f.modality):
+        elif (source := _copy_source(indexed_by_hash.get(digest, []), path, f.modality, rewritten)) is not None:
             plan.copies.append((source, f))
         else:
             plan.embed.append(Work(f, digest, rec))
     plan.deletions = list(missing.values())
     return plan
+
+
+def _copy_source(same_content: list[FileRecord], path: str, modality: str, rewritten: set[str]) -> FileRecord | None:
+    """An indexed record of the same content to copy ``path``'s units from: another path, the
+    same modality, and one this run does not rewrite from another record (see make_plan)."""
+    return next((r for r in same_content if r.path != path and r.modality == modality and r.path not in rewritten),
+                None)
 
 
 def under_any(path: str, folders: set[str]) -> bool:
