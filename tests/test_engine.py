@@ -111,11 +111,14 @@ def test_files_renamed_in_a_chain_or_a_rotation_keep_their_own_content(open_engi
     for i in range(5, 0, -1):  # the chain: photo{i} now holds what photo{i-1} held
         (media / f"photo{i}.png").write_bytes(contents[i - 1])
     make_image(media / "photo0.png", seed=50)
-    engine.index([media])
+    chain = engine.index([media])
+    # in the right order every renamed file takes its row's copy: only the new picture is embedded
+    assert (chain.reused, chain.embedded_files) == (6, 1)
     a, b = (media / "photo0.png").read_bytes(), (media / "photo1.png").read_bytes()
     (media / "photo0.png").write_bytes(b)  # a rotation: two files swap their contents
     (media / "photo1.png").write_bytes(a)
-    engine.index([media])
+    rotation = engine.index([media])
+    assert (rotation.reused, rotation.embedded_files) == (1, 1)  # no order works: one is embedded again
     assert_consistent(engine)
     records = engine.repo.files()
     for i in range(7):

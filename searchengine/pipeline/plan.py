@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,15 +90,7 @@ def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path
             if rec.path in missing:
                 missing_by_hash.setdefault(rec.content_hash, rec)
 
-    hashed = _hash_all(candidates, workers, progress, on_progress)
-    # paths whose record this run rewrites from another record (a copy): such a record is no
-    # source for a copy, since copies are written one after another and it may already hold
-    # other content when its turn comes (files renamed in a rotation, a -> b -> c: b's record,
-    # once a copy of a's, would hand a's content to c)
-    rewritten = {str(f.path) for f, digest in hashed
-                 if isinstance(digest, str) and digest in indexed_by_hash
-                 and not any(r.path == str(f.path) for r in indexed_by_hash[digest])}
-    for f, digest in hashed:
+    for f, digest in _hash_all(candidates, workers, progress, on_progress):
         path = str(f.path)
         rec = known.get(path)
         if isinstance(digest, OSError):
@@ -114,19 +107,57 @@ def make_plan(repo: Repository, roots: Sequence[Path], *, exclude: Sequence[Path
             old = missing_by_hash.pop(digest)
             missing.pop(old.path, None)
             plan.moves.append((old, f))
-        elif (source := _copy_source(indexed_by_hash.get(digest, []), path, f.modality, rewritten)) is not None:
+        elif (source := next((r for r in indexed_by_hash.get(digest, []) if r.path != path
+                              and r.modality == f.modality), None)) is not None:
             plan.copies.append((source, f))
         else:
             plan.embed.append(Work(f, digest, rec))
+    plan.copies, again = order_copies(plan.copies)
+    plan.embed += [Work(f, digest, known.get(str(f.path))) for f, digest in again]
     plan.deletions = list(missing.values())
     return plan
 
 
-def _copy_source(same_content: list[FileRecord], path: str, modality: str, rewritten: set[str]) -> FileRecord | None:
-    """An indexed record of the same content to copy ``path``'s units from: another path, the
-    same modality, and one this run does not rewrite from another record (see make_plan)."""
-    return next((r for r in same_content if r.path != path and r.modality == modality and r.path not in rewritten),
-                None)
+def order_copies(copies: list[tuple[FileRecord, FoundFile]]) -> tuple[list[tuple[FileRecord, FoundFile]],
+                                                                       list[tuple[FoundFile, str]]]:
+    """``copies`` in an order in which none reads a row that an earlier one rewrote, and the
+    copies left out to be embedded instead (with their content hash). Copies are written one
+    after another, and a copy's source may itself be the target of another copy when files are
+    renamed in a chain (a -> b -> c: c must take b's row before b takes a's) or a rotation (a
+    and b swapped: no order works, so one of them is embedded again; embedding comes after
+    every copy, so its old row is still there to be read)."""
+    target_of = {str(f.path): n for n, (_, f) in enumerate(copies)}
+    readers: dict[str, int] = {}  # path -> copies still to read that path's row
+    for source, _ in copies:
+        readers[source.path] = readers.get(source.path, 0) + 1
+    waiting = {n: readers.get(str(f.path), 0) for n, (_, f) in enumerate(copies)}
+    ready = deque(n for n, count in waiting.items() if count == 0)
+    ordered: list[tuple[FileRecord, FoundFile]] = []
+    again: list[tuple[FoundFile, str]] = []
+
+    def done_reading(path: str) -> None:  # one reader of ``path``'s row is done (or gone)
+        n = target_of.get(path)
+        if n is not None and n in waiting:
+            waiting[n] -= 1
+            if waiting[n] == 0:
+                ready.append(n)
+
+    while waiting:
+        if not ready:  # only rotations are left: embed one of them again, which frees the rest
+            n = min(waiting)
+            del waiting[n]
+            source, f = copies[n]
+            again.append((f, source.content_hash))
+            done_reading(source.path)
+            continue
+        n = ready.popleft()
+        if n not in waiting:
+            continue
+        del waiting[n]
+        source, f = copies[n]
+        ordered.append((source, f))
+        done_reading(source.path)
+    return ordered, again
 
 
 def under_any(path: str, folders: set[str]) -> bool:
