@@ -7,6 +7,7 @@ SQLite, FAISS and keyword index) and searched by the real query layer; no model 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from searchengine.query.calibration import Calibration, KindStats, relevance
 from searchengine.query.ranker import OCR_Z, Ranker
 from searchengine.store.database import head_revision
 from searchengine.store.repository import FileWrite, NewUnit
+from conftest import SAMPLES
 
 D = 64
 ROOT = "/data/library"
@@ -256,3 +258,65 @@ def test_a_small_kind_borrows_the_spread_of_its_tower_mates():
     image = calibration.kinds["image"]
     assert np.allclose(image.cov, KindStats.measure(photos).cov, atol=1e-6)
     assert np.allclose(image.mean, photos.mean(axis=0), atol=1e-6)
+
+
+def test_near_copies_of_a_query_photo_lead_the_notes_in_order_of_closeness(library):
+    """A burst of copies at the query photo inflates the photo kind's spread along the query,
+    which used to score copies at cosine 0.98-0.99 below any text leaning the query's way;
+    a near copy (cosine >= the duplicates threshold) is strong, in order of closeness."""
+    engine, photos, notes = library
+    ranker: Ranker = engine._ranker
+    base = image_vec(photos[17])
+    closeness = {}
+    for c, spread in enumerate((0.05, 0.08, 0.12, 0.15, 0.18, 0.2)):
+        v = unit(base + spread * noise())
+        closeness[f"{ROOT}/copy{c}.jpg"] = float(v @ base)
+        write(engine, f"copy{c}.jpg", "image", [NewUnit(None, None, None, v, kind="image")])
+    hits = ranker.search(base, None, k=12, mode="vector", picture=True)
+    copies = [h for h in hits if h.path in closeness]
+    assert hits[0].path == f"{ROOT}/photo17.jpg"
+    assert all(0.95 < c < 0.999 for c in closeness.values()), closeness
+    assert [h.path for h in hits[1:1 + len(closeness)]] == sorted(closeness, key=closeness.get, reverse=True)
+    assert all(h.strong for h in copies)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_a_picture_below_the_near_copy_cosine_keeps_its_calibrated_score():
+    from searchengine.query.ranker import NEAR_COPY_COS, Z_IDENTICAL, near_copy_z
+    from searchengine.query.calibration import Z_STRONG
+
+    assert near_copy_z(NEAR_COPY_COS - 1e-4) is None
+    assert near_copy_z(NEAR_COPY_COS) == pytest.approx(Z_STRONG)
+    assert near_copy_z(1.0) == Z_IDENTICAL
+    zs = [near_copy_z(c) for c in (0.95, 0.96, 0.98, 0.995, 0.9989)]
+    assert zs == sorted(zs) and all(z is not None and Z_STRONG <= z <= Z_IDENTICAL for z in zs)
+
+
+def test_real_photos_re_saved_resized_or_brightened_come_right_after_the_query(offline_settings, tmp_path):
+    """The offline profile's real image model on the sample rocket photo and its edited
+    copies, beside the sample notes (one of them about a rocket launch)."""
+    from PIL import Image, ImageEnhance
+
+    library = tmp_path / "lib"
+    (library / "images").mkdir(parents=True)
+    for note in (SAMPLES / "notes").iterdir():
+        (library / note.name).write_bytes(note.read_bytes())
+    for image in ("coffee.png", "horse.png", "chelsea.png", "camera.png"):
+        (library / "images" / image).write_bytes((SAMPLES / "images" / image).read_bytes())
+    rocket = Image.open(SAMPLES / "images" / "rocket.jpg").convert("RGB")
+    w, h = rocket.size
+    rocket.save(library / "images" / "rocket.jpg", quality=95)
+    rocket.resize((int(w * 0.8), int(h * 0.8))).save(library / "images" / "rocket_small.jpg", quality=70)
+    ImageEnhance.Brightness(rocket).enhance(1.15).save(library / "images" / "rocket_bright.jpg", quality=90)
+    rocket.save(library / "images" / "rocket_q40.jpg", quality=40)
+    engine = SearchEngine.open(tmp_path / "idx", settings=replace(offline_settings, index_root=tmp_path, ocr="off"))
+    try:
+        engine.index([library])
+        hits = engine.search(image=SAMPLES / "images" / "rocket.jpg", k=6)
+        names = [Path(h.path).name for h in hits]
+        assert names[0] == "rocket.jpg"
+        assert set(names[1:4]) == {"rocket_small.jpg", "rocket_bright.jpg", "rocket_q40.jpg"}, names
+        assert all(h.strong for h in hits[:4])
+        assert "launch.md" in names[4:]  # the note about a launch still comes, after the copies
+    finally:
+        engine.close()

@@ -52,6 +52,13 @@ EVIDENCE_Z = Z_STRONG - 1.0  # a file's other units come as evidence from this z
 MAX_EVIDENCE = 5
 IDENTICAL_COS = 0.999  # a unit this close to the query is the same content: it leads, whatever its kind
 Z_IDENTICAL = 12.0
+# a picture this close to a picture query is what `searchengine duplicates` calls a near copy
+# (its default threshold, searchengine.duplicates.finder.DEFAULT_THRESHOLD): a re-saved,
+# resized, cropped or brightened copy, or the same scene shot again. Its z is at least
+# :func:`near_copy_z` - strong, and above the notes about the picture - whatever the kind's
+# spread: where many pictures sit at the query (a burst, a folder of copies) they inflate
+# the kind's variance along the query, and a copy at cosine 0.99 scored below unrelated notes
+NEAR_COPY_COS = 0.95
 
 
 @dataclass
@@ -251,32 +258,36 @@ class Ranker:
             if kind not in baselines:
                 return None
             z = calibration.kinds[kind].z(similarity, baselines[kind])
-            return max(z, Z_IDENTICAL) if identical(kind, similarity, unit_id) else z
+            floor = copy_z(kind, similarity, unit_id)
+            return z if floor is None else max(z, floor)
 
-        def maybe_identical(kind: str, similarity: float) -> bool:
+        def maybe_copy(kind: str, similarity: float) -> bool:
             # a picture query (ranked centred) is the same content only as a picture; its
-            # centred score plus ``lift`` is near the cosine for units near the query
-            return kind in PICTURE_KINDS and similarity + lift >= IDENTICAL_COS - 0.05
+            # centred score plus ``lift`` is near the cosine for units near the query (within
+            # a few hundredths: the window is that much wider)
+            return kind in PICTURE_KINDS and similarity + lift >= NEAR_COPY_COS - 0.05
 
-        raw_vectors: dict[int, np.ndarray] = {}  # stored vectors of units that may be the query itself
+        raw_vectors: dict[int, np.ndarray] = {}  # stored vectors of units that may be copies of the query
 
         def prefetch(units: Iterable[tuple[str, float, int]]) -> None:
-            """The stored vectors :func:`identical` will compare, in one read (not one a unit)."""
+            """The stored vectors :func:`copy_z` will compare, in one read (not one a unit)."""
             if raw is None:
                 return
             wanted = [unit_id for kind, similarity, unit_id in units
-                      if maybe_identical(kind, similarity) and unit_id not in raw_vectors]
+                      if maybe_copy(kind, similarity) and unit_id not in raw_vectors]
             if wanted:
                 raw_vectors.update(self.repo.vectors_of(wanted, len(raw)))
 
-        def identical(kind: str, similarity: float, unit_id: int) -> bool:
+        def copy_z(kind: str, similarity: float, unit_id: int) -> float | None:
+            """The least z of a unit that is the query's content (any kind, any query) or,
+            for a picture query, a near copy of the query picture; None for other units."""
             if raw is None:
-                return similarity >= IDENTICAL_COS
-            if not maybe_identical(kind, similarity):
-                return False
+                return Z_IDENTICAL if similarity >= IDENTICAL_COS else None
+            if not maybe_copy(kind, similarity):
+                return None
             if unit_id not in raw_vectors:
                 prefetch([(kind, similarity, unit_id)])
-            return unit_id in raw_vectors and float(raw_vectors[unit_id] @ raw) >= IDENTICAL_COS
+            return near_copy_z(float(raw_vectors[unit_id] @ raw)) if unit_id in raw_vectors else None
 
         per_kind = max(KIND_DEPTH, depth * KIND_DEPTH // DEPTH)
         total = sum(len(ids) for ids in kinds.values())
@@ -344,7 +355,7 @@ class Ranker:
             if vector is not None and missing:  # their cosine, for the one scale
                 vectors = self.repo.vectors_of(missing, len(vector))
                 if raw is not None:
-                    raw_vectors.update(vectors)  # the same stored vectors: identical() reads none again
+                    raw_vectors.update(vectors)  # the same stored vectors: copy_z() reads none again
                 for unit_id in missing:
                     if unit_id in vectors:
                         entry = found[unit_id]
@@ -396,6 +407,17 @@ class Ranker:
                        found_by=lead.found_by or None if query else None,
                        highlights=tuple(highlights(lead.row.text, query)) or None if query else None,
                        evidence=evidence)
+
+
+def near_copy_z(cosine: float) -> float | None:
+    """The least z of a picture at raw ``cosine`` to a picture query: :data:`Z_IDENTICAL` for
+    the same content, rising from :data:`Z_STRONG` at :data:`NEAR_COPY_COS` to it for near
+    copies (so copies come in the order of their closeness), None below."""
+    if cosine >= IDENTICAL_COS:
+        return Z_IDENTICAL
+    if cosine < NEAR_COPY_COS:
+        return None
+    return Z_STRONG + (Z_IDENTICAL - Z_STRONG) * (cosine - NEAR_COPY_COS) / (IDENTICAL_COS - NEAR_COPY_COS)
 
 
 def centred_query(vector: np.ndarray, calibration: Calibration) -> tuple[np.ndarray, float]:
