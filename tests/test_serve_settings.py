@@ -116,3 +116,35 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_connections_on_the_served_socket_send_without_waiting_for_acks():
+    """asyncio turns Nagle's algorithm off only on sockets that say they are TCP; a socket
+    made with protocol 0 left it on, and each response's body waited for the client's
+    delayed ACK of its headers (+40 ms a request for python-httpx clients)."""
+    import asyncio
+
+    from searchengine.http.serving import bind
+
+    listener = bind("127.0.0.1", 0)
+    port = listener.getsockname()[1]
+    seen: list[int] = []
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport):  # type: ignore[override]
+            sock = transport.get_extra_info("socket")
+            seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(Probe, sock=listener)
+        async with server:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            for _ in range(100):
+                if seen:
+                    break
+                await asyncio.sleep(0.01)
+            writer.close()
+
+    asyncio.run(main())
+    assert seen and seen[0] != 0

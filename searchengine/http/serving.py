@@ -79,7 +79,11 @@ def check_host_name(name: str) -> None:
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host``:``port`` (``OSError`` when it cannot be had)."""
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not left 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
+    # connections whose socket says it is TCP. Left 0, every response's body waited for the
+    # client's delayed ACK of its headers: +40 ms a request for clients that delay ACKs
+    # (python-httpx: 70 ms against 23 ms for an image search)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host.strip("[]"), port))
