@@ -776,7 +776,7 @@ REAL_DEFAULTS = {
     "--database-url": "the index folder's SQLite file", "--batch-size": "32", "--asr-model": "base",
     "--language": "detected per recording", "--ocr": "auto", "--path": "every path",
     "--modality": "every kind", "--after": "any date", "--before": "any date", "--limit": "no limit",
-    "--token": "none (loopback only)", "--ray": "no cluster: this process",
+    "--token": "none (loopback only)", "--ray": "no cluster: this process", "--read-text": "background",
 }
 
 

@@ -230,3 +230,36 @@ def test_a_writer_waits_only_for_the_reader_and_not_for_ever(tmp_path):
     lock.release()
     with open(pid_file) as handle:  # text_reader_pid left the file unlocked
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+@needs_ocr
+def test_on_postgresql_the_reader_yields_the_advisory_lock(media, pg_url, settings):
+    """SQL in PostgreSQL: the reader holds the advisory lock and the folder's; a writer on
+    this machine makes it stop, through the Python API (``read_text="background"``)."""
+    from dataclasses import replace
+
+    from sqlalchemy import text
+
+    from searchengine import SearchEngine
+
+    settings = replace(settings, database_url=pg_url, ocr="on", checkpoint_seconds=1.0, read_text="background")
+    with SearchEngine.open("pg", settings=settings) as engine:
+        report = engine.index([media])
+        assert report.text_pending == SIGNS + 1 and report.text_reader is not None
+        pid_file = engine.layout.text_reader_pid
+
+        def left() -> int:
+            return engine.status().text_to_read or 0
+
+        _wait_until(lambda: 0 < left() < SIGNS + 1, "the first readings")
+        assert text_reader_pid(pid_file) == report.text_reader, "the reader finished before the test could act"
+        again = engine.index(read_text="now")  # the reader stops; this run reads the rest
+        assert again.text_pending == 0 and left() == 0
+        _wait_until(lambda: text_reader_pid(pid_file) is None, "the reader's end")
+        with engine.repo.engine.connect() as conn:
+            per_file = dict(conn.execute(text(
+                "SELECT f.path, count(u.id) FROM media_files f LEFT JOIN units u ON u.file_id = f.id "
+                "AND u.kind = 'ocr' GROUP BY f.path")).all())
+        assert {Path(p).name: n for p, n in per_file.items() if n != 1} == {"plain.jpg": 0}
+        assert engine.status().vectors == SIGNS * 2 + 1
+    assert "stopped" in (settings.index_root / "pg" / "text-reader.log").read_text()
