@@ -191,6 +191,7 @@ def test_settings_travel_to_the_reader_through_the_environment(monkeypatch, tmp_
         else:
             monkeypatch.setenv(key, value)
     assert Settings.from_env() == settings
+    assert Settings().read_text == "now"  # the Python API reads the text before index() returns
     assert Settings.from_env().with_(read_text="next-run").to_env()["SEARCHENGINE_READ_TEXT"] == "next-run"
     with pytest.raises(InvalidInputError, match="read_text"):
         Settings(read_text="later")
