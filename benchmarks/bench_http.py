@@ -104,7 +104,7 @@ def main() -> None:
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="se-http-bench-"))
-    env = dict(os.environ, SEARCHENGINE_INDEX_ROOT=str(work / "indexes"))
+    env = dict(os.environ, SEARCHENGINE_INDEX_ROOT=str(work / "indexes"), SEARCHENGINE_READ_TEXT="now")  # queries time a finished index
     exe = [sys.executable, "-m", "searchengine.cli"]
     server = None
     try:

@@ -95,7 +95,7 @@ def run_eval(manifest: Path, report: Path, keep: Path, run: str, mixed: Path, mo
         cmd += ["--model", model]
     if asr_model:
         cmd += ["--asr-model", asr_model]
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, SEARCHENGINE_READ_TEXT="now", PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t0 = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode != 0:

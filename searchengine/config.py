@@ -9,6 +9,7 @@ from pathlib import Path
 
 from searchengine.errors import InvalidInputError
 
+READ_TEXT_MODES = ("now", "background", "next-run")
 DEFAULT_MODEL = "auto"  # open_clip ViT-B-32 where its weights can be had, else offline
 
 
@@ -54,6 +55,10 @@ class Settings:
     # the index's SQL in a database server (postgresql+psycopg://user@host:port/db) instead of
     # the folder's SQLite file; the folder keeps the FAISS file (a local replica) and manifest
     database_url: str | None = None
+    # the text in photos, read after every file is searchable: now (in this process, before
+    # index() returns), background (a detached reader process, see pipeline.text_reader;
+    # the CLI's default) or next-run (left for the next index run)
+    read_text: str = "now"
 
     def __post_init__(self) -> None:
         from searchengine.encoders.precision import check_precision
@@ -71,6 +76,9 @@ class Settings:
         object.__setattr__(self, "ocr", str(self.ocr).strip().lower())
         if self.ocr not in ("auto", "on", "off"):
             raise InvalidInputError(f"ocr must be auto, on or off, got {self.ocr!r}")
+        object.__setattr__(self, "read_text", str(self.read_text).strip().lower())
+        if self.read_text not in READ_TEXT_MODES:
+            raise InvalidInputError(f"read_text (--read-text) must be {', '.join(READ_TEXT_MODES)}, got {self.read_text!r}")
         object.__setattr__(self, "sounds", str(self.sounds).strip().lower())
         if self.sounds not in ("auto", "on", "off"):
             raise InvalidInputError(f"sounds must be auto, on or off, got {self.sounds!r}")
@@ -112,6 +120,24 @@ class Settings:
             if name in values:
                 values[name] = Path(str(values[name])).expanduser()
         return cls(**values)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str | None]:
+        """These settings as ``SEARCHENGINE_*`` environment variables, read back by
+        :meth:`from_env` to equal settings (a child process's; a ``None`` value: the variable
+        is to be removed from the child's environment)."""
+        out: dict[str, str | None] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            key = f"SEARCHENGINE_{f.name.upper()}"
+            if value is None:
+                out[key] = None
+            elif isinstance(value, bool):
+                out[key] = "1" if value else "0"
+            elif isinstance(value, float):
+                out[key] = repr(value)
+            else:
+                out[key] = str(value)
+        return out
 
     def with_(self, **changes: object) -> "Settings":
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # a search imports no SQLAlchemy, speech model or duplicates 
 from searchengine.vectors.faiss_index import METRIC, VectorIndex
 from searchengine.vectors.index_kind import IndexKind, check_policy
 
-from searchengine.catalog.write_locks import BothLocks, FileWriteLock, WriteLock
+from searchengine.catalog.write_locks import BothLocks, FileWriteLock, WriteLock, YieldingWriteLock, text_reader_pid
 
 log = logging.getLogger(__name__)
 MAX_SAVED_SKIPS = 10_000  # skipped entries listed in the index folder (the others counted)
@@ -91,6 +91,8 @@ class IndexStatus:
     # indexed photos whose text is still to be read (the next `index` reads them); None
     # where text in images is not read (--ocr off, or the OCR package is missing)
     text_to_read: int | None = None
+    # the background text reader reading it now (`index --read-text background`), or None
+    text_reader_pid: int | None = None
 
 
 def _missing_folders(folder: Path) -> list[Path]:
@@ -130,6 +132,9 @@ class SearchEngine:
 
             replica_lock = FileWriteLock(layout.write_lock)
             lock = BothLocks(AdvisoryWriteLock(repo.engine), replica_lock)
+        # the background text reader gives the lock up to any other writer (see write_locks)
+        lock = YieldingWriteLock(FileWriteLock(lock) if isinstance(lock, Path) else lock,
+                                 layout.text_reader_pid, layout.text_reader_stop)
         self.catalog = Catalog(repo, layout.vectors, lock, self._dim, policy, self._kind_built,
                                replica_lock=replica_lock)
         self._ranker = Ranker(self.catalog, layout.calibration)
@@ -361,7 +366,8 @@ class SearchEngine:
 
     def index(self, paths: Sequence[str | Path] | None = None, *, progress: bool = False,
               on_progress: Callable[[str, int, int], None] | None = None,
-              retry_failed: bool = False, ray: str | None = None) -> "IndexReport":
+              retry_failed: bool = False, ray: str | None = None,
+              read_text: str | None = None) -> "IndexReport":
         """Index ``paths`` (files or folders, recursively); with none, re-index the folders
         indexed before (a folder that is gone is skipped and kept: an unplugged drive must
         not empty the index; :meth:`forget` removes one). Unchanged files are skipped, moved
@@ -370,9 +376,19 @@ class SearchEngine:
         ``on_progress(stage, done, total)`` reports advancement to a caller. ``ray`` decodes
         and encodes on a Ray cluster: ``"local"`` (started on this machine for the run),
         ``"auto"`` (the cluster this machine has joined) or a cluster's address; the plan and
-        the writing stay here (see :mod:`searchengine.pipeline.ray_runner`)."""
+        the writing stay here (see :mod:`searchengine.pipeline.ray_runner`).
+
+        Every file is searchable when the run's stream ends; the text in photos is read
+        after that, as ``read_text`` says (default: ``settings.read_text``): ``now`` (here,
+        before this returns), ``background`` (a detached reader process started at the end,
+        ``report.text_reader`` its pid; see :mod:`searchengine.pipeline.text_reader`) or
+        ``next-run`` (left for the next run; ``status().text_to_read`` counts it)."""
+        from searchengine.config import READ_TEXT_MODES
         from searchengine.transcribe.whisper import check_asr_model
 
+        read_text = (read_text or self.settings.read_text).strip().lower()
+        if read_text not in READ_TEXT_MODES:
+            raise InvalidInputError(f"read_text (--read-text) must be {', '.join(READ_TEXT_MODES)}, got {read_text!r}")
         self._check_writable()
         check_asr_model(self.settings.asr_model, self.settings.language)
         if ray is not None:
@@ -400,7 +416,8 @@ class SearchEngine:
         with self.catalog.write_lock():
             self.catalog.sync(force=True)
             run = self._index_run(ray)
-            report = run.run(roots, progress=progress, on_progress=on_progress, retry_failed=retry_failed)
+            report = run.run(roots, progress=progress, on_progress=on_progress, retry_failed=retry_failed,
+                             read_text=read_text)
             report.missing_roots = missing_roots
             self._save_skipped(report)
             if self._manifest is not None:
@@ -412,7 +429,36 @@ class SearchEngine:
                     self.catalog.save(final=True)
             self.catalog.save_current()  # a FAISS file readers found missing or behind: saved now
             self._ranker.refresh_calibration()  # each kind's score statistics, for the one scale
-            return report
+        if read_text == "background" and report.text_pending:
+            from searchengine.pipeline.text_reader import spawn
+
+            report.text_reader = spawn(self.layout, self.settings)
+        return report
+
+    def read_text(self, *, progress: bool = False, on_progress: Callable[[str, int, int], None] | None = None,
+                  stop: Callable[[], bool] | None = None) -> "IndexReport":
+        """Read the text in the indexed photos that is still to read (what an index run with
+        ``read_text="background"`` or ``"next-run"`` left; the background reader's work),
+        under the write lock, storing each reading as it comes and saving every
+        ``checkpoint_seconds``. ``stop`` is asked between two photos: True stops there (the
+        rest stays to read). ``report.text_pending``: what is left."""
+        from searchengine.ocr.stage import ImageTexts
+        from searchengine.pipeline import IndexReport
+        from searchengine.pipeline.read_text import TextPhase
+
+        self._check_writable()
+        report = IndexReport()
+        with self.catalog.write_lock():
+            self.catalog.sync(force=True)
+            texts = ImageTexts(self.repo, self.settings.ocr, self.settings.chunk_chars)
+            phase = TextPhase(self.catalog, lambda: self.encoder, self.settings, texts, report)
+            todo = phase.pending()
+            if todo:
+                log.info("reading the text in %d photos", sum(len(group) for group in todo))
+                phase.run(todo, progress, on_progress or (lambda stage, done, total: None), stop=stop)
+                self.catalog.save(final=True, progress=progress)
+                self._ranker.refresh_calibration()
+        return report
 
     def _save_skipped(self, report: "IndexReport") -> None:
         from searchengine.catalog.atomic_files import atomic_write_bytes
@@ -454,7 +500,7 @@ class SearchEngine:
         with self.catalog.write_lock():
             self.catalog.sync(force=True)
             report = self._index_run(None).run(walk, progress=False, new_roots=False, hold=hold, gone=gone,
-                                               settle_s=settle_s)
+                                               settle_s=settle_s, read_text="now")
             self._ranker.refresh_calibration()  # each kind's score statistics, for the one scale
             return report
 
@@ -710,6 +756,7 @@ class SearchEngine:
             roots=self.repo.roots(),
             modalities=self.repo.stats(),
             text_to_read=self._text_to_read(),
+            text_reader_pid=text_reader_pid(self.layout.text_reader_pid),
         )
 
     def _text_to_read(self) -> int | None:

@@ -22,6 +22,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # tones and noises would otherwise add units of kind "sound" to what they count, depending
 # on whether the model file happens to be installed.
 os.environ.setdefault("SEARCHENGINE_SOUNDS", "off")
+os.environ.setdefault("SEARCHENGINE_READ_TEXT", "now")  # the suite reads text in-process (test_background_text: the reader)
 # Exported ONNX graphs go to one throw-away cache per test session, not the user's cache.
 if "SEARCHENGINE_CACHE_DIR" not in os.environ:
     os.environ["SEARCHENGINE_CACHE_DIR"] = tempfile.mkdtemp(prefix="searchengine-test-cache-")

@@ -14,7 +14,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # atomic write or of a database being created (see searchengine.store.database)
 _OWN = ("metadata.sqlite", "metadata.sqlite-wal", "metadata.sqlite-shm", "metadata.sqlite-journal",
         "vectors.faiss", "vectors.faiss.stamp.json", "manifest.json", "calibration.npz", "write.lock", "thumbnails",
-        "skipped.json",
+        "skipped.json", "text-reader.pid", "text-reader.stop", "text-reader.log",
         ".metadata.sqlite.*.creating*", ".*.tmp")
 
 
@@ -47,6 +47,21 @@ class IndexLayout:
     @property
     def write_lock(self) -> Path:
         return self.folder / "write.lock"
+
+    @property
+    def text_reader_pid(self) -> Path:
+        """Locked (flock) by the background text reader while it runs; holds its pid."""
+        return self.folder / "text-reader.pid"
+
+    @property
+    def text_reader_stop(self) -> Path:
+        """Made by a writer that waits for the write lock the text reader holds: it stops."""
+        return self.folder / "text-reader.stop"
+
+    @property
+    def text_reader_log(self) -> Path:
+        """What the background text reader logs (see :mod:`searchengine.pipeline.text_reader`)."""
+        return self.folder / "text-reader.log"
 
     def exists(self) -> bool:
         return self.database.is_file()

@@ -105,7 +105,7 @@ def run_eval(
             for root in engine.repo.roots():
                 if root not in wanted:
                     _forget_quietly(engine, Path(root))
-            report = engine.index(library, progress=progress)
+            report = engine.index(library, progress=progress, read_text="now")  # measured on all of it
             failed = {path for path, _ in report.failures}
             if failed:  # recorded and counted; their texts stay in the index as distractors
                 log.warning("%d media files failed to index and are not queried", len(failed))
@@ -122,7 +122,7 @@ def run_eval(
                     text_file = texts_dir / f"{i:06d}_{j:02d}.txt"
                     text_file.write_text(text, encoding="utf-8")
                     coll.text_files[str(text_file)] = (i, j)
-            texts_report = engine.index([texts_dir], progress=progress)
+            texts_report = engine.index([texts_dir], progress=progress, read_text="now")
             image_latencies: list[float] = []
             image_dirs = _image_queries(_timed(engine.search, image_latencies), coll, ks, progress)
             for p in PATHS:  # an image query has one path: no keywords, narrowed to texts

@@ -76,7 +76,7 @@ class IndexJobs:
             job.stage, job.done, job.total = stage, done, total
 
         try:
-            report = self._engine.index(None, on_progress=progress)
+            report = self._engine.index(None, on_progress=progress, read_text="now")  # a job reads it all
             job.report = asdict(report)
             job.state, job.stage = "done", "done"
         except Exception as exc:  # reported through the job, never lost

@@ -182,6 +182,9 @@ class StatusOut(BaseModel):
     size_bytes: int
     roots: list[str]
     modalities: dict[str, dict[str, int]]
+    text_to_read: Optional[int] = Field(None, description="Indexed photos whose text is still to be read; null "
+                                        "where text in images is not read.")
+    text_reader_pid: Optional[int] = Field(None, description="The background text reader reading it now, or null.")
     job: Optional[JobOut] = None
 
 

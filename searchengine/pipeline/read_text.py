@@ -59,14 +59,20 @@ class TextPhase:
             by_hash.setdefault(rec.content_hash, []).append(rec)
         return list(by_hash.values())
 
-    def run(self, todo: list[list[FileRecord]], progress: bool, notify: Callable[[str, int, int], None]) -> None:
-        """Read ``todo`` (from :meth:`pending`), storing each reading as it comes."""
+    def run(self, todo: list[list[FileRecord]], progress: bool, notify: Callable[[str, int, int], None],
+            stop: Callable[[], bool] | None = None) -> bool:
+        """Read ``todo`` (from :meth:`pending`), storing each reading as it comes; ``stop``
+        is asked between two photos (True: stop there, the rest left to read). True when
+        all of ``todo`` was read."""
         if not todo:
-            return
+            return True
         t0 = time.perf_counter()
         done, last_save = 0, time.monotonic()
         with tqdm(total=len(todo), desc="reading text", unit="photo", disable=not progress) as bar:
             for group, lines, seconds in self._readings(todo):
+                if stop is not None and stop():
+                    log.info("reading text stopped after %d of %d photos (asked to)", done, len(todo))
+                    break
                 if lines is not None:
                     self._store(group, lines)
                     self.report.ocr_images += 1
@@ -79,6 +85,7 @@ class TextPhase:
                     last_save = time.monotonic()
         self.report.text_pending = self.catalog.repo.count_images_without_text(self.texts.source)
         self.report.stages.read_text = time.perf_counter() - t0
+        return done == len(todo)
 
     def _readings(self, todo: list[list[FileRecord]]) -> Iterator[tuple[list[FileRecord], list[Line] | None, float]]:
         """Each group with its reading (None: not read now), in order; pictures are decoded in

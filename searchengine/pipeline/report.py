@@ -44,6 +44,7 @@ class IndexReport:
     sound_seconds: float = 0.0  # CPU time of the sound-event step (log-mel features, model, events)
     sound_audio_seconds: float = 0.0  # seconds of audio it heard
     text_pending: int = 0  # indexed photos whose text is still to be read after this run
+    text_reader: int | None = None  # the pid of the background text reader this run started
     videos: int = 0  # videos whose picture track was read this time
     video_seconds: float = 0.0  # seconds of video they held
     frames_decoded: int = 0  # frames the decoder produced for them (see media.video)

@@ -59,14 +59,17 @@ class IndexRun:
     def run(self, roots: Iterable[Path], progress: bool = True,
             on_progress: Callable[[str, int, int], None] | None = None,
             retry_failed: bool = False, *, new_roots: bool = True, hold: Collection[str] = (),
-            gone: Sequence[Path] = (), settle_s: float = 0.0) -> IndexReport:
+            gone: Sequence[Path] = (), settle_s: float = 0.0, read_text: str = "now") -> IndexReport:
         """``progress`` draws bars on the terminal; ``on_progress(stage, done, total)`` is
         called as work advances (stages: scanning, hashing, indexing, reading text). Every
         file is searchable when "indexing" ends; the text in photos is read after that
         (pipeline.read_text). ``new_roots=False``: ``roots`` are parts of the indexed folders
         (a watched folder's changed places), not folders to remember; ``hold``: files still
         being written, left for a later run; ``gone``: paths deleted since (see
-        :func:`searchengine.pipeline.plan.make_plan`)."""
+        :func:`searchengine.pipeline.plan.make_plan`). ``read_text``: ``now`` reads the text
+        in photos here; ``background`` and ``next-run`` leave it (``report.text_pending``
+        counts it; the caller starts the background reader, see
+        :mod:`searchengine.pipeline.text_reader`)."""
         report, stages = self.report, self.report.stages
         notify = on_progress or (lambda stage, done, total: None)
         notify("scanning", 0, 0)
@@ -104,7 +107,10 @@ class IndexRun:
         report.searchable_seconds = time.perf_counter() - t0
         phase = TextPhase(self.catalog, self._encoder, self.settings, self._decoder.texts, report)
         todo = phase.pending()
-        if todo:
+        if todo and read_text != "now":
+            report.text_pending = sum(len(group) for group in todo)
+            log.info("text in %d photos left to read (%s)", report.text_pending, read_text)
+        elif todo:
             self.catalog.save()  # every file searchable on disk before the (long) text phase
             if report.model_loaded:  # the OCR models load now: free the image graph meanwhile
                 release = getattr(self._get_encoder(), "release_image_tower", None)

@@ -154,7 +154,7 @@ class FolderWatcher:
     def catch_up(self) -> "IndexReport":
         """Index what changed while nothing watched (the same run as ``searchengine index``)."""
         t0 = time.perf_counter()
-        report = self.engine.index(self.folders or None)
+        report = self.engine.index(self.folders or None, read_text="now")
         self.caught_up.set()
         self.on_batch(WatchBatch(0, 0, time.perf_counter() - t0, report))
         log.info("caught up: %d new, %d changed, %d moved, %d deleted", report.added, report.updated,
