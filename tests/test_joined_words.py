@@ -89,3 +89,28 @@ def test_a_note_with_words_run_together_is_found_by_the_phrase_apart(open_engine
     assert {h.path.rsplit("/", 1)[-1] for h in engine.search("caravan route", k=5, mode="keyword")} \
         == {"joined.txt", "apart.txt"}
     assert engine.search("van", k=5, mode="keyword") == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_compound_is_found_however_it_is_written(open_engine, settings, tmp_path, request, backend):
+    """"lower-case", "lower case" and "lowercase" are one compound (a reference transcript
+    quotes "lower-case" where the speech recogniser wrote "lower case"): a quoted phrase
+    written any of the three ways finds all three, never "slower cases"; SQLite's trigram
+    index and PostgreSQL's ILIKE path alike."""
+    url = None if backend == "sqlite" else request.getfixturevalue("pg_url")
+    root = tmp_path / "notes"
+    root.mkdir()
+    (root / "hyphen.txt").write_text("especially as regards the lower-case letters")
+    (root / "space.txt").write_text("the lower case being in fact invented in the early Middle Ages")
+    (root / "joined.txt").write_text("set in lowercase type")
+    (root / "other.txt").write_text("two slower cases of the capital letters")
+    engine = open_engine("compound", settings=settings.with_(database_url=url))
+    engine.index([root])
+    for query in ('"lower-case"', '"lower case"'):
+        hits = engine.search(query, k=10, mode="keyword")
+        assert {h.path.rsplit("/", 1)[-1] for h in hits} == {"hyphen.txt", "space.txt", "joined.txt"}, query
+        for h in hits:
+            assert [h.text[a:b].lower().replace("-", "").replace(" ", "") for a, b in h.highlights][:1] == ["lowercase"]
+    # a pasted sentence quoting the compound finds the passage that writes it apart, by default
+    hits = engine.search('the "lower-case" being in fact invented in the early Middle Ages.', k=3)
+    assert hits[0].path.endswith("space.txt")

@@ -23,6 +23,7 @@ changed: highlights are spans of it.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -126,24 +127,32 @@ def _fts_string(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-_GAP = re.compile(r"(?<=[A-Za-z\u00c0-\u024f]) (?=[A-Za-z\u00c0-\u024f])")  # one space between Latin letters
-MAX_JOINS = 4  # spaces of a phrase that may be missing in the text (2^4 forms looked for at most)
+_LATIN = "A-Za-z\u00c0-\u024f"
+_JOINERS = " \u2010\u2011-"  # a space, a hyphen, a non-breaking hyphen, a hyphen-minus (last: a class's literal)
+# one space or hyphen between Latin letters: a compound is written three ways ("lower-case",
+# "lower case", "lowercase"; a speech recogniser and a reader of signs pick any of them)
+_GAP = re.compile(f"(?<=[{_LATIN}])[{_JOINERS}](?=[{_LATIN}])")
+MAX_JOINS = 4  # joins of a phrase that may be written otherwise in the text
+MAX_THREE_WAY = 3  # joins written all three ways (3^3 forms); up to MAX_JOINS, only left out (2^4)
 
 
 def forms(needle: str) -> list[str]:
-    """``needle`` as written and, for a phrase of Latin-script words, with the spaces between
-    its words left out in every combination ("caravan route", "caravanroute"), so that the
-    trigram index finds text whose words were run together; the exact test
-    (:func:`matches`) then decides."""
+    """``needle`` as written and, for a phrase (or hyphenated word) of Latin-script words,
+    with each space or hyphen between its words written the other ways - a space, a hyphen,
+    or left out - in every combination ("lower-case": "lower case", "lowercase"; "caravan
+    route": "caravanroute"), so that the trigram index finds text that writes the compound
+    otherwise or whose words were run together; the exact test (:func:`matches`) then
+    decides. The form as written comes first."""
     gaps = [m.start() for m in _GAP.finditer(needle)]
     if not gaps or len(gaps) > MAX_JOINS:
         return [needle]
+    ways = ("", " ", "-") if len(gaps) <= MAX_THREE_WAY else ("",)
+    choices = [(needle[at],) + tuple(w for w in ways if w != needle[at]) for at in gaps]
     out = []
-    for mask in range(1 << len(gaps)):
+    for picked in itertools.product(*choices):
         chars = list(needle)
-        for bit, at in enumerate(gaps):
-            if mask >> bit & 1:
-                chars[at] = ""
+        for at, sep in zip(gaps, picked):
+            chars[at] = sep
         out.append("".join(chars))
     return out
 
@@ -207,7 +216,8 @@ def _escape_like(value: str) -> str:
 def _pattern(needle: str) -> re.Pattern[str]:
     """How a needle matches text: a word of letters (Latin, Cyrillic ...) only as a whole
     word - "out" is not in "about" -, codes, numbers and CJK text anywhere."""
-    body = re.escape(needle)
+    # a space or hyphen between Latin letters matches either, or nothing (see :func:`forms`)
+    body = f"[{_JOINERS}]?".join(re.escape(part) for part in _GAP.split(needle))
     if needle[:1].isalpha() and not _cjk(needle[:1]):
         body = r"(?<![^\W_])" + body  # not after a letter or digit ("_" separates, as in names)
     if needle[-1:].isalpha() and not _cjk(needle[-1:]):
