@@ -276,6 +276,7 @@ def search(
     json_out: bool = typer.Option(False, "--json", help="Print hits as a JSON array."),
 ) -> None:
     """Search an index by text, by image, or by an indexed item."""
+    from searchengine.catalog.write_locks import text_reader_pid
     from searchengine.engine import SearchEngine
     from searchengine.query.filters import SearchFilters
 
@@ -289,9 +290,14 @@ def search(
             found = engine.search(query, image=image, similar_to=similar_to, k=k, offset=offset, mode=mode,
                                   group=group, filters=SearchFilters.of(modality or None, path_glob, after, before,
                                                                         place, camera))
-            return found, engine.items([h.id for h in found])
+            # words in photos are found once read: say so while the background reader runs
+            reading = query is not None and text_reader_pid(engine.layout.text_reader_pid) is not None
+            return found, engine.items([h.id for h in found]), reading
 
-    hits, items = _run(work)
+    hits, items, reading = _run(work)
+    if reading:
+        _say("Note: the text in photos is still being read in the background; words in photos may not be "
+             "found yet (`searchengine status --wait` waits for it).", err=True)
     if json_out:
         rows = [{**h.to_dict(), **_facts(items.get(h.id)), "path": json_path(h.path)} for h in hits]
         _echo_json(rows)

@@ -264,3 +264,17 @@ def test_on_postgresql_the_reader_yields_the_advisory_lock(media, pg_url, settin
         assert {Path(p).name: n for p, n in per_file.items() if n != 1} == {"plain.jpg": 0}
         assert engine.status().vectors == SIGNS * 2 + 1
     assert "stopped" in (settings.index_root / "pg" / "text-reader.log").read_text()
+
+
+def test_a_text_search_while_the_reader_runs_says_words_in_photos_may_be_missing(cli, media):
+    """The reader is "running" while its pid file is locked (as the reader holds it); a text
+    search then says so on stderr, a picture search and a search after it ends do not."""
+    cli("index", str(media), "--read-text", "next-run")
+    pid_file = cli.index / "text-reader.pid"
+    with open(pid_file, "w") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write(str(os.getpid()))
+        held.flush()
+        assert "still being read" in cli("search", "Harbour").stderr
+        assert "still being read" not in cli("search", "--image", str(media / "plain.jpg")).stderr
+    assert "still being read" not in cli("search", "Harbour").stderr
