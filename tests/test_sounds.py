@@ -426,6 +426,10 @@ def test_sound_units_from_before_revision_0009_are_kept_and_rank_by_their_vector
         hits = engine.search("beep", k=3)
         assert hits and hits[0].kind == "sound" and hits[0].path.endswith("kitchen.wav")
         assert "indexed before their class scores were kept" in caplog.text
+        caplog.clear()
+        engine.index([recordings], progress=False)  # unchanged: not heard again, and the run says so
+        assert "1 sound units were indexed before their class scores were kept" in caplog.text
+        assert "forget" in caplog.text
 
 
 def _named_recordings(folder: Path) -> Path:

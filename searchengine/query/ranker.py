@@ -177,6 +177,12 @@ class Ranker:
             return False
         kinds = self.repo.unit_ids_by_kind()
         counts = {kind: len(ids) for kind, ids in kinds.items()}
+        unscored = self.repo.sound_units_without_scores() if counts.get("sound") else 0
+        if unscored:
+            log.warning("%d sound units were indexed before their class scores were kept (revision 0009): they rank "
+                        "by their vector alone; `searchengine forget` their recordings and index them again (or index into a "
+                        "new index) to add them (docs/sounds.md)",
+                        unscored)
         saved = Calibration.load(self._path)
         if saved is not None and saved.fresh_for(counts):
             return False
