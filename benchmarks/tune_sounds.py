@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-TEMPERATURES = (0.0025, 0.005, 0.01, 0.02, 0.05)
-WEIGHTS = (0.0, 0.5, 0.75, 1.0, 1.5)
+TEMPERATURES = (0.005, 0.01, 0.02, 0.03, 0.05)
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
 
 
 def r_at_1(engine, truth: dict, held_out: bool) -> dict[str, float]:
