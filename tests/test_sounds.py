@@ -493,3 +493,23 @@ def test_a_faint_class_the_event_vector_cannot_hold_finds_its_event(settings, tm
     # the tiny test model's cosines spread as widely as the class-space score, so some stay
     # with the vectors' choice; the class-space score brings a quarter or more to their event
     assert sum(found) >= max(3, len(faint) // 4), list(zip(faint, found))
+
+
+def test_the_blend_of_the_two_z_scores_keeps_unit_variance_and_never_inflates():
+    from searchengine.sounds.class_space import class_z, combined_z
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(5000)
+    for rho in (0.0, 0.5, 0.9):
+        b = rho * a + np.sqrt(1 - rho * rho) * rng.standard_normal(5000)
+        mixed = np.asarray(combined_z(a, b, float(np.corrcoef(a, b)[0, 1]), weight=1.0))
+        assert float(mixed.std()) == pytest.approx(1.0, abs=0.03)  # on the one scale
+    # two units correlate -1 whatever they are: taken as none, never a division by ~0
+    assert combined_z(1.0, 2.0, -1.0, weight=1.0) == pytest.approx(3.0 / np.sqrt(2.0))
+    scores = np.zeros((4, N_CLASSES), np.float32)
+    scores[:, 7] = [0.01, 0.001, 0.001, 0.002]  # a faint class, highest in the first unit
+    weights = np.zeros(N_CLASSES, np.float32)
+    weights[7] = 1.0
+    z = class_z(scores, weights)
+    assert int(np.argmax(z)) == 0 and z[0] > 1.5 and np.isfinite(z).all()
+    assert class_z(scores[:1], weights).tolist() == [0.0]  # one unit: no evidence either way

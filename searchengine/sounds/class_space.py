@@ -121,7 +121,10 @@ def class_z(scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def combined_z(cos_z: np.ndarray | float, cls_z: np.ndarray | float, correlation: float,
                weight: float | None = None) -> np.ndarray | float:
     """``cos_z + weight * cls_z`` brought back to unit variance: the sum of two z-scores
-    that correlate ``correlation`` over the units has variance 1 + w^2 + 2 w rho."""
+    that correlate ``correlation`` over the units has variance 1 + w^2 + 2 w rho. A negative
+    correlation is taken as none: with a handful of sound units it is noise (two units
+    correlate -1 or +1 whatever they are), and it would inflate every sound unit's z
+    against the other kinds' (at -1 and w 1, without bound)."""
     weight = WEIGHT if weight is None else weight
-    rho = min(1.0, max(-1.0, correlation))
+    rho = min(1.0, max(0.0, correlation))
     return (cos_z + weight * cls_z) / float(np.sqrt(max(1.0 + weight * weight + 2.0 * weight * rho, 1e-6)))
