@@ -153,7 +153,8 @@ class Ranker:
         missing = len(kinds.get("sound", ())) - len(ids)
         if missing > 0:
             log.info("%d sound units were indexed before their class scores were kept: they rank by their "
-                     "vector alone (index their recordings again to add them; docs/sounds.md)", missing)
+                     "vector alone (`searchengine forget` their recordings and index them again to add them; "
+                     "docs/sounds.md)", missing)
         space = _SoundSpace(ids, scores, vectors)
         with self._lock:
             if kinds is self._kinds:
@@ -414,8 +415,10 @@ class Ranker:
         rho = float(np.corrcoef(cos, x)[0, 1]) if float(cos.std()) > 0 and float(x.std()) > 0 else 0.0
         if not np.isfinite(rho):
             rho = 0.0
-        baseline = stats.baseline(query)
-        cos_z = np.asarray([stats.z(float(c), baseline) for c in cos.tolist()])
+        mu, sd = stats.baseline(query)
+        n = stats.weight or stats.sampled  # KindStats.z over every unit at once: its own share out of the mean
+        others = (n * mu - cos.astype(np.float64)) / (n - 1) if n >= 2 else np.full(len(cos), mu)
+        cos_z = (cos - others) / sd
         total = np.asarray(combined_z(cos_z, cls, rho))
         row_of = {int(i): r for r, i in enumerate(space.ids.tolist())}
         for unit_id, c in found.items():
