@@ -242,6 +242,9 @@ def index_once(settings, folder: Path, name: str) -> tuple[float, float, object]
 
             sound_model.shared(settings.sound_model, settings.cache_dir)
             class_vectors(engine.encoder, settings.cache_dir)
+            from searchengine.sounds.class_space import name_vectors
+
+            name_vectors(engine.encoder, settings.cache_dir)  # once a text tower, as the class vectors
         t0, c0 = time.perf_counter(), time.process_time()
         report = engine.index([folder], progress=False)
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0

@@ -639,6 +639,7 @@ class SearchEngine:
         exclude: list[int] = []
         vector: np.ndarray | None = None
         kind_vectors: dict[str, np.ndarray] = {}
+        sound_classes: np.ndarray | None = None
         picture = image is not None  # a query from the image tower (see query.ranker.centred_query)
         if text is not None:
             if not text.strip():
@@ -646,7 +647,7 @@ class SearchEngine:
             text = text.strip()
             if mode != "keyword":
                 vector = np.asarray(encode_queries(self.encoder, [text])[0], dtype=np.float32)
-                kind_vectors = self._sound_query(text)
+                kind_vectors, sound_classes = self._sound_query(text, vector)
         elif image is not None:
             img = image if isinstance(image, Image.Image) else load_query_image(Path(image))
             vector = np.asarray(encode_images(self.encoder, [img.convert("RGB")])[0], dtype=np.float32)
@@ -662,18 +663,23 @@ class SearchEngine:
             picture = source is not None and source.kind in PICTURE_KINDS
         return self._ranker.search(vector, text, k=k, offset=offset, filters=filters,
                                    mode=mode if text is not None else "vector", group=group, exclude_ids=exclude,
-                                   picture=picture, kind_vectors=kind_vectors)
+                                   picture=picture, kind_vectors=kind_vectors, sound_classes=sound_classes)
 
-    def _sound_query(self, text: str) -> dict[str, np.ndarray]:
-        """Sound units read a text query less its "the sound of" / "的声音" frame (it tells
-        one sound from another no better than nothing: :mod:`searchengine.sounds.query`);
-        one more text to encode, only where the query has the frame and the index sounds."""
+    def _sound_query(self, text: str, vector: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """What sound units read of a text query, where the index holds any: the query less
+        its "the sound of" / "的声音" frame (it tells one sound from another no better than
+        nothing: :mod:`searchengine.sounds.query`; one more text to encode, only where the
+        query has the frame), and its weights over the 521 sound classes
+        (:mod:`searchengine.sounds.class_space`)."""
+        from searchengine.sounds.class_space import name_vectors, query_classes
         from searchengine.sounds.query import without_frame
 
+        if not self._ranker.has_kind("sound"):
+            return {}, None
         bare = without_frame(text)
-        if bare is None or not self._ranker.has_kind("sound"):
-            return {}
-        return {"sound": np.asarray(encode_queries(self.encoder, [bare])[0], dtype=np.float32)}
+        own = {} if bare is None else {"sound": np.asarray(encode_queries(self.encoder, [bare])[0], dtype=np.float32)}
+        names, owners = name_vectors(self.encoder, self.settings.cache_dir)
+        return own, query_classes(own.get("sound", vector), names, owners)
 
     @staticmethod
     def _check_k(k: int, offset: int) -> None:

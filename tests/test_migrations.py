@@ -57,9 +57,9 @@ def test_an_index_at_an_older_revision_is_upgraded_on_open(tmp_path, settings):
     folder.mkdir()
     command.upgrade(_config(f"sqlite:///{folder / 'metadata.sqlite'}"), "0001")
     with SearchEngine.open(folder, settings=settings) as engine:
-        assert engine.status().schema_revision == head_revision() == "0008"
+        assert engine.status().schema_revision == head_revision() == "0009"
     with sqlite3.connect(folder / "metadata.sqlite") as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0008"
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0009"
         db.execute("SELECT count(*) FROM removed_units").fetchone()
         db.execute("SELECT count(*) FROM units_fts").fetchone()
         db.execute("SELECT count(*) FROM transcripts").fetchone()
@@ -68,6 +68,7 @@ def test_an_index_at_an_older_revision_is_upgraded_on_open(tmp_path, settings):
         db.execute("SELECT count(*) FROM image_texts").fetchone()
         db.execute("SELECT page FROM units").fetchall()
         db.execute("SELECT taken_ns, latitude, longitude, place, camera, facts FROM media_files").fetchall()
+        db.execute("SELECT scores FROM units").fetchall()
 
 
 def test_units_from_before_0006_get_their_modalitys_kind(tmp_path):

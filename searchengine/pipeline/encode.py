@@ -37,6 +37,9 @@ def encode_batch(encoder: Callable[[], Encoder], batch: Sequence[Decoded], dim: 
 
             cache_dir = Settings.from_env().cache_dir
         sound_vecs = event_vectors(encoder(), sounds, cache_dir)
+        from searchengine.sounds.class_space import name_vectors
+
+        name_vectors(encoder(), cache_dir)  # made once a text tower, kept for the searches (class space)
     out: list[np.ndarray] = []
     ii = ti = si = 0
     for d in batch:

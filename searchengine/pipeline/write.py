@@ -53,7 +53,7 @@ class Writer:
             pages = d.pages or [None] * len(d.chunks)
             units += [NewUnit(s, e, text, v, page=p)
                       for (s, e, text), p, v in zip(d.chunks, pages, vecs[len(d.images):])]
-            units += [NewUnit(s.start, s.end, s.text, v, kind="sound")
+            units += [NewUnit(s.start, s.end, s.text, v, kind="sound", scores=s.scores)
                       for s, v in zip(d.sounds, vecs[len(d.images) + len(d.chunks):])]
             if f.modality == "image":  # the chunks of an image: the text read in it, each with its
                 n = len(d.images)      # box, then the names of the place it was taken, if known

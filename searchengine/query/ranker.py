@@ -109,6 +109,7 @@ class Ranker:
         self._kinds: dict[str, np.ndarray] = {}
         self._calibration: Calibration | None = None
         self._kind_of: dict[int, str] | None = None  # unit id -> kind, built on first need
+        self._sounds: _SoundSpace | None = None  # sound units' class scores, read on first need
 
     # -- per-generation state: unit ids by kind, calibration -------------------------------
 
@@ -130,6 +131,7 @@ class Ranker:
                         calibration = self._measure(kinds)
                 self._kinds, self._calibration, self._generation = kinds, calibration, generation
                 self._kind_of = None
+                self._sounds = None
             return self._kinds, self._calibration
 
     def _kind_lookup(self, kinds: dict[str, np.ndarray]) -> dict[int, str]:
@@ -141,6 +143,30 @@ class Ranker:
                     return lookup
                 self._kind_of = lookup
             return self._kind_of
+
+    def _sound_space(self, kinds: dict[str, np.ndarray]) -> "_SoundSpace":
+        """The class scores and vectors of the sound units that hold their scores (read once
+        a generation; sound units indexed before revision 0009 have none)."""
+        with self._lock:
+            held = self._sounds if kinds is self._kinds else None
+        if held is not None:
+            return held
+        ids, scores = self.repo.sound_scores()
+        found = self.repo.vectors_of(ids.tolist(), self.catalog.dim) if len(ids) else {}
+        keep = np.asarray([int(i) in found for i in ids.tolist()], dtype=bool)
+        ids, scores = ids[keep], scores[keep]
+        vectors = (np.stack([found[int(i)] for i in ids.tolist()]) if len(ids)
+                   else np.zeros((0, self.catalog.dim), np.float32))
+        missing = len(kinds.get("sound", ())) - len(ids)
+        if missing > 0:
+            log.info("%d sound units were indexed before their class scores were kept: they rank by their "
+                     "vector alone (`searchengine forget` their recordings and index them again to add them; "
+                     "docs/sounds.md)", missing)
+        space = _SoundSpace(ids, scores, vectors)
+        with self._lock:
+            if kinds is self._kinds:
+                self._sounds = space
+        return space
 
     def _measure(self, kinds: dict[str, np.ndarray]) -> Calibration:
         dim = self.catalog.dim
@@ -159,6 +185,12 @@ class Ranker:
             return False
         kinds = self.repo.unit_ids_by_kind()
         counts = {kind: len(ids) for kind, ids in kinds.items()}
+        unscored = self.repo.sound_units_without_scores() if counts.get("sound") else 0
+        if unscored:
+            log.warning("%d sound units were indexed before their class scores were kept (revision 0009): they rank "
+                        "by their vector alone; `searchengine forget` their recordings and index them again (or index into a "
+                        "new index) to add them (docs/sounds.md)",
+                        unscored)
         saved = Calibration.load(self._path)
         if saved is not None and saved.fresh_for(counts):
             return False
@@ -180,7 +212,8 @@ class Ranker:
     def search(self, vector: np.ndarray | None, text: str | None = None, *, k: int = 10, offset: int = 0,
                filters: SearchFilters = SearchFilters(), mode: str = "hybrid", group: str = "file",
                exclude_ids: Sequence[int] = (), picture: bool = False,
-               kind_vectors: Mapping[str, np.ndarray] | None = None) -> list[Hit]:
+               kind_vectors: Mapping[str, np.ndarray] | None = None,
+               sound_classes: np.ndarray | None = None) -> list[Hit]:
         """Ranked hits for a query vector (text, image or an indexed unit's), with the
         query's text for the keyword side (``mode`` hybrid or keyword; vector ignores it).
         ``picture``: the vector comes from the image tower (a photo, a video frame); it is
@@ -188,7 +221,10 @@ class Ranker:
         ``kind_vectors``: the query as a kind of unit should read it, where that differs
         from ``vector`` (sound units: the text less its "the sound of" frame, see
         :mod:`searchengine.sounds.query`); that kind is searched, and scored on the one
-        scale, with its own vector."""
+        scale, with its own vector. ``sound_classes``: a text query's weights over the 521
+        sound classes (:func:`searchengine.sounds.class_space.query_classes`): sound units
+        that hold their class scores are scored in class space too (see
+        :meth:`_class_evidence`)."""
         if k < 1:
             raise InvalidInputError(f"k must be at least 1, got {k}")
         if offset < 0:
@@ -223,6 +259,11 @@ class Ranker:
             candidates, exhausted = self._candidates(ranked_by, query, kinds, calibration, depth, filters, within,
                                                      exclude_ids, vector if ranked_by is not vector else None, lift,
                                                      kind_vectors if ranked_by is vector else None)
+            if sound_classes is not None and ranked_by is vector and vector is not None and "sound" in kinds:
+                sound_query = (kind_vectors or {}).get("sound", vector)
+                self._class_evidence(candidates, np.asarray(sound_query, dtype=np.float32), sound_classes, kinds,
+                                     calibration, max(KIND_DEPTH, depth * KIND_DEPTH // DEPTH),
+                                     open_scope=not filters and within is None, exclude_ids=exclude_ids)
             ranked = self._rank(candidates, group)
             if len(ranked) >= wanted or exhausted:
                 break
@@ -363,6 +404,50 @@ class Ranker:
                         entry.vector_z = z_of(entry.row.kind, entry.similarity, unit_id)
         return found, exhausted
 
+    def _class_evidence(self, found: dict[int, _Candidate], query: np.ndarray, weights: np.ndarray,
+                        kinds: dict[str, np.ndarray], calibration: Calibration, per_kind: int, *,
+                        open_scope: bool, exclude_ids: Sequence[int]) -> None:
+        """Score the sound units that hold their class scores in class space too: a unit's z
+        becomes ``combined_z`` of its cosine's z and its class-space score's z (the query's
+        class weights dotted with its scores, standardised over the index's scored sound
+        units), brought back to unit variance with the two scores' correlation over those
+        units for this query - so a sound unit stays on the one scale. With ``open_scope``
+        (no filter, no phrase), the sound units best by that score join the candidates
+        (``per_kind`` of them) though the cosine alone did not bring them."""
+        from searchengine.sounds.class_space import class_z, combined_z
+
+        stats = calibration.kinds.get("sound")
+        space = self._sound_space(kinds)
+        if stats is None or len(space.ids) < 2:
+            return
+        cls = class_z(space.scores, weights)
+        cos = space.vectors @ query
+        x = space.scores @ weights
+        rho = float(np.corrcoef(cos, x)[0, 1]) if float(cos.std()) > 0 and float(x.std()) > 0 else 0.0
+        if not np.isfinite(rho):
+            rho = 0.0
+        mu, sd = stats.baseline(query)
+        n = stats.weight or stats.sampled  # KindStats.z over every unit at once: its own share out of the mean
+        others = (n * mu - cos.astype(np.float64)) / (n - 1) if n >= 2 else np.full(len(cos), mu)
+        cos_z = (cos - others) / sd
+        total = np.asarray(combined_z(cos_z, cls, rho))
+        row_of = {int(i): r for r, i in enumerate(space.ids.tolist())}
+        for unit_id, c in found.items():
+            r = row_of.get(unit_id)
+            if r is not None and c.row.kind == "sound":
+                c.similarity = float(cos[r])
+                c.vector_z = float(total[r])
+        if not open_scope:
+            return
+        excluded = set(int(i) for i in exclude_ids)
+        best = [int(space.ids[r]) for r in np.argsort(-total)[:per_kind].tolist()]
+        extra = [i for i in best if i not in found and i not in excluded]
+        rows = self.repo.units(extra) if extra else {}
+        for unit_id in extra:
+            if unit_id in rows:
+                r = row_of[unit_id]
+                found[unit_id] = _Candidate(rows[unit_id], float(cos[r]), float(total[r]), by_vector=True)
+
     def _raw_similarities(self, hits: list[Hit], vector: np.ndarray) -> list[Hit]:
         """Hits ranked by a centred query, with ``similarity`` the raw cosine again."""
         ids = [h.id for h in hits] + [e.id for h in hits for e in h.evidence]
@@ -418,6 +503,15 @@ def near_copy_z(cosine: float) -> float | None:
     if cosine < NEAR_COPY_COS:
         return None
     return Z_STRONG + (Z_IDENTICAL - Z_STRONG) * (cosine - NEAR_COPY_COS) / (IDENTICAL_COS - NEAR_COPY_COS)
+
+
+@dataclass(frozen=True)
+class _SoundSpace:
+    """The sound units that hold their class scores: ids, (n, 521) scores, (n, d) vectors."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    vectors: np.ndarray
 
 
 def centred_query(vector: np.ndarray, calibration: Calibration) -> tuple[np.ndarray, float]:

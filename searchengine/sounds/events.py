@@ -11,7 +11,7 @@ any other, labelled with the genres and instruments heard with it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +35,9 @@ class SoundEvent:
     classes: tuple[int, ...]  # best first: the TOP_T classes blended into its vector
     weights: tuple[float, ...]  # their scores
     text: str  # "Bark 狗叫; Dog 狗": the labels, English and Chinese
+    # the best score each of the 521 classes reached in it (speech and the room classes too):
+    # stored with the unit, the ranker's class-space evidence (searchengine.sounds.class_space)
+    scores: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def find_events(scores: np.ndarray, duration: float, audio: np.ndarray | None = None,
@@ -64,11 +67,11 @@ def find_events(scores: np.ndarray, duration: float, audio: np.ndarray | None = 
         gap = 0
     if current:
         runs.append(current)
-    return [_event(masked, run, duration, audio, table) for run in runs]
+    return [_event(masked, run, duration, audio, table, scores) for run in runs]
 
 
 def _event(masked: np.ndarray, run: list[int], duration: float, audio: np.ndarray | None,
-           table: SoundClasses) -> SoundEvent:
+           table: SoundClasses, scores: np.ndarray) -> SoundEvent:
     profile = masked[run[0] : run[-1] + 1].max(axis=0)
     order = np.argsort(-profile)[:TOP_T]
     order = order[profile[order] > 0]
@@ -79,7 +82,8 @@ def _event(masked: np.ndarray, run: list[int], duration: float, audio: np.ndarra
     end = min(duration, patch_start(run[-1]) + PATCH_SECONDS) if duration > 0 else patch_start(run[-1]) + PATCH_SECONDS
     return SoundEvent(start=round(start, 2), end=round(max(end, start), 2),
                       classes=tuple(int(c) for c in order), weights=tuple(float(profile[c]) for c in order),
-                      text="; ".join(labels))
+                      text="; ".join(labels),
+                      scores=np.asarray(scores[run[0] : run[-1] + 1].max(axis=0), dtype=np.float32))
 
 
 ONSET_RISE = 2.0  # natural-log units of summed mel energy (some 9 dB) above the quiet before

@@ -120,7 +120,8 @@ class FileStore(Tables):
             existing.update((w.path, fid) for w, fid in zip(fresh, new_file_ids))
         unit_rows = [
             dict(file_id=existing[w.path], ordinal=i, start=u.start, end=u.end, text=u.text,
-                 kind=u.kind_in(w.modality), box=u.box_json(), page=u.page, vector=vector_to_bytes(u.vector))
+                 kind=u.kind_in(w.modality), box=u.box_json(), page=u.page, vector=vector_to_bytes(u.vector),
+                 scores=u.scores_bytes())
             for w in writes for i, u in enumerate(w.units)
         ]
         unit_ids = self._insert(s, Unit, unit_rows) if unit_rows else []
@@ -188,7 +189,8 @@ class FileStore(Tables):
         )
         new_rows = [
             Unit(file_id=row.id, ordinal=i, start=u.start, end=u.end, text=u.text,
-                 kind=u.kind_in(w.modality), box=u.box_json(), page=u.page, vector=vector_to_bytes(u.vector))
+                 kind=u.kind_in(w.modality), box=u.box_json(), page=u.page, vector=vector_to_bytes(u.vector),
+                 scores=u.scores_bytes())
             for i, u in enumerate(w.units)
         ]
         s.add_all(new_rows)
@@ -212,7 +214,7 @@ class FileStore(Tables):
         )
         new_rows = [
             Unit(file_id=row.id, ordinal=u.ordinal, start=u.start, end=u.end, text=u.text, kind=u.kind,
-                 box=u.box, page=u.page, vector=u.vector)
+                 box=u.box, page=u.page, vector=u.vector, scores=u.scores)
             for u in src_units
         ]
         s.add_all(new_rows)

@@ -87,6 +87,9 @@ class LazyRepository:
     def vectors_of(self, unit_ids: Sequence[int], dim: int) -> dict[int, np.ndarray]:
         return self._reads.vectors_of(unit_ids, dim)
 
+    def sound_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._reads.sound_scores()
+
     def keyword_search(self, query: "keywords.KeywordQuery", limit: int,
                        conditions: Sequence[Any] = ()) -> list[tuple[int, float]]:
         if conditions:  # filters: their SQL is SQLAlchemy's

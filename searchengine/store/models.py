@@ -189,6 +189,9 @@ class Unit(Base):
     page: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # float32 little-endian, L2-normalised: the FAISS index can always be rebuilt from these
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+    # a sound event's 521 class scores, float16 little-endian (revision 0009; None for other
+    # kinds and for sound units indexed before it): the class-space evidence of the ranker
+    scores: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     file: Mapped[MediaFile] = relationship(back_populates="units")
 

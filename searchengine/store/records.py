@@ -50,12 +50,16 @@ class NewUnit:
     kind: str = ""  # one of models.UNIT_KINDS; "" = the file's modality's one kind
     box: tuple[float, float, float, float] | None = None  # text in an image: x0, y0, x1, y1 (fractions)
     page: int | None = None  # a document's page, slide or chapter (1-based)
+    scores: np.ndarray | None = None  # a sound event's 521 class scores (revision 0009)
 
     def kind_in(self, modality: str) -> str:
         return self.kind or KIND_OF_MODALITY.get(modality, "image")
 
     def box_json(self) -> str | None:
         return None if self.box is None else json.dumps([round(float(v), 4) for v in self.box])
+
+    def scores_bytes(self) -> bytes | None:
+        return None if self.scores is None else scores_to_bytes(self.scores)
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,29 @@ def keyword_name(path: str) -> str:
 
 def vector_to_bytes(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
+
+
+SCORES_DTYPE = "<f2"  # a sound unit's class scores: probabilities in [0, 1], float16 keeps 3 digits
+
+
+def scores_to_bytes(scores: np.ndarray) -> bytes:
+    return np.asarray(scores, dtype=SCORES_DTYPE).tobytes()
+
+
+def scores_from_bytes(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=SCORES_DTYPE).astype(np.float32)
+
+
+def scores_matrix(rows: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, (n, classes) float32) from rows of (unit id, scores blob); a blob of another
+    length than the first (a damaged row) is left out."""
+    ids = np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
+    if not len(rows):
+        return ids, np.zeros((0, 0), dtype=np.float32)
+    width = len(rows[0][1])
+    keep = np.asarray([len(r[1]) == width for r in rows], dtype=bool)
+    blob = b"".join(bytes(r[1]) for r, k in zip(rows, keep) if k)
+    return ids[keep], np.frombuffer(blob, dtype=SCORES_DTYPE).reshape(int(keep.sum()), -1).astype(np.float32)
 
 
 def segments_by_unit(rows: Iterable[tuple[int, int, str]]) -> "dict[int, list[Segment]]":

@@ -29,7 +29,8 @@ import numpy as np
 
 from searchengine.store import keywords
 from searchengine.store.revisions import head_revision
-from searchengine.store.records import GENERATION_KEY, LOG_FLOOR_KEY, SQL_BATCH, Changes, UnitRow, segments_by_unit
+from searchengine.store.records import (GENERATION_KEY, LOG_FLOOR_KEY, SQL_BATCH, Changes, UnitRow, scores_matrix,
+                                        segments_by_unit)
 
 if TYPE_CHECKING:
     from searchengine.transcribe.segments import Segment
@@ -186,6 +187,12 @@ class SqliteReads:
                                   chunk):
                 out[r[0]] = np.frombuffer(r[1], dtype="<f4").reshape(dim).astype(np.float32)
         return out
+
+    def sound_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`Repository.sound_scores`."""
+        rows = self._conn().execute("SELECT units.id, units.scores FROM units WHERE units.kind = 'sound' "
+                                    "AND units.scores IS NOT NULL ORDER BY units.id").fetchall()
+        return scores_matrix(rows)
 
     def keyword_search(self, query: keywords.KeywordQuery, limit: int) -> list[tuple[int, float]]:
         """:meth:`Repository.keyword_search` without filters."""

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from searchengine.store import keywords
 from searchengine.store.models import IndexState, MediaFile, Transcript, Unit
 from searchengine.store.records import (GENERATION_KEY, SQL_BATCH, STATS_KEY, NewUnit, UnitRow, keyword_name,
-                                        segments_by_unit, vector_to_bytes)
+                                        scores_from_bytes, scores_matrix, segments_by_unit, vector_to_bytes)
 from searchengine.store.tables import Tables
 from searchengine.transcribe.segments import Segment
 
@@ -144,8 +144,23 @@ class UnitStore(Tables):
         with Session(self.engine) as s:
             rows = s.scalars(select(Unit).where(Unit.file_id == file_id).order_by(Unit.ordinal))
             return [NewUnit(u.start, u.end, u.text, np.frombuffer(u.vector, dtype="<f4").reshape(dim).astype(np.float32),
-                            kind=u.kind, box=tuple(json.loads(u.box)) if u.box else None, page=u.page)  # type: ignore[arg-type]
+                            kind=u.kind, box=tuple(json.loads(u.box)) if u.box else None, page=u.page,  # type: ignore[arg-type]
+                            scores=scores_from_bytes(u.scores) if u.scores is not None else None)
                     for u in rows]
+
+    def sound_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, (n, 521) float32 class scores) of the sound units that hold their class
+        scores (revision 0009 on), in id order; and :meth:`sound_units_without_scores` counts the others."""
+        with self.engine.connect() as c:
+            rows = c.execute(self._units(Unit.id, Unit.scores)
+                             .where(Unit.kind == "sound", Unit.scores.is_not(None)).order_by(Unit.id)).all()
+        return scores_matrix(rows)
+
+    def sound_units_without_scores(self) -> int:
+        """Sound units indexed before class scores were kept (they rank by their vector alone)."""
+        with self.engine.connect() as c:
+            return int(c.execute(self._units(func.count(Unit.id))
+                                 .where(Unit.kind == "sound", Unit.scores.is_(None))).scalar() or 0)
 
     def unit_ids_where(self, conditions: Sequence[Any], limit: int) -> np.ndarray | None:
         """Ids of the units whose file meets every SQL condition, or None when more than
