@@ -427,6 +427,10 @@ class SearchEngine:
 
                 if fill_facts(self.catalog, lambda: self.encoder, progress=progress):
                     self.catalog.save(final=True)
+                from searchengine.pipeline.sound_scores import fill_sound_scores
+
+                if fill_sound_scores(self.catalog, lambda: self.encoder, self.settings, progress=progress):
+                    self.catalog.save(final=True)
             self.catalog.save_current()  # a FAISS file readers found missing or behind: saved now
             self._ranker.refresh_calibration()  # each kind's score statistics, for the one scale
         if read_text == "background" and report.text_pending:

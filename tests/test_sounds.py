@@ -395,10 +395,11 @@ def test_class_scores_are_stored_with_the_unit_and_carried_by_copies(settings, r
         assert rows["kitchen-copy.wav"] == rows["kitchen.wav"] and rows["kitchen.wav"][0][3] is not None
 
 
-def test_sound_units_from_before_revision_0009_are_kept_and_rank_by_their_vector(settings, recordings, caplog):
+def test_sound_units_from_before_revision_0009_are_kept_then_given_their_scores(settings, recordings, caplog):
     """An index whose sound units were made before class scores were kept: upgraded on open,
-    every row as it was (no scores), searchable by vector and keyword; the ranker says that
-    indexing the recordings again adds the scores."""
+    every row as it was (no scores), searchable by vector and keyword; the next index run
+    finds the recordings' events again (nothing else of theirs is redone) and stores them
+    with their scores: the same events, the same vectors, now scored."""
     _model_or_skip()
     import logging
 
@@ -427,9 +428,24 @@ def test_sound_units_from_before_revision_0009_are_kept_and_rank_by_their_vector
         assert hits and hits[0].kind == "sound" and hits[0].path.endswith("kitchen.wav")
         assert "indexed before their class scores were kept" in caplog.text
         caplog.clear()
-        engine.index([recordings], progress=False)  # unchanged: not heard again, and the run says so
-        assert "1 sound units were indexed before their class scores were kept" in caplog.text
-        assert "forget" in caplog.text
+        others = {k: sorted(v.tolist()) for k, v in engine.repo.unit_ids_by_kind().items() if k != "sound"}
+        engine.index([recordings], progress=False)  # unchanged files: only their events are found again
+        assert "found the sound events of 1 files again" in caplog.text
+        assert "before their class scores were kept" not in caplog.text
+        filled = _sound_rows(engine)
+        assert {name: [r[:3] for r in rows] for name, rows in filled.items()} == \
+            {name: [r[:3] for r in rows] for name, rows in before.items()}
+        assert filled == before  # the scores a fresh index stores
+        kinds = engine.repo.unit_ids_by_kind()
+        assert {k: sorted(v.tolist()) for k, v in kinds.items() if k != "sound"} == others
+        new_ids = [int(i) for i in kinds["sound"]]
+        assert sorted(np.round(v, 5).tobytes() for v in engine.repo.vectors_of(new_ids, dim).values()) == \
+            sorted(np.round(v, 5).tobytes() for v in vectors.values())
+        assert engine.repo.sound_units_without_scores() == 0
+        assert engine.search("beep", k=3)[0].path.endswith("kitchen.wav")
+        caplog.clear()
+        engine.index([recordings], progress=False)
+        assert "found the sound events" not in caplog.text  # once
 
 
 def _named_recordings(folder: Path) -> Path:

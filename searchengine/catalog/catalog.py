@@ -416,11 +416,16 @@ class Catalog:
     def replace_text_units(self, file_id: int, units: Sequence[NewUnit]) -> int:
         """Set the ``ocr`` units of an indexed image (see :meth:`Repository.replace_text_units`);
         returns how many were added."""
+        return self.replace_kind_units(file_id, "ocr", units)
+
+    def replace_kind_units(self, file_id: int, kind: str, units: Sequence[NewUnit]) -> int:
+        """Set an indexed file's units of ``kind`` (its others stay), in SQL and FAISS
+        together; returns how many were added."""
         dim = self.dim
         if any(np.asarray(u.vector).size != dim for u in units):
-            raise InvalidInputError(f"file {file_id}: a text vector is not {dim}-d, the index's dimension")
+            raise InvalidInputError(f"file {file_id}: a {kind} vector is not {dim}-d, the index's dimension")
         with self._change() as change:
-            removed, new_ids = self.repo.replace_text_units(change.session, file_id, units)
+            removed, new_ids = self.repo.replace_kind_units(change.session, file_id, kind, units)
             change.removed += removed
             change.added_ids += new_ids
             change.added_vectors += [u.vector for u in units]

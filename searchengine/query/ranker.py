@@ -160,8 +160,7 @@ class Ranker:
         missing = len(kinds.get("sound", ())) - len(ids)
         if missing > 0:
             log.info("%d sound units were indexed before their class scores were kept: they rank by their "
-                     "vector alone (`searchengine forget` their recordings and index them again to add them; "
-                     "docs/sounds.md)", missing)
+                     "vector alone until the next `searchengine index` adds them (docs/sounds.md)", missing)
         space = _SoundSpace(ids, scores, vectors)
         with self._lock:
             if kinds is self._kinds:
@@ -187,9 +186,9 @@ class Ranker:
         counts = {kind: len(ids) for kind, ids in kinds.items()}
         unscored = self.repo.sound_units_without_scores() if counts.get("sound") else 0
         if unscored:
-            log.warning("%d sound units were indexed before their class scores were kept (revision 0009): they rank "
-                        "by their vector alone; `searchengine forget` their recordings and index them again (or index into a "
-                        "new index) to add them (docs/sounds.md)",
+            log.warning("%d sound units were indexed before their class scores were kept (revision 0009) and could "
+                        "not be made again now (sound events off, or their recordings changed or unreadable): they "
+                        "rank by their vector alone until an index run adds them (docs/sounds.md)",
                         unscored)
         saved = Calibration.load(self._path)
         if saved is not None and saved.fresh_for(counts):

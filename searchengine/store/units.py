@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from searchengine.store import keywords
 from searchengine.store.models import IndexState, MediaFile, Transcript, Unit
-from searchengine.store.records import (GENERATION_KEY, SQL_BATCH, STATS_KEY, NewUnit, UnitRow, keyword_name,
-                                        scores_from_bytes, scores_matrix, segments_by_unit, vector_to_bytes)
+from searchengine.store.records import (GENERATION_KEY, SQL_BATCH, STATS_KEY, FileRecord, NewUnit, UnitRow,
+                                        keyword_name, record, scores_from_bytes, scores_matrix, segments_by_unit,
+                                        vector_to_bytes)
 from searchengine.store.tables import Tables
 from searchengine.transcribe.segments import Segment
 
@@ -156,6 +157,14 @@ class UnitStore(Tables):
                              .where(Unit.kind == "sound", Unit.scores.is_not(None)).order_by(Unit.id)).all()
         return scores_matrix(rows)
 
+    def files_with_unscored_sounds(self) -> list[FileRecord]:
+        """Indexed files holding sound units made before class scores were kept (revision
+        0009): :func:`searchengine.pipeline.sound_scores.fill_sound_scores` makes them again."""
+        with Session(self.engine) as s:
+            ids = select(Unit.file_id).where(Unit.kind == "sound", Unit.scores.is_(None)).distinct()
+            return [record(row) for row in s.scalars(
+                select(MediaFile).where(MediaFile.status == "indexed", MediaFile.id.in_(ids)).order_by(MediaFile.id))]
+
     def sound_units_without_scores(self) -> int:
         """Sound units indexed before class scores were kept (they rank by their vector alone)."""
         with self.engine.connect() as c:
@@ -282,15 +291,22 @@ class UnitStore(Tables):
         """Give an indexed image the text read in it: its ``ocr`` units are replaced by
         ``units`` (so writing the same reading twice leaves one copy); its other units stay.
         Returns (removed unit ids, new unit ids)."""
+        return self.replace_kind_units(s, file_id, "ocr", units)
+
+    def replace_kind_units(self, s: Session, file_id: int, kind: str, units: Sequence[NewUnit]
+                           ) -> tuple[list[int], list[int]]:
+        """Replace an indexed file's units of ``kind`` by ``units`` (written as that kind);
+        its other units stay. Returns (removed unit ids, new unit ids)."""
         row = s.get(MediaFile, file_id)
         if row is None:
             return [], []
-        removed = list(s.scalars(select(Unit.id).where(Unit.file_id == file_id, Unit.kind == "ocr")))
+        removed = list(s.scalars(select(Unit.id).where(Unit.file_id == file_id, Unit.kind == kind)))
         if removed:
             s.execute(delete(Unit).where(Unit.id.in_(removed)))
         first = int(s.scalar(select(func.max(Unit.ordinal)).where(Unit.file_id == file_id)) or 0) + 1
-        rows = [dict(file_id=file_id, ordinal=first + i, start=u.start, end=u.end, text=u.text, kind="ocr",
-                     box=u.box_json(), vector=vector_to_bytes(u.vector)) for i, u in enumerate(units)]
+        rows = [dict(file_id=file_id, ordinal=first + i, start=u.start, end=u.end, text=u.text, kind=kind,
+                     box=u.box_json(), vector=vector_to_bytes(u.vector), scores=u.scores_bytes())
+                for i, u in enumerate(units)]
         ids = self._insert(s, Unit, rows) if rows else []
         self._keywords_changed(s, removed, [(uid, u.text, keyword_name(row.path)) for uid, u in zip(ids, units)])
         return removed, [int(i) for i in ids]
