@@ -17,8 +17,9 @@ ones (a two-character Chinese word) are matched by a scan of the index's rows.
 Words of letters match whole words ("out" is not in "about"), and also as one of the words of
 a longer token they were run together in ("caravan" and "route" in "caravanroute", as a text
 reader often reads a line: :mod:`searchengine.store.joined_words`); a quoted phrase of such
-words is also looked for with its spaces left out (:func:`forms`). The stored text is never
-changed: highlights are spans of it.
+words (or a hyphenated word) is also looked for with each space or hyphen between its words
+written the other ways - "lower-case", "lower case", "lowercase" (:func:`forms`). The stored
+text is never changed: highlights are spans of it.
 """
 
 from __future__ import annotations
