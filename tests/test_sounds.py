@@ -415,9 +415,11 @@ def test_sound_units_from_before_revision_0009_are_kept_then_given_their_scores(
         dim = engine.encoder.dim
         vectors = engine.repo.vectors_of([int(i) for i in engine.repo.unit_ids_by_kind()["sound"]], dim)
         db = Path(engine.repo.engine.url.database)
+        assert not engine.repo.sound_scores_pending()  # a new index: never scanned for unscored units
     command.downgrade(_config(f"sqlite:///{db}"), "0008")  # the schema those units were made under
     with SearchEngine.open("old", settings=s, create=False) as engine, caplog.at_level(logging.INFO):
         assert engine.status().schema_revision == "0009"
+        assert engine.repo.sound_scores_pending()  # marked by the upgrade: it held sound units
         after = _sound_rows(engine)
         assert {name: [r[:3] for r in rows] for name, rows in after.items()} == \
             {name: [r[:3] for r in rows] for name, rows in before.items()}
@@ -442,6 +444,7 @@ def test_sound_units_from_before_revision_0009_are_kept_then_given_their_scores(
         assert sorted(np.round(v, 5).tobytes() for v in engine.repo.vectors_of(new_ids, dim).values()) == \
             sorted(np.round(v, 5).tobytes() for v in vectors.values())
         assert engine.repo.sound_units_without_scores() == 0
+        assert not engine.repo.sound_scores_pending()  # the mark of the migration is cleared
         assert engine.search("beep", k=3)[0].path.endswith("kitchen.wav")
         caplog.clear()
         engine.index([recordings], progress=False)

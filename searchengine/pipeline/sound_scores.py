@@ -29,8 +29,12 @@ def fill_sound_scores(catalog: Catalog, encoder: Callable[[], Encoder], settings
     """Make again the sound units of the files whose units lack class scores (when sound
     events are enabled); returns how many files were updated. A file changed since it was
     indexed, gone, or whose sound cannot be read now is left for a later run."""
-    pending = catalog.repo.files_with_unscored_sounds()
+    repo = catalog.repo
+    if not repo.sound_scores_pending():  # the mark of migration 0009: most indexes never scan
+        return 0
+    pending = repo.files_with_unscored_sounds()
     if not pending:
+        repo.sound_scores_filled()
         return 0
     from searchengine.media.audio import decode_audio
     from searchengine.sounds.class_space import name_vectors
@@ -58,6 +62,8 @@ def fill_sound_scores(catalog: Catalog, encoder: Callable[[], Encoder], settings
             units = [NewUnit(e.start, e.end, e.text, v, kind="sound", scores=e.scores) for e, v in zip(found, vectors)]
             catalog.replace_kind_units(rec.id, "sound", units)
             done += 1
+    if repo.sound_units_without_scores() == 0:
+        repo.sound_scores_filled()
     if done:
         name_vectors(encoder(), settings.cache_dir)  # the class names' vectors, for the searches
         log.info("found the sound events of %d files again, with their class scores", done)

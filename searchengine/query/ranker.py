@@ -184,7 +184,8 @@ class Ranker:
             return False
         kinds = self.repo.unit_ids_by_kind()
         counts = {kind: len(ids) for kind, ids in kinds.items()}
-        unscored = self.repo.sound_units_without_scores() if counts.get("sound") else 0
+        unscored = (self.repo.sound_units_without_scores()
+                    if counts.get("sound") and self.repo.sound_scores_pending() else 0)
         if unscored:
             log.warning("%d sound units were indexed before their class scores were kept (revision 0009) and could "
                         "not be made again now (sound events off, or their recordings changed or unreadable): they "

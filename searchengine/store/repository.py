@@ -8,7 +8,7 @@ change log - and mirrors it in FAISS; this package only maps rows."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from searchengine.store.caches import DecodeCache, SqlCaches, TranscriptEntry
@@ -19,6 +19,8 @@ from searchengine.store.records import (GENERATION_KEY, LOG_FLOOR_KEY, NO_FACTS,
                                         FileFacts, FileRecord, FileWrite, NewUnit, StoredFile, UnitRow,
                                         vector_to_bytes)
 from searchengine.store.server_database import MANIFEST_KEY, SOURCE_KEY
+
+SOUND_SCORES_KEY = "sound_scores_pending"  # written by migration 0009 (the same literal)
 from searchengine.store.units import UnitStore
 
 __all__ = ["Repository", "DecodeCache", "TranscriptEntry", "Changes", "FileFacts", "FileRecord", "FileWrite",
@@ -47,6 +49,19 @@ class Repository(FileStore, UnitStore, ChangeLog, SqlCaches):
         with self.engine.connect() as c:
             value = c.execute(select(IndexState.value).where(IndexState.key == MANIFEST_KEY)).scalar()
         return str(value) if value is not None else None
+
+    def sound_scores_pending(self) -> bool:
+        """Whether sound units made before revision 0009 may still lack their class scores:
+        marked by that migration where the index held sound units, cleared by
+        :func:`searchengine.pipeline.sound_scores.fill_sound_scores` once none lack them (an
+        index without the mark is never scanned for them)."""
+        with self.engine.connect() as c:
+            return c.execute(select(IndexState.key).where(IndexState.key == SOUND_SCORES_KEY)).first() is not None
+
+    def sound_scores_filled(self) -> None:
+        """Clear the mark of :meth:`sound_scores_pending`."""
+        with Session(self._writer) as s, s.begin():
+            s.execute(delete(IndexState).where(IndexState.key == SOUND_SCORES_KEY))
 
     def store_manifest(self, manifest_json: str) -> None:
         with Session(self._writer) as s, s.begin():
